@@ -1,0 +1,1 @@
+"""The swarmfaas sidecar: discovery, routing, proxy, system API and metrics."""

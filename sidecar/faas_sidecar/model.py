@@ -1,0 +1,56 @@
+"""The routing table: immutable snapshots built by discovery, read by handlers.
+
+Discovery builds a whole new ``RoutingTable`` and swaps one reference; a request
+reads the reference once and works on that snapshot (see docs/architecture.md).
+Other parts of the sidecar (Alexa routing, the system API, metrics) read the
+same snapshot and parse the labels they own from ``FunctionSpec.labels``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+FUNCTION_LABEL = "swarmfaas.function"
+LABEL_PREFIX = "swarmfaas."
+
+
+@dataclass(frozen=True, slots=True)
+class Replica:
+    """One running, ready task of a function, reachable at ``address:port``."""
+
+    task_id: str
+    address: str
+    port: int
+    node_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """A function as its service labels describe it (docs/labels.md)."""
+
+    name: str
+    service_id: str
+    service_name: str
+    image: str
+    port: int = 8080
+    timeout: float = 60.0
+    desired_replicas: int | None = None  # None for global services
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    replicas: tuple[Replica, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingTable:
+    """A complete, immutable snapshot of the routable functions."""
+
+    functions: Mapping[str, FunctionSpec] = field(default_factory=lambda: MappingProxyType({}))
+    built_at: float = 0.0  # time.time() when the snapshot was built
+    generation: int = 0
+
+    def get(self, name: str) -> FunctionSpec | None:
+        return self.functions.get(name)
+
+
+EMPTY_TABLE = RoutingTable()
