@@ -1,0 +1,36 @@
+# swarmfaas: the two commands are `make up` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+
+.PHONY: help up down test unit e2e lint engine build bench venv
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+up: ## bring the platform up on this machine and serve functions over HTTPS
+	@bash scripts/up.sh
+
+down: ## remove the deployed stack
+	@bash scripts/down.sh
+
+test: ## run every test: lint, unit, integration on a real swarm, end to end
+	@bash scripts/test.sh
+
+unit: venv ## run only the fast unit tests (no Docker needed)
+	@.venv/bin/pytest -q -m "not docker and not e2e and not slow and not disruptive" tests
+
+lint: venv ## ruff over the whole tree
+	@.venv/bin/ruff check .
+
+engine: ## install/start Docker and make this node a swarm manager
+	@bash scripts/engine.sh
+
+build: engine ## build wheels and images
+	@bash scripts/build.sh
+
+bench: ## run the benchmarks (see docs/benchmarks.md)
+	@bash scripts/bench.sh
+
+venv:
+	@bash -c 'source scripts/lib.sh && ensure_venv'

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Deploy (or update) the stack and wait until it serves HTTPS. Idempotent.
+#   STACK=faas HTTPS_PORT=8443 HTTP_PORT=8080 scripts/deploy.sh
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+export STACK="${STACK:-faas}" HTTPS_PORT="${HTTPS_PORT:-8443}" HTTP_PORT="${HTTP_PORT:-8080}"
+[ -f "$BUILD_DIR/tag" ] || die "no images built yet: run scripts/build.sh (make up does it)."
+TAG="$(cat "$BUILD_DIR/tag")"
+export TAG
+state="$STATE_DIR/$STACK"
+mkdir -p "$state"
+chmod 700 "$STATE_DIR" "$state"
+
+# A host-mode port is exclusive: say so before Docker fails quietly.
+if ! docker stack ls --format '{{.Name}}' | grep -qx "$STACK"; then
+  for p in "$HTTPS_PORT" "$HTTP_PORT"; do
+    if ss -ltnH "sport = :$p" 2>/dev/null | grep -q .; then
+      die "port $p is already in use on this machine: free it, or choose others with HTTPS_PORT=... HTTP_PORT=... ."
+    fi
+  done
+fi
+
+# Secrets are made once per stack and kept in .state/ (mode 600, never in git).
+if [ -x "$ROOT/scripts/secrets.sh" ]; then
+  bash "$ROOT/scripts/secrets.sh" "$state"
+fi
+set -a
+[ -f "$state/stack.env" ] && source "$state/stack.env"
+set +a
+
+step "deploying stack $STACK (tag $TAG): https://localhost:$HTTPS_PORT"
+docker stack deploy --resolve-image never --prune -c stack.yml "$STACK" >"$state/deploy.log" 2>&1 \
+  || { cat "$state/deploy.log" >&2; die "docker stack deploy failed (see above)."; }
+
+step "waiting for the services of $STACK to be ready"
+deadline=$((SECONDS + ${DEPLOY_TIMEOUT:-180}))
+while :; do
+  pending=$(docker stack services "$STACK" --format '{{.Name}} {{.Replicas}}' \
+    | awk '{ split($2, r, "/"); if (r[1] != r[2]) print $1 " " $2 }')
+  if [ -z "$pending" ] && curl -ksf -o /dev/null "https://127.0.0.1:$HTTPS_PORT/healthz"; then
+    break
+  fi
+  if [ $SECONDS -ge $deadline ]; then
+    docker stack ps "$STACK" --no-trunc --format '{{.Name}} {{.CurrentState}} {{.Error}}' | head -20 >&2
+    die "the stack $STACK was not ready in time; pending: ${pending:-none, but https://127.0.0.1:$HTTPS_PORT/healthz does not answer}."
+  fi
+  printf '    pending: %s\r' "$(echo "$pending" | tr '\n' ' ')"
+  sleep 1
+done
+printf '\n'
+note "stack $STACK is ready"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Make the stack's secrets once, in .state/<stack>/ (mode 600, never in git),
+# and write stack.env: the variables stack.yml reads to find them. Docker
+# secrets are immutable, so their names carry a hash of their content.
+#   scripts/secrets.sh .state/faas
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+state="$1"
+mkdir -p "$state"
+umask 077
+
+[ -s "$state/basic-auth-user" ] || printf 'admin' >"$state/basic-auth-user"
+[ -s "$state/basic-auth-password" ] || head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$state/basic-auth-password"
+
+# The development certificate (a local CA and a cert for localhost).
+if [ -x "$ROOT/certs/dev-cert.sh" ]; then
+  bash "$ROOT/certs/dev-cert.sh" "$state/certs" >/dev/null
+fi
+
+h() { cat "$@" | sha256sum | cut -c1-10; }
+{
+  echo "STATE_DIR=$state"
+  echo "AUTH_HASH=$(h "$state/basic-auth-user" "$state/basic-auth-password")"
+  if [ -f "$state/certs/cert.pem" ]; then
+    echo "CERT_HASH=$(h "$state/certs/cert.pem" "$state/certs/key.pem")"
+  fi
+} >"$state/stack.env"

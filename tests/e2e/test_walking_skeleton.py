@@ -1,0 +1,111 @@
+"""The whole path, for real: HTTPS -> nginx -> sidecar -> watchdog -> process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+
+import httpx
+import pytest
+
+from .conftest import Platform, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.docker]
+
+
+def test_echo_returns_a_small_text_body(platform: Platform) -> None:
+    with platform.client() as c:
+        r = c.post("/function/echo", content=b"hello")
+    assert r.status_code == 200
+    assert r.content == b"hello"
+
+
+def test_echo_returns_1_mib_of_binary_byte_for_byte(platform: Platform) -> None:
+    body = os.urandom(1024 * 1024)
+    with platform.client() as c:
+        r = c.post(
+            "/function/echo", content=body, headers={"Content-Type": "application/octet-stream"}
+        )
+    assert r.status_code == 200
+    assert len(r.content) == len(body)
+    assert r.content == body
+
+
+def test_x_function_header_routes_any_path(platform: Platform) -> None:
+    with platform.client() as c:
+        r = c.post("/some/other/path", content=b"via header", headers={"X-Function": "echo"})
+    assert r.status_code == 200
+    assert r.content == b"via header"
+
+
+def test_unknown_function_is_a_json_404_naming_it(platform: Platform) -> None:
+    with platform.client() as c:
+        r = c.post("/function/no-such-function", content=b"x")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.headers.get("x-swarmfaas-internal")
+    doc = r.json()
+    assert "no-such-function" in doc["reason"]
+    assert doc["status"] == 404
+
+
+def _docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout
+
+
+def test_a_service_created_at_run_time_becomes_callable_and_leaves_on_rm(
+    platform: Platform,
+) -> None:
+    name = f"e2e-dyn-{uuid.uuid4().hex[:8]}"
+    _docker(
+        "service", "create", "--detach", "--name", name,
+        "--label", "swarmfaas.function=true",
+        "--network", platform.functions_network,
+        "--endpoint-mode", "dnsrr",
+        "--env", "fprocess=cat",
+        f"swarmfaas/fn-echo:{platform.tag}",
+    )  # fmt: skip
+    try:
+        with platform.client() as c:
+
+            def called() -> bool:
+                r = c.post(f"/function/{name}", content=b"dynamic")
+                return r.status_code == 200 and r.content == b"dynamic"
+
+            wait_for(called, timeout=60)
+            _docker("service", "rm", name)
+            wait_for(lambda: c.post(f"/function/{name}", content=b"x").status_code == 404, 30)
+    finally:
+        subprocess.run(["docker", "service", "rm", name], capture_output=True)
+
+
+def test_webhookstash_stores_a_json_webhook_byte_for_byte(platform: Platform) -> None:
+    payload = json.dumps(
+        {"action": "opened", "number": 7, "zen": "Keep it logically awesome. ✓"},
+        ensure_ascii=False,
+        indent=1,
+    ).encode()
+    with platform.client() as c:
+        r = c.post(
+            "/function/webhookstash",
+            content=payload,
+            headers={"Content-Type": "application/json", "X-GitHub-Event": "issues"},
+        )
+    assert r.status_code == 200, r.text
+    filename = r.text.strip()
+    assert filename.isdigit(), filename
+    container = _docker(
+        "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={platform.stack}_webhookstash"
+    ).split()[0]
+    stored = subprocess.run(
+        ["docker", "exec", container, "cat", f"/data/{filename}"], check=True, capture_output=True
+    ).stdout
+    assert stored == payload
+
+
+def test_plain_http_redirects_to_https(platform: Platform) -> None:
+    r = httpx.get(f"http://127.0.0.1:{platform.http_port}/function/echo", follow_redirects=False)
+    assert r.status_code in (301, 308)
+    assert r.headers["location"].startswith("https://")
