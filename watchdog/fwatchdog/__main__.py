@@ -1,0 +1,58 @@
+"""Command line: `fwatchdog` runs the watchdog; `fwatchdog --healthcheck` checks the lock file."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+from . import __version__
+
+
+def _ensure_std_fds() -> None:
+    # Pipes must never land on 0-2, or a child's dup2 would clobber them.
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in ("--version", "-V"):
+        print(f"fwatchdog {__version__}")
+        return 0
+    from .app import lock_path
+
+    if args and args[0] == "--healthcheck":
+        return 0 if os.path.exists(lock_path()) else 1
+    if args:
+        print("usage: fwatchdog [--healthcheck | --version]  (configured by environment)",
+              file=sys.stderr)
+        return 2
+
+    from .config import Config, ConfigError
+
+    env = dict(os.environ)
+    logging.basicConfig(level=logging.INFO, format="fwatchdog: %(message)s", stream=sys.stderr)
+    try:
+        config = Config.from_env(env, cpu_count=len(os.sched_getaffinity(0)))
+        from .app import resolve_executable
+        resolve_executable(config, env)
+    except ConfigError as exc:
+        print(f"fwatchdog: configuration error: {exc}", file=sys.stderr)
+        return 2
+    _ensure_std_fds()
+    if config.workers > 1:
+        from .prefork import run_workers
+        return run_workers(config, env)
+    from .app import make_listener, serve
+
+    sock = make_listener(config.port, reuse_port=False, host=env.get("fwatchdog_host", ""))
+    return asyncio.run(serve(config, env, sock))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Wiring and lifecycle of one watchdog worker: start, ready, drain, exit.
+
+Start: listen first (so /_/health answers 503 while starting), start the
+runner, then mark ready and write the lock file. SIGTERM: remove the lock,
+keep serving for healthcheck_interval (routers notice), stop accepting, let
+in-flight requests finish (bounded by write_timeout), stop the runner, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import tempfile
+from collections.abc import Mapping
+
+from . import procs
+from .config import Config, ConfigError
+from .metrics import Metrics
+from .runners import make_runner
+from .server import Server
+
+log = logging.getLogger("fwatchdog")
+SWEEP_INTERVAL = 0.5
+
+
+def lock_path() -> str:
+    """OpenFaaS's convention: a file in the temp dir that exists while the watchdog is ready."""
+    return os.path.join(tempfile.gettempdir(), ".lock")
+
+
+def resolve_executable(config: Config, env: Mapping[str, str]) -> str:
+    name = config.fprocess[0]
+    found = shutil.which(name, path=env.get("PATH", os.defpath))
+    if not found:
+        raise ConfigError(f"fprocess: {name!r} is not an executable file on PATH")
+    return found
+
+
+def make_listener(port: int, reuse_port: bool, host: str = "") -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if not host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if not host:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind((host or "::", port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(config: Config, env: Mapping[str, str], sock: socket.socket,
+                worker: int = 0, write_lock: bool = True) -> int:
+    """Run one worker until SIGTERM/SIGINT has drained it; return the exit code."""
+    loop = asyncio.get_running_loop()
+    metrics = Metrics()
+
+    def orphan_reaped(pid: int, code: int) -> None:
+        metrics.orphans_reaped += 1
+
+    reaper = procs.Reaper(loop, orphan_reaped)
+    procs.become_subreaper()
+    reaper.install()
+    path = resolve_executable(config, env)
+    runner = make_runner(
+        config.mode, path=path, argv=config.fprocess, reaper=reaper, metrics=metrics,
+        combine_output=config.combine_output, response_limit=config.response_limit,
+        kill_grace=config.kill_grace, config=config, env=env,
+    )
+    server = Server(config, runner, metrics, env, worker)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    listener = await loop.create_server(server.protocol_factory, sock=sock)
+    sweeper = loop.create_task(_sweep(server))
+    lock = lock_path() if write_lock and not config.suppress_lock else None
+    try:
+        start = loop.create_task(runner.start())
+        stop_wait = loop.create_task(stop.wait())
+        await asyncio.wait({start, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        if start.done():
+            start.result()
+            server.state = "ready"
+            if lock:
+                with open(lock, "w"):
+                    pass
+            log.info("ready: mode=%s fprocess=%s port=%d worker=%d", config.mode,
+                     " ".join(config.fprocess), config.port, worker)
+            await stop_wait
+        else:
+            start.cancel()
+        log.info("draining: worker=%d inflight=%d", worker, server.inflight)
+        server.state = "draining"
+        if lock:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock)
+        if config.healthcheck_interval:
+            await asyncio.sleep(config.healthcheck_interval)
+        listener.close()
+        server.begin_drain()
+        if server.inflight:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(config.write_timeout):
+                    await server.idle_event.wait()
+        server.cancel_all("shutdown")
+        await asyncio.sleep(0)
+        await runner.stop()
+        return 0
+    finally:
+        sweeper.cancel()
+        if lock:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock)
+
+
+async def _sweep(server: Server) -> None:
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL)
+        server.sweep()

@@ -1,0 +1,78 @@
+"""Responses the watchdog makes itself: JSON per docs/errors.md, marked as ours."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+COMPONENT = "watchdog"
+INTERNAL_HEADER = "X-Swarmfaas-Internal"
+
+
+@dataclass(frozen=True)
+class PlatformError(Exception):
+    status: int
+    error: str  # stable snake_case code
+    reason: str  # one human sentence
+    retry_after: int | None = None
+
+    def body(self, call_id: str | None) -> bytes:
+        doc = {"error": self.error, "reason": self.reason, "status": self.status,
+               "component": COMPONENT}
+        if call_id:
+            doc["call_id"] = call_id
+        return json.dumps(doc).encode()
+
+    def headers(self) -> list[tuple[str, str]]:
+        headers = [("Content-Type", "application/json"), (INTERNAL_HEADER, COMPONENT)]
+        if self.retry_after is not None:
+            headers.append(("Retry-After", str(self.retry_after)))
+        return headers
+
+
+def bad_request(reason: str) -> PlatformError:
+    return PlatformError(400, "bad_request", reason)
+
+
+def too_large(reason: str) -> PlatformError:
+    return PlatformError(413, "request_too_large", reason)
+
+
+def overloaded(limit: int) -> PlatformError:
+    return PlatformError(429, "too_many_requests",
+                         f"the function already runs {limit} requests (max_inflight)", 1)
+
+
+def function_failed(code: int) -> PlatformError:
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    return PlatformError(500, "function_failed", f"the function process {how}")
+
+
+def response_too_large(limit: int) -> PlatformError:
+    return PlatformError(502, "response_too_large",
+                         f"the function's output went over the limit of {limit} bytes")
+
+
+def upstream_unavailable(reason: str) -> PlatformError:
+    return PlatformError(502, "upstream_unavailable", reason)
+
+
+def not_ready(reason: str) -> PlatformError:
+    return PlatformError(503, "not_ready", reason, 1)
+
+
+def timed_out(seconds: float) -> PlatformError:
+    return PlatformError(504, "timeout", f"the function did not finish within {seconds:g} s")
+
+
+def status_error(status: int, reason: str) -> PlatformError:
+    """Map a parser status hint to a platform error."""
+    if status == 413:
+        return too_large(reason)
+    if status == 408:
+        return PlatformError(408, "request_timeout", reason)
+    if status == 431:
+        return PlatformError(431, "headers_too_large", reason)
+    if status == 501:
+        return PlatformError(501, "not_implemented", reason)
+    return bad_request(reason)

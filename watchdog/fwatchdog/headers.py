@@ -1,0 +1,57 @@
+"""Header policy: what the watchdog adds to, keeps from and drops from messages."""
+
+from __future__ import annotations
+
+from .httpwire import RequestHead
+
+# RFC 9110 7.6.1: hop-by-hop fields never cross a proxy.
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+    "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade",
+})
+
+
+def response_content_type(configured: str, head: RequestHead) -> str | None:
+    """`content_type` if set, else the request's Content-Type, else none."""
+    return configured or head.header("content-type") or None
+
+
+def function_response_headers(
+    configured_type: str, head: RequestHead, duration: float
+) -> list[tuple[str, str]]:
+    """Headers of a fork/stream response, without framing (Content-Length/chunked)."""
+    headers = [("X-Duration-Seconds", f"{duration:.6f}")]
+    ctype = response_content_type(configured_type, head)
+    if ctype:
+        headers.append(("Content-Type", ctype))
+    call_id = head.header("x-call-id")
+    if call_id:
+        headers.append(("X-Call-Id", call_id))
+    return headers
+
+
+def upstream_request_headers(head: RequestHead) -> list[tuple[str, str]]:
+    """Request headers to forward to the upstream: end-to-end only, plus forwarding info."""
+    drop = HOP_BY_HOP | {"content-length"}
+    connection = head.header("connection")
+    if connection:
+        drop = drop | {t.strip().lower() for t in connection.split(",")}
+    return [(n, v) for n, v in head.headers if n not in drop]
+
+
+def proxied_response_headers(
+    upstream: list[tuple[str, str]], configured_type: str, head: RequestHead, duration: float
+) -> list[tuple[str, str]]:
+    """The upstream's end-to-end headers plus the watchdog's own."""
+    drop = HOP_BY_HOP | {"content-length", "x-duration-seconds"}
+    for name, value in upstream:
+        if name.lower() == "connection":
+            drop = drop | {t.strip().lower() for t in value.split(",")}
+    headers = [(n, v) for n, v in upstream if n.lower() not in drop]
+    if configured_type and not any(n.lower() == "content-type" for n, _ in headers):
+        headers.append(("Content-Type", configured_type))
+    call_id = head.header("x-call-id")
+    if call_id and not any(n.lower() == "x-call-id" for n, _ in headers):
+        headers.append(("X-Call-Id", call_id))
+    headers.append(("X-Duration-Seconds", f"{duration:.6f}"))
+    return headers

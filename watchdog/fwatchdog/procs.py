@@ -1,0 +1,202 @@
+"""Process plumbing: spawn with posix_spawn, reap every child, kill whole groups.
+
+Why not subprocess/asyncio subprocess: Popen forks and closes fds one by one
+and asyncio's child watchers cost a thread or a pidfd per child. posix_spawn
+is vfork-based in glibc (cheap whatever our RSS), our fds are already
+close-on-exec, and one SIGCHLD handler calling waitpid(-1) reaps our children
+and any orphan (PID 1 duty) in the same loop pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM,
+                    signal.SIGCHLD, signal.SIGHUP, signal.SIGQUIT)
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Make orphans of our descendants come back to us (so we can reap them)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+@dataclass
+class Child:
+    pid: int
+    stdin: int | None  # our write end, non-blocking
+    stdout: int | None  # our read end, non-blocking
+
+
+def spawn(
+    path: str,
+    argv: tuple[str, ...],
+    env: Mapping[str, str],
+    *,
+    pipe_stdin: bool = True,
+    pipe_stdout: bool = True,
+    stderr_to_stdout: bool = False,
+) -> Child:
+    """Start `argv` as the leader of a new process group, with pipes on stdin/stdout."""
+    actions: list[tuple] = []
+    close_after: list[int] = []
+    ours_in = ours_out = None
+    try:
+        if pipe_stdin:
+            r, ours_in = os.pipe()
+            actions.append((os.POSIX_SPAWN_DUP2, r, 0))
+            close_after.append(r)
+        else:
+            actions.append((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
+        if pipe_stdout:
+            ours_out, w = os.pipe()
+            actions.append((os.POSIX_SPAWN_DUP2, w, 1))
+            if stderr_to_stdout:
+                actions.append((os.POSIX_SPAWN_DUP2, w, 2))
+            close_after.append(w)
+        pid = os.posix_spawn(path, argv, env, file_actions=actions, setpgroup=0,
+                             setsigdef=_DEFAULT_SIGNALS, setsigmask=())
+    except BaseException:
+        for fd in (ours_in, ours_out):
+            if fd is not None:
+                os.close(fd)
+        raise
+    finally:
+        for fd in close_after:
+            os.close(fd)
+    if ours_in is not None:
+        os.set_blocking(ours_in, False)
+    if ours_out is not None:
+        os.set_blocking(ours_out, False)
+    return Child(pid, ours_in, ours_out)
+
+
+class Reaper:
+    """Reaps every child on SIGCHLD; resolves a future for the ones we watch."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop,
+                 on_orphan: Callable[[int, int], None] | None = None) -> None:
+        self._loop = loop
+        self._waiters: dict[int, asyncio.Future[int]] = {}
+        self._on_orphan = on_orphan
+
+    def install(self) -> None:
+        self._loop.add_signal_handler(signal.SIGCHLD, self.reap)
+        self.reap()  # children that ended before the handler existed
+
+    def watch(self, pid: int) -> asyncio.Future[int]:
+        """A future for the exit code of `pid` (-N: killed by signal N).
+
+        Call it right after spawning, before yielding to the loop, so the
+        SIGCHLD handler cannot reap the child first.
+        """
+        fut = self._loop.create_future()
+        self._waiters[pid] = fut
+        return fut
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            code = os.waitstatus_to_exitcode(status)
+            fut = self._waiters.pop(pid, None)
+            if fut is None:
+                if self._on_orphan:
+                    self._on_orphan(pid, code)
+            elif not fut.done():
+                fut.set_result(code)
+
+    def watching(self) -> int:
+        return len(self._waiters)
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def kill_group(loop: asyncio.AbstractEventLoop, pgid: int, grace: float) -> None:
+    """SIGTERM the whole group now and SIGKILL it after `grace` seconds.
+
+    The SIGKILL goes to the group even when the leader is gone: its children may
+    ignore SIGTERM. A pgid cannot be reused while any member lives.
+    """
+    signal_group(pgid, signal.SIGTERM)
+    if grace <= 0:
+        signal_group(pgid, signal.SIGKILL)
+    else:
+        loop.call_later(grace, signal_group, pgid, signal.SIGKILL)
+
+
+async def read_all(loop: asyncio.AbstractEventLoop, fd: int, limit: int) -> bytes | None:
+    """Read `fd` to EOF; None when the output goes over `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await read_some(loop, fd)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+
+
+async def read_some(loop: asyncio.AbstractEventLoop, fd: int, n: int = 262144) -> bytes:
+    """One non-blocking read, waiting for readability when needed; b'' at EOF."""
+    try:
+        return os.read(fd, n)
+    except BlockingIOError:
+        pass
+    fut = loop.create_future()
+    loop.add_reader(fd, _wake, fut)
+    try:
+        await fut
+    finally:
+        loop.remove_reader(fd)
+    return os.read(fd, n)
+
+
+async def write_all(loop: asyncio.AbstractEventLoop, fd: int, data: bytes | memoryview) -> None:
+    """Write everything to `fd` then close it; a reader that went away is not an error."""
+    view = memoryview(data)
+    try:
+        while view:
+            try:
+                view = view[os.write(fd, view):]
+                continue
+            except BlockingIOError:
+                pass
+            fut = loop.create_future()
+            loop.add_writer(fd, _wake, fut)
+            try:
+                await fut
+            finally:
+                loop.remove_writer(fd)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _wake(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_result(None)

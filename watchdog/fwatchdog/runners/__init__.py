@@ -1,0 +1,29 @@
+"""One runner per mode behind one small interface; chosen once at start-up."""
+
+from __future__ import annotations
+
+from .base import (
+    Invocation,
+    Outcome,
+    OutputTooLarge,
+    ProcessFailed,
+    Runner,
+    Sink,
+    UpstreamUnavailable,
+)
+
+__all__ = ["Invocation", "Outcome", "OutputTooLarge", "ProcessFailed", "Runner", "Sink",
+           "UpstreamUnavailable", "make_runner"]
+
+
+def make_runner(mode: str, **kwargs) -> Runner:
+    if mode == "fork":
+        from .fork import ForkRunner
+        return ForkRunner(**kwargs)
+    if mode == "stream":
+        from .stream import StreamRunner
+        return StreamRunner(**kwargs)
+    if mode == "http":
+        from .http import HttpRunner
+        return HttpRunner(**kwargs)
+    raise ValueError(f"unknown mode {mode!r}")

@@ -1,0 +1,58 @@
+"""The runner interface. Runners get plain values and never see the client's HTTP.
+
+Cancelling `run` (client gone, exec_timeout, shutdown) is how the server asks
+a runner to stop: a runner then kills what it started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass
+class Invocation:
+    method: str
+    target: str  # path and query as received
+    headers: list[tuple[str, str]]  # end-to-end request headers (lower-case names)
+    body: bytes
+    env: Mapping[str, str] | None = None  # full child environment (fork and stream modes)
+
+
+@dataclass
+class Outcome:
+    body: bytes = b""
+    status: int = 200  # only the http runner sets another
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    streamed: bool = False  # the body already went to the sink
+
+
+class Sink(Protocol):
+    """Where a streaming runner writes output as it comes; awaits for back-pressure."""
+
+    async def write(self, chunk: bytes) -> None: ...
+
+
+class ProcessFailed(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(f"exit code {code}")
+        self.code = code
+
+
+class OutputTooLarge(Exception):
+    pass
+
+
+class UpstreamUnavailable(Exception):
+    pass
+
+
+class Runner(Protocol):
+    async def start(self) -> None: ...
+
+    def ready(self) -> bool: ...
+
+    async def run(self, invocation: Invocation, sink: Sink) -> Outcome: ...
+
+    async def stop(self) -> None: ...
