@@ -1,0 +1,293 @@
+"""Request JSON of the system API -> validated values (pure, no IO).
+
+The shapes are those of the OpenFaaS gateway (FunctionDeployment,
+ScaleServiceRequest, DeleteFunctionRequest) so existing clients work. Every
+rejection is a ``PlatformError`` with a reason that names the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from types import MappingProxyType
+from typing import Any
+
+from faas_sidecar.errors import PlatformError
+from faas_sidecar.model import FUNCTION_LABEL
+
+NAME_LABEL = "swarmfaas.name"
+ANNOTATION_PREFIX = "swarmfaas.annotation."
+SCALE_MIN_LABEL = "swarmfaas.scale.min"
+
+FUNCTION_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# A simplified Docker image reference: [host[:port]/]path[:tag][@sha256:digest]
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_HOST = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+IMAGE_RE = re.compile(
+    rf"^(?:{_HOST}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
+_LABEL_KEY_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,253}[A-Za-z0-9])?$")
+_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
+_SECRET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_MEMORY_RE = re.compile(r"^([0-9]+)\s*([kKmMgG]?)(i?)[bB]?$")
+_CPU_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?|\.[0-9]+)(m?)$")
+
+MAX_VALUE_LENGTH = 4096
+MIN_MEMORY_BYTES = 6 * 1024 * 1024  # Docker refuses less
+
+DEPLOYMENT_FIELDS = frozenset({
+    "service", "image", "namespace", "envProcess", "envVars", "constraints", "secrets",
+    "labels", "annotations", "limits", "requests", "readOnlyRootFilesystem",
+    # Deprecated in OpenFaaS and ignored there too; accepted so old clients work.
+    "registryAuth", "network",
+})
+RESERVED_LABELS = frozenset({FUNCTION_LABEL, NAME_LABEL})
+RESERVED_LABEL_PREFIXES = (ANNOTATION_PREFIX, "com.docker.")
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    memory_bytes: int | None = None
+    nano_cpus: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """A function to create or replace, as validated from FunctionDeployment."""
+
+    name: str
+    image: str
+    env_process: str | None = None
+    env_vars: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    constraints: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    limits: Resources | None = None
+    requests: Resources | None = None
+    read_only_root: bool = False
+    initial_replicas: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleRequest:
+    name: str
+    replicas: int
+
+
+def bad_request(reason: str, code: str = "invalid_request") -> PlatformError:
+    return PlatformError(400, code, reason)
+
+
+def parse_json_body(body: bytes) -> Any:
+    if not body or not body.strip():
+        raise bad_request("the request needs a JSON body", "invalid_json")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request(f"the body is not valid JSON: {exc}", "invalid_json") from None
+
+
+def validate_function_name(value: Any, what: str = "function name") -> str:
+    if not isinstance(value, str) or not FUNCTION_NAME_RE.match(value):
+        raise bad_request(
+            f"{what} must be 1-63 characters of [a-z0-9-], starting and ending with "
+            f"a letter or digit, got {_show(value)}",
+            "invalid_function_name",
+        )
+    return value
+
+
+def image_allowed(image: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatchcase(image, pattern) for pattern in patterns)
+
+
+def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
+                     secret_allowlist: tuple[str, ...], max_replicas: int) -> Deployment:
+    """FunctionDeployment JSON -> Deployment, or a 400/403 PlatformError."""
+    if not isinstance(doc, dict):
+        raise bad_request("the body must be a JSON object (FunctionDeployment)")
+    unknown = sorted(set(doc) - DEPLOYMENT_FIELDS)
+    if unknown:
+        raise bad_request(f"unknown field(s) in FunctionDeployment: {', '.join(unknown)}")
+    name = validate_function_name(doc.get("service"), "service")
+    image = doc.get("image")
+    if not isinstance(image, str) or len(image) > 512 or not IMAGE_RE.match(image):
+        raise bad_request(f"image must be a Docker image reference, got {_show(image)}")
+    if not image_allowed(image, image_allowlist):
+        raise PlatformError(
+            403, "image_not_allowed",
+            f"image {image!r} is not in the allowlist of this platform (SYSTEM_IMAGE_ALLOWLIST)",
+        )
+    namespace = doc.get("namespace")
+    if namespace not in (None, ""):
+        raise bad_request("namespaces are not supported: omit namespace or send \"\"")
+    env_process = doc.get("envProcess")
+    if env_process is not None:
+        env_process = _string(env_process, "envProcess", allow_empty=True) or None
+    labels = _string_map(doc.get("labels"), "labels", _LABEL_KEY_RE)
+    for key in labels:
+        if key in RESERVED_LABELS or key.startswith(RESERVED_LABEL_PREFIXES):
+            raise bad_request(f"label {key!r} is set by the platform and cannot be given")
+    _check_known_labels(labels, max_replicas)
+    annotations = _string_map(doc.get("annotations"), "annotations", _LABEL_KEY_RE)
+    secrets = _string_list(doc.get("secrets"), "secrets")
+    for secret in secrets:
+        if not _SECRET_RE.match(secret):
+            raise bad_request(f"secrets: {secret!r} is not a Docker secret name")
+        if not image_allowed(secret, secret_allowlist):
+            raise PlatformError(
+                403, "secret_not_allowed",
+                f"secret {secret!r} is not in the allowlist of this platform "
+                "(SYSTEM_SECRET_ALLOWLIST)",
+            )
+    read_only = doc.get("readOnlyRootFilesystem", False)
+    if not isinstance(read_only, bool):
+        raise bad_request("readOnlyRootFilesystem must be true or false")
+    return Deployment(
+        name=name,
+        image=image,
+        env_process=env_process,
+        env_vars=MappingProxyType(_string_map(doc.get("envVars"), "envVars", _ENV_KEY_RE)),
+        labels=MappingProxyType(labels),
+        annotations=MappingProxyType(annotations),
+        constraints=tuple(_string_list(doc.get("constraints"), "constraints")),
+        secrets=tuple(secrets),
+        limits=_resources(doc.get("limits"), "limits"),
+        requests=_resources(doc.get("requests"), "requests"),
+        read_only_root=read_only,
+        initial_replicas=int(labels.get(SCALE_MIN_LABEL, "1")),
+    )
+
+
+def parse_scale_request(name: str, doc: Any, *, max_replicas: int) -> ScaleRequest:
+    """ScaleServiceRequest JSON for /system/scale-function/<name> -> ScaleRequest."""
+    validate_function_name(name)
+    if not isinstance(doc, dict):
+        raise bad_request("the body must be a JSON object (ScaleServiceRequest)")
+    service_name = doc.get("serviceName")
+    if service_name not in (None, "", name):
+        raise bad_request(f"serviceName {_show(service_name)} does not match the path ({name!r})")
+    replicas = doc.get("replicas")
+    # bool is an int in Python; true is not a replica count.
+    if isinstance(replicas, bool) or not isinstance(replicas, int):
+        raise bad_request(f"replicas must be an integer, got {_show(replicas)}")
+    if not 0 <= replicas <= max_replicas:
+        raise bad_request(f"replicas must be between 0 and {max_replicas}, got {replicas}")
+    return ScaleRequest(name=name, replicas=replicas)
+
+
+def parse_delete_request(doc: Any) -> str:
+    """DeleteFunctionRequest JSON -> the function name."""
+    if not isinstance(doc, dict):
+        raise bad_request("the body must be a JSON object (DeleteFunctionRequest)")
+    return validate_function_name(doc.get("functionName"), "functionName")
+
+
+def parse_memory(value: str) -> int:
+    """'128M', '128Mi', '1G', '67108864' -> bytes (K/M/G are powers of 1024, as in Docker)."""
+    match = _MEMORY_RE.match(value.strip())
+    if not match:
+        raise ValueError(value)
+    number, unit, _ = match.groups()
+    return int(number) * 1024 ** " KMG".index(unit.upper() or " ")
+
+
+def parse_cpu(value: str) -> int:
+    """'0.5', '2', '500m' -> nano CPUs."""
+    match = _CPU_RE.match(value.strip())
+    if not match:
+        raise ValueError(value)
+    number, milli = match.groups()
+    cpus = float(number) / (1000 if milli else 1)
+    return round(cpus * 1_000_000_000)
+
+
+def _resources(value: Any, where: str) -> Resources | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise bad_request(f'{where} must be an object like {{"memory": "128M", "cpu": "0.5"}}')
+    unknown = sorted(set(value) - {"memory", "cpu"})
+    if unknown:
+        raise bad_request(f"{where}: unknown field(s) {', '.join(unknown)}")
+    memory = cpu = None
+    if value.get("memory") not in (None, ""):
+        raw = _string(value["memory"], f"{where}.memory")
+        try:
+            memory = parse_memory(raw)
+        except ValueError:
+            raise bad_request(f"{where}.memory must look like 128M or 1Gi, got {raw!r}") from None
+        if memory < MIN_MEMORY_BYTES:
+            raise bad_request(f"{where}.memory must be at least 6M, got {raw!r}")
+    if value.get("cpu") not in (None, ""):
+        raw = _string(value["cpu"], f"{where}.cpu")
+        try:
+            cpu = parse_cpu(raw)
+        except ValueError:
+            raise bad_request(f"{where}.cpu must look like 0.5 or 500m, got {raw!r}") from None
+        if cpu <= 0:
+            raise bad_request(f"{where}.cpu must be more than 0, got {raw!r}")
+    if memory is None and cpu is None:
+        return None
+    return Resources(memory_bytes=memory, nano_cpus=cpu)
+
+
+def _check_known_labels(labels: Mapping[str, str], max_replicas: int) -> None:
+    """Catch the platform labels a typo would make silently unroutable (docs/labels.md)."""
+    checks = {
+        "swarmfaas.port": (lambda v: v.isdigit() and 1 <= int(v) <= 65535, "a port 1-65535"),
+        "swarmfaas.timeout": (_positive_number, "a number of seconds above 0"),
+        SCALE_MIN_LABEL: (lambda v: v.isdigit() and int(v) <= max_replicas,
+                          f"an integer 0-{max_replicas}"),
+        "swarmfaas.scale.max": (lambda v: v.isdigit(), "an integer"),
+    }
+    for key, (ok, what) in checks.items():
+        if key in labels and not ok(labels[key]):
+            raise bad_request(f"label {key} must be {what}, got {labels[key]!r}")
+
+
+def _positive_number(value: str) -> bool:
+    try:
+        return float(value) > 0
+    except ValueError:
+        return False
+
+
+def _string(value: Any, where: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise bad_request(f"{where} must be a string, got {_show(value)}")
+    if (not value and not allow_empty) or len(value) > MAX_VALUE_LENGTH or "\x00" in value:
+        raise bad_request(f"{where} must be a non-empty string without NUL, "
+                          f"at most {MAX_VALUE_LENGTH} characters")
+    return value
+
+
+def _string_map(value: Any, where: str, key_re: re.Pattern[str]) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise bad_request(f"{where} must be an object of strings")
+    result: dict[str, str] = {}
+    for key, item in value.items():
+        if not key_re.match(key):
+            raise bad_request(f"{where}: {key!r} is not a valid key")
+        result[key] = _string(item, f"{where}.{key}", allow_empty=True)
+    return result
+
+
+def _string_list(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise bad_request(f"{where} must be a list of strings")
+    return [_string(item, f"{where}[{index}]") for index, item in enumerate(value)]
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, bytes) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

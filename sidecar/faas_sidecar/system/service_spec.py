@@ -1,0 +1,163 @@
+"""Deployments <-> Swarm services, both ways (pure, no IO).
+
+``service_kwargs`` turns a validated Deployment into the keyword arguments of
+docker-py's ``services.create`` / ``Service.update``; ``function_status`` turns
+a service's inspect JSON into the OpenFaaS FunctionStatus shape.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from docker.types import EndpointSpec, Resources, SecretReference, ServiceMode, UpdateConfig
+
+from faas_sidecar.model import FUNCTION_LABEL
+
+from .payloads import ANNOTATION_PREFIX, NAME_LABEL, Deployment
+
+STACK_LABEL = "com.docker.stack.namespace"
+_DIGEST_RE = re.compile(r"^(?P<ref>.+:[^/@]+)@sha256:[a-f0-9]{64}$")
+
+
+def function_name_of(service: Mapping[str, Any]) -> str:
+    """The function name of a service, as docs/labels.md defines it."""
+    spec = service.get("Spec") or {}
+    labels = spec.get("Labels") or {}
+    if labels.get(NAME_LABEL):
+        return labels[NAME_LABEL]
+    name = spec.get("Name", "")
+    stack = labels.get(STACK_LABEL)
+    if stack and name.startswith(stack + "_"):
+        return name[len(stack) + 1:]
+    return name
+
+
+def is_function(service: Mapping[str, Any]) -> bool:
+    labels = (service.get("Spec") or {}).get("Labels") or {}
+    return labels.get(FUNCTION_LABEL) == "true"
+
+
+def service_labels(deployment: Deployment) -> dict[str, str]:
+    labels = dict(deployment.labels)
+    labels.update({ANNOTATION_PREFIX + k: v for k, v in deployment.annotations.items()})
+    # Last, so nothing in the request can unmark or rename the function.
+    labels[FUNCTION_LABEL] = "true"
+    labels[NAME_LABEL] = deployment.name
+    return labels
+
+
+def service_env(deployment: Deployment) -> list[str]:
+    env = {k: v for k, v in deployment.env_vars.items()}
+    if deployment.env_process is not None:
+        env["fprocess"] = deployment.env_process
+    return [f"{key}={value}" for key, value in sorted(env.items())]
+
+
+def service_resources(deployment: Deployment) -> Resources | None:
+    limits, requests = deployment.limits, deployment.requests
+    if limits is None and requests is None:
+        return None
+    return Resources(
+        cpu_limit=limits.nano_cpus if limits else None,
+        mem_limit=limits.memory_bytes if limits else None,
+        cpu_reservation=requests.nano_cpus if requests else None,
+        mem_reservation=requests.memory_bytes if requests else None,
+    )
+
+
+def service_kwargs(deployment: Deployment, *, service_name: str, network: str,
+                   replicas: int, secret_ids: Mapping[str, str]) -> dict[str, Any]:
+    """docker-py service kwargs; ``secret_ids`` maps each secret name to its id."""
+    kwargs: dict[str, Any] = {
+        "name": service_name,
+        "image": deployment.image,
+        "labels": service_labels(deployment),
+        "env": service_env(deployment),
+        "networks": [network],
+        # No IPVS is assumed: the sidecar connects to task addresses itself.
+        "endpoint_spec": EndpointSpec(mode="dnsrr"),
+        "mode": ServiceMode("replicated", replicas=replicas),
+        # Start the new task before stopping the old one: no gap in a rolling update.
+        "update_config": UpdateConfig(parallelism=1, order="start-first"),
+        "constraints": list(deployment.constraints),
+        "read_only": deployment.read_only_root,
+        "secrets": [
+            SecretReference(secret_ids[name], name) for name in deployment.secrets
+        ],
+    }
+    resources = service_resources(deployment)
+    if resources is not None:
+        kwargs["resources"] = resources
+    return kwargs
+
+
+def replicas_of(service: Mapping[str, Any]) -> int | None:
+    """Desired replicas of a replicated service; None for a global one."""
+    mode = (service.get("Spec") or {}).get("Mode") or {}
+    replicated = mode.get("Replicated")
+    if replicated is None:
+        return None
+    return int(replicated.get("Replicas", 0))
+
+
+def display_image(image: str) -> str:
+    """Drop the digest Docker pins after a tag: 'x:1@sha256:..' -> 'x:1'."""
+    match = _DIGEST_RE.match(image)
+    return match.group("ref") if match else image
+
+
+def _format_cpu(nano: int) -> str:
+    return f"{nano / 1_000_000_000:g}"
+
+
+def _resources_json(resources: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if not resources:
+        return None
+    doc = {}
+    if resources.get("MemoryBytes"):
+        doc["memory"] = str(resources["MemoryBytes"])
+    if resources.get("NanoCPUs"):
+        doc["cpu"] = _format_cpu(resources["NanoCPUs"])
+    return doc or None
+
+
+def function_status(service: Mapping[str, Any], *, available: int,
+                    invocations: int | None = None) -> dict[str, Any]:
+    """A service's inspect JSON -> OpenFaaS FunctionStatus (env values are not shown)."""
+    spec = service.get("Spec") or {}
+    task = spec.get("TaskTemplate") or {}
+    container = task.get("ContainerSpec") or {}
+    all_labels = spec.get("Labels") or {}
+    labels = {k: v for k, v in all_labels.items() if not k.startswith(ANNOTATION_PREFIX)}
+    annotations = {
+        k[len(ANNOTATION_PREFIX):]: v for k, v in all_labels.items()
+        if k.startswith(ANNOTATION_PREFIX)
+    }
+    env = dict(item.partition("=")[::2] for item in container.get("Env") or [])
+    replicas = replicas_of(service)
+    status: dict[str, Any] = {
+        "name": function_name_of(service),
+        "image": display_image(container.get("Image", "")),
+        "namespace": all_labels.get(STACK_LABEL, ""),
+        "labels": labels,
+        "annotations": annotations,
+        "constraints": list((task.get("Placement") or {}).get("Constraints") or []),
+        "secrets": [s.get("SecretName", "") for s in container.get("Secrets") or []],
+        "readOnlyRootFilesystem": bool(container.get("ReadOnly", False)),
+        "replicas": replicas if replicas is not None else available,
+        "availableReplicas": available,
+    }
+    if "fprocess" in env:
+        status["envProcess"] = env["fprocess"]
+    if service.get("CreatedAt"):
+        status["createdAt"] = service["CreatedAt"]
+    resources = task.get("Resources") or {}
+    for key, source in (("limits", "Limits"), ("requests", "Reservations")):
+        value = _resources_json(resources.get(source))
+        if value is not None:
+            status[key] = value
+    if invocations is not None:
+        status["invocationCount"] = invocations
+    return status
