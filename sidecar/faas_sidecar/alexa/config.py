@@ -1,0 +1,137 @@
+"""Settings of the Alexa endpoint: read once from a mapping, validated, frozen.
+
+Every error names the environment variable and what it accepts. Only the
+sidecar's ``main()`` passes ``os.environ`` in; tests pass plain dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+# The OS bundle (Debian's ca-certificates); Amazon's chain ends in one of its roots.
+DEFAULT_TRUST_ROOTS = Path("/etc/ssl/certs/ca-certificates.crt")
+SCHEMA_FILE = "alexa-request.schema.json"
+# Where the schema is looked for when ALEXA_SCHEMA is not set: the repository
+# checkout (development, tests), then the path the sidecar image installs it to.
+SCHEMA_CANDIDATES = (
+    Path(__file__).resolve().parents[3] / "schemas" / SCHEMA_FILE,
+    Path("/usr/local/share/swarmfaas/schemas") / SCHEMA_FILE,
+)
+# Amazon's limits: a skill must answer within 8 s with at most 24 kB of JSON.
+ALEXA_DEADLINE_S = 8.0
+ALEXA_MAX_RESPONSE_BYTES = 24 * 1024
+# Amazon's rule: a request timestamp may be at most 150 s away from now.
+MAX_TIMESTAMP_TOLERANCE_S = 150.0
+
+
+class AlexaConfigError(ValueError):
+    """A setting has a bad value; the message names the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlexaConfig:
+    trust_roots: Path = DEFAULT_TRUST_ROOTS
+    schema_path: Path | None = None  # None: the first of SCHEMA_CANDIDATES that exists
+    cert_fetch_timeout: float = 2.0
+    cert_cache_ttl: float = 3600.0
+    cert_cache_size: int = 32
+    cert_max_bytes: int = 64 * 1024
+    # Fetch the chains from this base instead of https://s3.amazonaws.com/echo.api/
+    # (file:///dir/ or http(s)://host/dir/). The URL rules are unchanged; see docs/alexa.md.
+    cert_mirror: str | None = None
+    timestamp_tolerance: float = MAX_TIMESTAMP_TOLERANCE_S
+    max_body: int = 128 * 1024
+    forward_timeout: float = ALEXA_DEADLINE_S
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AlexaConfig:
+        def text(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value is not None and value.strip() else None
+
+        def number(name: str, default: float, low: float, high: float) -> float:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise AlexaConfigError(f"{name}={raw!r}: expected a number of seconds") from None
+            if not low <= value <= high:
+                raise AlexaConfigError(f"{name}={raw!r}: expected a number in [{low:g}, {high:g}]")
+            return value
+
+        def integer(name: str, default: int, low: int, high: int) -> int:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise AlexaConfigError(f"{name}={raw!r}: expected an integer") from None
+            if not low <= value <= high:
+                raise AlexaConfigError(f"{name}={raw!r}: expected an integer in [{low}, {high}]")
+            return value
+
+        roots = Path(text("ALEXA_TRUST_ROOTS") or DEFAULT_TRUST_ROOTS)
+        if not roots.is_file():
+            raise AlexaConfigError(
+                f"ALEXA_TRUST_ROOTS={str(roots)!r}: expected a readable PEM bundle of trusted "
+                "root certificates (install ca-certificates, or point it at a bundle)"
+            )
+        schema = text("ALEXA_SCHEMA")
+        schema_path = Path(schema) if schema else find_schema()
+        if schema_path is None or not schema_path.is_file():
+            shown = schema or ", ".join(str(p) for p in SCHEMA_CANDIDATES)
+            raise AlexaConfigError(f"ALEXA_SCHEMA={shown!r}: the Alexa request schema is not there")
+        mirror = text("ALEXA_CERT_MIRROR")
+        if mirror is not None:
+            check_mirror(mirror)
+        return cls(
+            trust_roots=roots,
+            schema_path=schema_path,
+            cert_fetch_timeout=number("ALEXA_CERT_FETCH_TIMEOUT", 2.0, 0.1, 30.0),
+            cert_cache_ttl=number("ALEXA_CERT_CACHE_TTL", 3600.0, 0.0, 86400.0),
+            cert_cache_size=integer("ALEXA_CERT_CACHE_SIZE", 32, 1, 10_000),
+            cert_max_bytes=integer("ALEXA_CERT_MAX_BYTES", 64 * 1024, 1024, 1024 * 1024),
+            cert_mirror=mirror,
+            timestamp_tolerance=number(
+                "ALEXA_TIMESTAMP_TOLERANCE",
+                MAX_TIMESTAMP_TOLERANCE_S,
+                1.0,
+                MAX_TIMESTAMP_TOLERANCE_S,
+            ),
+            max_body=integer("ALEXA_MAX_BODY", 128 * 1024, 1024, 16 * 1024 * 1024),
+            forward_timeout=number("ALEXA_TIMEOUT", ALEXA_DEADLINE_S, 0.1, 600.0),
+        )
+
+    def resolved_schema_path(self) -> Path:
+        path = self.schema_path or find_schema()
+        if path is None:
+            raise AlexaConfigError("ALEXA_SCHEMA: the Alexa request schema was not found")
+        return path
+
+
+def find_schema() -> Path | None:
+    return next((p for p in SCHEMA_CANDIDATES if p.is_file()), None)
+
+
+def check_mirror(mirror: str) -> None:
+    """A mirror is a directory URL: file:///abs/dir/ or http(s)://host[:port]/dir/."""
+    parts = urlsplit(mirror)
+    ok = mirror.endswith("/") and (
+        (
+            parts.scheme == "file"
+            and parts.netloc in ("", "localhost")
+            and parts.path.startswith("/")
+        )
+        or (parts.scheme in ("http", "https") and bool(parts.hostname))
+    )
+    if not ok or parts.query or parts.fragment:
+        raise AlexaConfigError(
+            f"ALEXA_CERT_MIRROR={mirror!r}: expected a directory URL ending in '/', "
+            "file:///path/ or http(s)://host/path/"
+        )

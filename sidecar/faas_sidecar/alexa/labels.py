@@ -1,0 +1,81 @@
+"""The ``swarmfaas.alexa.*`` service labels, parsed (pure). See docs/labels.md."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+INTENTS = "swarmfaas.alexa.intents"
+SKILL_IDS = "swarmfaas.alexa.skill_ids"
+DEFAULT = "swarmfaas.alexa.default"
+VERIFY = "swarmfaas.alexa.verify"
+TIMEOUT = "swarmfaas.alexa.timeout"
+
+_INTENT = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,199}$")
+_SKILL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,255}$")
+_BOOLS = {"true": True, "false": False}
+
+
+class LabelError(ValueError):
+    """An Alexa label has a bad value; the message names the label."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlexaLabels:
+    skill_ids: frozenset[str] = frozenset()
+    intents: frozenset[str] = frozenset()
+    default: bool = False
+    verify: bool = True
+    timeout: float | None = None  # None: min(ALEXA_TIMEOUT, swarmfaas.timeout)
+
+
+def parse_alexa_labels(labels: Mapping[str, str]) -> AlexaLabels | None:
+    """None when the service declares no Alexa skill; LabelError when a value is bad."""
+    if not any(key.startswith("swarmfaas.alexa.") for key in labels):
+        return None
+    skill_ids = _csv(labels, SKILL_IDS, _SKILL_ID, "application ids like amzn1.ask.skill.<uuid>")
+    if not skill_ids:
+        raise LabelError(
+            f"{SKILL_IDS} is required on an Alexa function (its skill's application ids)"
+        )
+    return AlexaLabels(
+        skill_ids=skill_ids,
+        intents=_csv(labels, INTENTS, _INTENT, "intent names like HostnameIntent"),
+        default=_bool(labels, DEFAULT, False),
+        verify=_bool(labels, VERIFY, True),
+        timeout=_seconds(labels, TIMEOUT),
+    )
+
+
+def _csv(
+    labels: Mapping[str, str], key: str, pattern: re.Pattern[str], what: str
+) -> frozenset[str]:
+    items = [item.strip() for item in labels.get(key, "").split(",") if item.strip()]
+    bad = [item for item in items if not pattern.match(item)]
+    if bad:
+        raise LabelError(f"{key}: {bad[0]!r} is not valid; expected comma-separated {what}")
+    return frozenset(items)
+
+
+def _bool(labels: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = labels.get(key)
+    if raw is None or not raw.strip():
+        return default
+    value = _BOOLS.get(raw.strip().lower())
+    if value is None:
+        raise LabelError(f"{key}={raw!r}: expected true or false")
+    return value
+
+
+def _seconds(labels: Mapping[str, str], key: str) -> float | None:
+    raw = labels.get(key)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise LabelError(f"{key}={raw!r}: expected seconds in (0, 3600]")
+    return value

@@ -1,0 +1,34 @@
+"""Amazon's response limits and the forward timeout of Alexa functions (pure)."""
+
+from __future__ import annotations
+
+import json
+
+from ..model import FunctionSpec
+from .config import ALEXA_DEADLINE_S, ALEXA_MAX_RESPONSE_BYTES
+from .labels import AlexaLabels
+
+
+def forward_timeout(spec: FunctionSpec | None, labels: AlexaLabels | None, default: float) -> float:
+    """``swarmfaas.alexa.timeout`` if set; else ALEXA_TIMEOUT (8 s), or less if the
+    function's own ``swarmfaas.timeout`` is shorter. Amazon gives up after 8 s."""
+    if labels is not None and labels.timeout is not None:
+        return labels.timeout
+    if spec is not None and spec.timeout > 0:
+        return min(default, spec.timeout)
+    return default
+
+
+def response_breaches(status: int, body: bytes | None, elapsed: float) -> list[str]:
+    """Which of Amazon's limits a function's answer breaks: time, size, not_json."""
+    breaches = []
+    if elapsed > ALEXA_DEADLINE_S:
+        breaches.append("time")
+    if body is not None and 200 <= status < 300:
+        if len(body) > ALEXA_MAX_RESPONSE_BYTES:
+            breaches.append("size")
+        try:
+            json.loads(body)
+        except ValueError:
+            breaches.append("not_json")
+    return breaches
