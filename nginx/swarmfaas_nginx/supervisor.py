@@ -1,0 +1,165 @@
+"""Run nginx in the foreground and reload it when what it serves changes.
+
+The supervisor is the container's main process. It renders the configuration,
+checks it with `nginx -t`, starts nginx, then every NGINX_WATCH_INTERVAL
+seconds looks at two things and reloads nginx gracefully (SIGHUP: new workers
+take new connections, old workers finish their requests) when one changed:
+- the certificate: the ACME one appears or is renewed (certbot's volume);
+- the sidecar's addresses (Docker's DNS): the sidecar started, moved or scaled.
+SIGTERM/SIGINT stop nginx gracefully (SIGQUIT); nginx's exit ends the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import threading
+
+from . import tls, upstream
+from .render import render_config
+from .settings import Settings
+
+log = logging.getLogger("swarmfaas.nginx")
+
+
+def probe_ipv6() -> bool:
+    """True when this kernel/container can listen on IPv6."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, nginx: str = "nginx"):
+        self.s = settings
+        self.nginx = nginx
+        self.ipv6 = settings.ipv6 if settings.ipv6 is not None else probe_ipv6()
+        self.pair: tls.CertPair | None = None
+        self.addresses: tuple[str, ...] = ()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stopping = threading.Event()
+        self.reloads = 0
+
+    # -- one step each -------------------------------------------------------
+    def prepare_dirs(self) -> None:
+        os.makedirs(self.s.state_dir, mode=0o755, exist_ok=True)
+        os.makedirs(f"{self.s.state_dir}/tmp", mode=0o755, exist_ok=True)
+        os.makedirs(self.s.tls_dir, mode=0o700, exist_ok=True)
+        os.makedirs(f"{self.s.acme_webroot}/.well-known/acme-challenge", mode=0o755, exist_ok=True)
+
+    def look_for_cert(self) -> tls.CertPair | None:
+        """The pair to serve now when it differs from the served one, else None."""
+        sources = tls.cert_sources(self.s)
+        pair = tls.read_best(sources)
+        if pair is None:
+            fallback = sources[-1]
+            log.warning("no certificate yet: making a self-signed one until one is provided")
+            tls.make_self_signed(fallback, list(self.s.domains) or ["localhost"])
+            pair = tls.read_best([fallback])
+        if pair is None or (self.pair and pair.fingerprint == self.pair.fingerprint):
+            return None
+        if not tls.is_valid_pair(pair, self.s.tls_dir):
+            return None
+        return pair
+
+    def look_for_addresses(self) -> tuple[str, ...] | None:
+        """The sidecar's addresses when they changed, else None.
+
+        A name that stops resolving keeps the last addresses: a sidecar between
+        two tasks is better retried than forgotten."""
+        found = upstream.resolve(self.s.sidecar_host, self.s.sidecar_port)
+        if not found or found == self.addresses:
+            return None
+        return found
+
+    def write_config(self) -> None:
+        text = render_config(self.s, self.addresses, self.ipv6)
+        tmp = f"{self.s.conf_path}.tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, self.s.conf_path)
+
+    def test_config(self) -> tuple[bool, str]:
+        done = subprocess.run(
+            [self.nginx, "-t", "-q", "-p", self.s.state_dir, "-c", self.s.conf_path],
+            capture_output=True,
+            text=True,
+        )
+        return done.returncode == 0, (done.stdout + done.stderr).strip()
+
+    # -- life cycle ----------------------------------------------------------
+    def start(self) -> None:
+        self.prepare_dirs()
+        pair = self.look_for_cert()
+        if pair is None:
+            raise RuntimeError("no usable certificate (see the warnings above)")
+        tls.install(pair, self.s.tls_dir)
+        self.pair = pair
+        self.addresses = self.look_for_addresses() or ()
+        if not self.addresses:
+            log.warning("%s does not resolve yet: answering 502 until it does", self.s.sidecar_host)
+        self.write_config()
+        ok, output = self.test_config()
+        if not ok:
+            raise RuntimeError(f"nginx -t rejected the rendered configuration: {output}")
+        log.info(
+            "serving the %s certificate; sidecar at %s", pair.source.name, self.addresses or "-"
+        )
+        self.process = subprocess.Popen(
+            [self.nginx, "-p", self.s.state_dir, "-c", self.s.conf_path]
+        )
+
+    def check_once(self) -> bool:
+        """Apply a changed certificate or sidecar address set; True if nginx reloaded."""
+        pair = self.look_for_cert()
+        addresses = self.look_for_addresses()
+        if pair is None and addresses is None:
+            return False
+        old_pair, old_addresses = self.pair, self.addresses
+        if pair is not None:
+            tls.install(pair, self.s.tls_dir)
+            self.pair = pair
+        if addresses is not None:
+            self.addresses = addresses
+        self.write_config()
+        ok, output = self.test_config()
+        if not ok:
+            log.error("not reloading: nginx -t rejected the change: %s", output)
+            if old_pair is not None:
+                tls.install(old_pair, self.s.tls_dir)
+            self.pair, self.addresses = old_pair, old_addresses
+            self.write_config()
+            return False
+        assert self.process is not None
+        self.process.send_signal(signal.SIGHUP)
+        self.reloads += 1
+        if pair is not None:
+            log.info("reloaded nginx: now serving the %s certificate", pair.source.name)
+        if addresses is not None:
+            log.info("reloaded nginx: sidecar at %s", ", ".join(addresses))
+        return True
+
+    def stop(self, *_: object) -> None:
+        self.stopping.set()
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)
+
+    def run(self) -> int:
+        self.start()
+        assert self.process is not None
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        while self.process.poll() is None:
+            if self.stopping.wait(self.s.watch_interval):
+                break
+            try:
+                self.check_once()
+            except Exception:  # a bad tick must not take the front door down
+                log.exception("watching for changes failed; trying again")
+        return self.process.wait()
