@@ -48,6 +48,9 @@ class RoutingTable:
     functions: Mapping[str, FunctionSpec] = field(default_factory=lambda: MappingProxyType({}))
     built_at: float = 0.0  # time.time() when the snapshot was built
     generation: int = 0
+    # Labelled services that are not routable, by service name -> why (bad label,
+    # duplicate function name). Reported by /system/functions and the logs.
+    invalid: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def get(self, name: str) -> FunctionSpec | None:
         return self.functions.get(name)

@@ -1,0 +1,179 @@
+"""The app factory: ``create_app(config)`` wires small ``setup_x(app, ...)`` pieces.
+
+Each piece registers its own routes and start/stop hooks. Discovery lives in
+every worker process (one table per worker; docs/sidecar.md says why).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from sanic import HTTPResponse, Request, Sanic
+from sanic.exceptions import SanicException
+
+from .config import SidecarConfig
+from .discovery import Discovery
+from .engine import Engine
+from .errors import PlatformError, error_body, error_headers
+from .metrics import CONTENT_TYPE, Metrics
+from .proxy import Proxy
+from .routing import FUNCTION_HEADER, check_name, resolve
+
+log = logging.getLogger("faas_sidecar")
+
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+APP_NAME = "swarmfaas_sidecar"
+FIRST_TABLE_WAIT = 5.0  # seconds a worker waits for its first table before serving
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    """Everything ``create_app`` needs; built by ``main()`` from the environment."""
+
+    sidecar: SidecarConfig
+    system: Any = None  # faas_sidecar.system.SystemApiConfig
+    alexa: Any = None  # faas_sidecar.alexa.AlexaConfig
+
+
+def create_app(config: AppConfig, name: str = APP_NAME) -> Sanic:
+    app = Sanic(name)
+    setup_sanic_config(app, config.sidecar)
+    setup_errors(app)
+    setup_metrics(app)
+    setup_discovery(app, config.sidecar, partial(Engine, config.sidecar.docker_host))
+    setup_proxy(app, config.sidecar)
+    setup_health(app)
+    if config.system is not None:
+        from .system import setup_system_api
+
+        setup_system_api(app, config.system)
+    if config.alexa is not None:
+        from .alexa import setup_alexa
+
+        setup_alexa(app, config.alexa)
+    setup_function_routes(app, root_post=config.alexa is None)
+    return app
+
+
+def setup_sanic_config(app: Sanic, config: SidecarConfig) -> None:
+    # Per-function deadlines (timeout label + 1 s) bound each request, so
+    # Sanic's own response timeout must never cut in first.
+    app.config.RESPONSE_TIMEOUT = 24 * 3600 + 60
+    app.config.ACCESS_LOG = False
+    app.config.NOISY_EXCEPTIONS = False
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.MOTD = False
+    app.ctx.sidecar_config = config
+
+
+def setup_errors(app: Sanic) -> None:
+    """One handler: every error becomes docs/errors.md JSON, marked as ours."""
+
+    async def render(request: Request, exc: Exception) -> HTTPResponse:
+        call_id = getattr(request.ctx, "call_id", None) if request else None
+        if isinstance(exc, PlatformError):
+            status, code, reason, extra = exc.status, exc.code, exc.reason, exc.headers
+        elif isinstance(exc, SanicException):
+            status = exc.status_code
+            code = _snake(type(exc).__name__)
+            reason = str(exc) or code.replace("_", " ")
+            extra = dict(getattr(exc, "headers", None) or {})
+        else:
+            log.exception("unexpected error on %s %s", request.method if request else "?",
+                          request.path if request else "?")
+            status, code, reason, extra = 500, "internal_error", "the sidecar failed", {}
+        return HTTPResponse(error_body(status, code, reason, call_id), status=status,
+                            headers=error_headers({**extra, **({"X-Call-Id": call_id}
+                                                              if call_id else {})}))
+
+    app.error_handler.add(Exception, render)
+
+
+def _snake(name: str) -> str:
+    out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    return {"not_found": "not_found", "method_not_allowed": "method_not_allowed",
+            "payload_too_large": "body_too_large"}.get(out, out)
+
+
+def setup_metrics(app: Sanic) -> None:
+    metrics = Metrics()
+    app.ctx.sidecar_metrics = metrics
+    app.ctx.metrics = metrics.registry  # the one registry other pieces register on
+
+    @app.get("/metrics", name="metrics")
+    async def metrics_route(request: Request) -> HTTPResponse:
+        return HTTPResponse(metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+
+def setup_discovery(app: Sanic, config: SidecarConfig, engine_factory) -> None:
+    discovery = Discovery(engine_factory, config.functions_network, app.ctx.sidecar_metrics,
+                          relist_interval=config.relist_interval, debounce=config.debounce)
+    app.ctx.discovery = discovery
+    app.ctx.sidecar_metrics.watch_table(lambda: discovery.table)
+
+    @app.before_server_start
+    async def start_discovery(app_: Sanic, _loop=None) -> None:
+        await discovery.start()
+        if not await discovery.wait_ready(FIRST_TABLE_WAIT):
+            log.warning("no routing table yet after %.0f s: serving; functions will "
+                        "appear when the Docker Engine answers", FIRST_TABLE_WAIT)
+
+    @app.after_server_stop
+    async def stop_discovery(app_: Sanic, _loop=None) -> None:
+        await discovery.stop()
+
+
+def setup_proxy(app: Sanic, config: SidecarConfig) -> None:
+    discovery: Discovery = app.ctx.discovery
+    proxy = Proxy(lambda: discovery.table, discovery.changed, app.ctx.sidecar_metrics,
+                  connect_timeout=config.connect_timeout, hold_timeout=config.hold_timeout,
+                  buffer_limit=config.buffer_limit)
+    app.ctx.proxy = proxy
+
+    @app.after_server_stop
+    async def close_pool(app_: Sanic, _loop=None) -> None:
+        proxy.pool.close()
+
+
+def setup_health(app: Sanic) -> None:
+    @app.get("/healthz", name="healthz")
+    async def healthz(request: Request) -> HTTPResponse:
+        discovery: Discovery = request.app.ctx.discovery
+        table = discovery.table
+        # Healthy once a table was built: a broken events stream is not a
+        # reason to restart, the last good table keeps serving.
+        ok = table.generation > 0
+        return HTTPResponse(
+            f'{{"status": "{"ok" if ok else "starting"}", "table_generation": '
+            f'{table.generation}, "events_stream": '
+            f'{"true" if discovery.stream_connected else "false"}}}',
+            status=200 if ok else 503, headers={"Content-Type": "application/json"})
+
+
+def setup_function_routes(app: Sanic, *, root_post: bool) -> None:
+    """``/function/<name>[/<rest>]`` on every method; ``X-Function`` on every other
+    path the platform does not own. All stream (bodies are not read up front)."""
+
+    async def by_path(request: Request, rest: str = "") -> HTTPResponse:
+        route = resolve(request.path, None)
+        return await request.app.ctx.proxy.forward(request, route.name, path=route.path)
+
+    async def by_header(request: Request, rest: str = "") -> HTTPResponse:
+        name = request.headers.get(FUNCTION_HEADER)
+        if name is None:
+            raise PlatformError(404, "not_found", f"no route for {request.path!r}")
+        name = name.strip()
+        check_name(name)
+        return await request.app.ctx.proxy.forward(request, name, path=request.path)
+
+    app.add_route(by_path, "/function/<rest:path>", methods=ALL_METHODS, stream=True,
+                  name="function_path")
+    app.add_route(by_path, "/function", methods=ALL_METHODS, stream=True,
+                  name="function_bare")
+    app.add_route(by_header, "/<rest:path>", methods=ALL_METHODS, stream=True,
+                  name="function_header")
+    root_methods = ALL_METHODS if root_post else [m for m in ALL_METHODS if m != "POST"]
+    app.add_route(by_header, "/", methods=root_methods, stream=True, name="function_root")

@@ -1,0 +1,79 @@
+"""The Docker Engine adapter: the only module that touches docker-py.
+
+docker-py is blocking; discovery calls these methods from threads. Every
+docker-py or requests exception is translated here into ``EngineError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from .model import FUNCTION_LABEL
+
+API_VERSION = "1.41"  # Engine 20.10; later engines still serve it
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+EVENT_TYPES = ["service", "container", "network", "node"]
+
+
+class EngineError(Exception):
+    """The Docker Engine could not be reached or refused a call."""
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    try:
+        yield
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError,
+            ValueError) as exc:
+        raise EngineError(f"{what}: {exc}") from exc
+
+
+class Engine:
+    def __init__(self, docker_host: str | None, timeout: float = 10.0) -> None:
+        self._base_url = docker_host or DEFAULT_SOCKET
+        self._timeout = timeout
+        with _translated("connecting to the Docker Engine"):
+            self._api = docker.APIClient(base_url=self._base_url, version=API_VERSION,
+                                         timeout=timeout)
+
+    def list_functions(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Labelled services and every task meant to run (one consistent-enough view:
+        services first, so a task never refers to a service we have not seen)."""
+        with _translated("listing services and tasks"):
+            services = self._api.services(filters={"label": f"{FUNCTION_LABEL}=true"})
+            tasks = self._api.tasks(filters={"desired-state": "running"})
+        return services, tasks
+
+    def events(self) -> EventStream:
+        """Subscribe now; iterate the returned stream for events (blocking)."""
+        # A separate client: the stream holds its connection for as long as it lives.
+        with _translated("subscribing to Docker events"):
+            api = docker.APIClient(base_url=self._base_url, version=API_VERSION,
+                                   timeout=self._timeout)
+            stream = api.events(decode=True, filters={"type": EVENT_TYPES})
+        return EventStream(api, stream)
+
+    def close(self) -> None:
+        self._api.close()
+
+
+class EventStream:
+    def __init__(self, api: docker.APIClient, stream: Any) -> None:
+        self._api = api
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        with _translated("reading Docker events"):
+            yield from self._stream
+
+    def close(self) -> None:
+        """Safe from another thread: unblocks the reader."""
+        with suppress(Exception):
+            self._stream.close()
+        self._api.close()

@@ -1,0 +1,295 @@
+"""Forward a request to a ready replica of a function and relay the answer.
+
+Reads the routing table once per request (a snapshot), picks the replica with
+the fewest requests in flight, retries on another replica when the request
+never reached the first, and turns every failure into a PlatformError with its
+one status: 404 unknown, 503 no ready replica (after holding the request up to
+HOLD_TIMEOUT for one to appear), 502 unreachable or garbage, 504 timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
+
+from sanic import HTTPResponse, Request
+
+from .balancer import pick, replica_key
+from .errors import PlatformError
+from .headers import call_id_for, request_headers, response_headers
+from .model import FunctionSpec, Replica, RoutingTable
+from .routing import FUNCTION_HEADER, resolve
+from .upstream import Connection, Pool, UpstreamError, discard, encode_head
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
+
+log = logging.getLogger("faas_sidecar.proxy")
+
+TIMEOUT_MARGIN = 1.0  # the sidecar gives up at the function's timeout + 1 s
+MAX_ATTEMPTS = 3
+RETRY_AFTER = "1"
+
+
+class UpstreamResponse(HTTPResponse):
+    """A response whose body is still arriving from the replica.
+
+    Sanic sends a handler's response with ``send(end_stream=True)``; this
+    override relays the replica's body there, chunk by chunk, so ``forward``
+    can return an ordinary response object (the contract Alexa codes against)
+    while bodies stream.
+    """
+
+    def __init__(self, status: int, headers: list[tuple[str, str]],
+                 chunks: AsyncIterator[bytes], done: Callable[[bool], None]) -> None:
+        super().__init__(None, status=status, headers=headers)
+        self._chunks = chunks
+        self._done = done
+        self._pumped = False
+
+    async def send(self, data=None, end_stream=None) -> None:  # type: ignore[override]
+        if self._pumped or data is not None or end_stream is False:
+            await super().send(data, end_stream)
+            return
+        self._pumped = True
+        ok = False
+        try:
+            async for chunk in self._chunks:
+                await super().send(chunk, False)
+            await super().send(None, True)
+            ok = True
+        finally:
+            self._done(ok)
+
+
+class Proxy:
+    def __init__(
+        self,
+        table: Callable[[], RoutingTable],
+        changed: Callable[[], asyncio.Event],
+        metrics: Metrics,
+        *,
+        connect_timeout: float,
+        hold_timeout: float,
+        buffer_limit: int,
+    ) -> None:
+        self._table = table
+        self._changed = changed
+        self._metrics = metrics
+        self._hold_timeout = hold_timeout
+        self._buffer_limit = buffer_limit
+        self.pool = Pool(connect_timeout)
+        self.in_flight: dict[tuple[str, int], int] = {}
+        self._turn = itertools.count()
+        self._pool_generation = -1
+
+    # public contract (docs/sidecar.md): Alexa and the routes call this
+    async def forward(
+        self,
+        request: Request,
+        function_name: str,
+        *,
+        body: bytes | None = None,
+        path: str | None = None,
+    ) -> HTTPResponse:
+        started = time.perf_counter()
+        call_id = call_id_for(request.headers.get("x-call-id"))
+        request.ctx.call_id = call_id
+        code = "502"
+        known = function_name in self._table().functions  # bounds metric label values
+        if known:
+            self._metrics.started(function_name)
+        try:
+            spec = await self._ready_spec(function_name)
+            if path is None:
+                path = self._derive_path(request)
+            if body is None:
+                body = await self._maybe_buffer(request)
+            response = await self._exchange(request, spec, path, body, call_id, started)
+            code = str(response.status)
+            return response
+        except PlatformError as exc:
+            code = str(exc.status)
+            raise
+        finally:
+            # Time to the response head; a streamed body is not included.
+            if known:
+                self._metrics.observed(function_name, code, time.perf_counter() - started)
+
+    # steps
+    async def _ready_spec(self, name: str) -> FunctionSpec:
+        table = self._table()
+        self._prune(table)
+        spec = table.get(name)
+        if spec is None:
+            raise PlatformError(404, "function_not_found", f"no function named {name!r}")
+        if spec.replicas:
+            return spec
+        if spec.desired_replicas != 0 and self._hold_timeout > 0:
+            # Hold the request (bounded) while a replica starts: scale-up,
+            # a rolling update of a single replica, or a fresh deploy.
+            deadline = time.monotonic() + self._hold_timeout
+            while (left := deadline - time.monotonic()) > 0:
+                changed = self._changed()
+                try:
+                    async with asyncio.timeout(left):
+                        await changed.wait()
+                except TimeoutError:
+                    break
+                spec = self._table().get(name)
+                if spec is None:
+                    raise PlatformError(404, "function_not_found", f"no function named {name!r}")
+                if spec.replicas:
+                    return spec
+        raise PlatformError(503, "no_ready_replica", f"function {name!r} has no ready replica",
+                            headers={"Retry-After": RETRY_AFTER})
+
+    @staticmethod
+    def _derive_path(request: Request) -> str:
+        return resolve(request.path, request.headers.get(FUNCTION_HEADER)).path
+
+    async def _maybe_buffer(self, request: Request) -> bytes | None:
+        """Buffer a small body so the request can be retried; stream big ones."""
+        stream = request.stream
+        if stream is None or not getattr(stream, "request_body", None):
+            return request.body or b""
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) <= self._buffer_limit:
+            await request.receive_body()
+            return request.body
+        return None
+
+    async def _exchange(self, request: Request, spec: FunctionSpec, path: str,
+                        body: bytes | None, call_id: str, started: float) -> HTTPResponse:
+        target = path + ("?" + request.query_string if request.query_string else "")
+        length = len(body) if body is not None else _declared_length(request)
+        headers = request_headers(
+            request.headers.items(), call_id=call_id, start_time_ns=time.time_ns(),
+            client_ip=request.ip or "", scheme=request.scheme, body_length=length,
+        )
+        head = encode_head(request.method, target, headers)
+        tried: set[tuple[str, int]] = set()
+        last: UpstreamError | None = None
+        for _attempt in range(MAX_ATTEMPTS):
+            replica = pick(spec.replicas, self.in_flight, tried, next(self._turn))
+            if replica is None:
+                break
+            key = replica_key(replica)
+            tried.add(key)
+            try:
+                return await self._attempt(request, spec, replica, head, body, length,
+                                           call_id)
+            except UpstreamError as exc:
+                last = exc
+                # Retry only what never reached a replica: a failed connect, or
+                # a pooled connection the replica had closed, with a body we
+                # still hold in full.
+                if exc.sent and not (exc.reused and body is not None):
+                    break
+                log.info("retrying %s on another replica after %s (call %s)", spec.name,
+                         exc, call_id)
+                self._metrics.retried(spec.name)
+        reason = f"function {spec.name!r}: {last}" if last else \
+            f"function {spec.name!r} has no replica left to try"
+        raise PlatformError(502, "replica_unreachable", reason)
+
+    async def _attempt(self, request: Request, spec: FunctionSpec, replica: Replica,
+                       head: bytes, body: bytes | None, length: int | None,
+                       call_id: str) -> HTTPResponse:
+        key = replica_key(replica)
+        self.in_flight[key] = self.in_flight.get(key, 0) + 1
+        conn: Connection | None = None
+        released = False
+
+        def done(ok: bool) -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            self.in_flight[key] -= 1
+            if self.in_flight[key] <= 0:
+                del self.in_flight[key]
+            if conn is not None:
+                if ok:
+                    self.pool.release(conn)
+                else:
+                    discard(conn)
+
+        timeout = spec.timeout + TIMEOUT_MARGIN
+        try:
+            async with asyncio.timeout(timeout):
+                conn = await self.pool.acquire(key)
+                conn.head_only = request.method == "HEAD"
+                source = body if body is not None else _body_stream(request)
+                await conn.send_request(head, source, chunked=length is None)
+                await conn.read_head()
+            complete = conn.take_complete_body()
+            out_headers = response_headers(conn.headers, call_id=call_id)
+            if complete is not None:
+                response = HTTPResponse(complete, status=conn.status, headers=out_headers)
+                done(True)
+                return response
+            upstream_length = _header(conn.headers, "content-length")
+            if upstream_length is not None:
+                out_headers.append(("Content-Length", upstream_length))
+            return UpstreamResponse(conn.status, out_headers,
+                                    _timed(conn.iter_body(), timeout), done)
+        except TimeoutError:
+            done(False)
+            raise PlatformError(504, "function_timeout",
+                                f"function {spec.name!r} did not answer within "
+                                f"{timeout:g} s") from None
+        except UpstreamError as exc:
+            if conn is not None and not exc.reused and conn.reused and conn.received == 0:
+                exc.reused = True
+            done(False)
+            raise
+        except BaseException:
+            done(False)
+            raise
+
+    def _prune(self, table: RoutingTable) -> None:
+        if table.generation != self._pool_generation:
+            self._pool_generation = table.generation
+            self.pool.retain(replica_key(r) for f in table.functions.values()
+                             for r in f.replicas)
+
+
+async def _body_stream(request: Request) -> AsyncIterator[bytes]:
+    while True:
+        chunk = await request.stream.read()  # type: ignore[union-attr]
+        if chunk is None:
+            return
+        yield chunk
+
+
+async def _timed(chunks: AsyncIterator[bytes], timeout: float) -> AsyncIterator[bytes]:
+    # The rest of the body shares the function's timeout budget per wait.
+    while True:
+        try:
+            async with asyncio.timeout(timeout):
+                chunk = await anext(chunks)
+        except StopAsyncIteration:
+            return
+        yield chunk
+
+
+def _declared_length(request: Request) -> int | None:
+    stream = request.stream
+    if stream is None or not getattr(stream, "request_body", None):
+        return 0
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit():
+        return int(length)
+    return None
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None

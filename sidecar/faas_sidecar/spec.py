@@ -1,0 +1,216 @@
+"""Pure parsing of Docker Engine JSON into the routing model (docs/labels.md).
+
+No IO here: services and tasks come in as the dicts the Engine API returns
+(``GET /services``, ``GET /tasks``), a ``RoutingTable`` comes out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from .model import FUNCTION_LABEL, FunctionSpec, Replica, RoutingTable
+
+NAME_LABEL = "swarmfaas.name"
+PORT_LABEL = "swarmfaas.port"
+TIMEOUT_LABEL = "swarmfaas.timeout"
+STACK_LABEL = "com.docker.stack.namespace"
+
+NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+DEFAULT_PORT = 8080
+DEFAULT_TIMEOUT = 60.0
+MAX_TIMEOUT = 24 * 3600.0
+
+
+class InvalidFunction(ValueError):
+    """A labelled service whose labels cannot make a routable function."""
+
+
+def is_valid_name(name: str) -> bool:
+    return bool(NAME_RE.match(name))
+
+
+def is_function(service: Mapping[str, Any]) -> bool:
+    labels = service.get("Spec", {}).get("Labels") or {}
+    return labels.get(FUNCTION_LABEL) == "true"
+
+
+def function_name(service_name: str, labels: Mapping[str, str]) -> str:
+    """The function name: the label, else the service name minus its stack prefix."""
+    if NAME_LABEL in labels:
+        return labels[NAME_LABEL]
+    stack = labels.get(STACK_LABEL)
+    if stack and service_name.startswith(stack + "_"):
+        return service_name[len(stack) + 1 :]
+    return service_name
+
+
+def _port(labels: Mapping[str, str]) -> int:
+    raw = labels.get(PORT_LABEL)
+    if raw is None:
+        return DEFAULT_PORT
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise InvalidFunction(f"{PORT_LABEL}={raw!r} is not a port number (1-65535)")
+    return int(raw)
+
+
+def _timeout(labels: Mapping[str, str]) -> float:
+    raw = labels.get(TIMEOUT_LABEL)
+    if raw is None:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= MAX_TIMEOUT:
+        raise InvalidFunction(
+            f"{TIMEOUT_LABEL}={raw!r} is not a number of seconds in (0, {MAX_TIMEOUT:.0f}]"
+        )
+    return value
+
+
+def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
+    """A labelled service as a FunctionSpec without replicas; raises InvalidFunction."""
+    spec = service.get("Spec") or {}
+    labels: dict[str, str] = dict(spec.get("Labels") or {})
+    if labels.get(FUNCTION_LABEL) != "true":
+        raise InvalidFunction(f"the service is not labelled {FUNCTION_LABEL}=true")
+    service_name = spec.get("Name", "")
+    name = function_name(service_name, labels)
+    if not is_valid_name(name):
+        raise InvalidFunction(
+            f"function name {name!r} does not match {NAME_RE.pattern} (set {NAME_LABEL})"
+        )
+    mode = spec.get("Mode") or {}
+    replicated = mode.get("Replicated")
+    desired = int(replicated.get("Replicas", 0)) if replicated is not None else None
+    image = (spec.get("TaskTemplate") or {}).get("ContainerSpec", {}).get("Image", "")
+    return FunctionSpec(
+        name=name,
+        service_id=service.get("ID", ""),
+        service_name=service_name,
+        image=image.split("@", 1)[0],  # drop the digest docker appends
+        port=_port(labels),
+        timeout=_timeout(labels),
+        desired_replicas=desired,
+        labels=MappingProxyType(labels),
+    )
+
+
+def task_address(task: Mapping[str, Any], network: str) -> str | None:
+    """The task's IP on the network named (or with the ID) ``network``."""
+    for attachment in task.get("NetworksAttachments") or ():
+        net = attachment.get("Network") or {}
+        if network not in (net.get("ID"), (net.get("Spec") or {}).get("Name")):
+            continue
+        for cidr in attachment.get("Addresses") or ():
+            return cidr.split("/", 1)[0]
+    return None
+
+
+def task_is_ready(task: Mapping[str, Any]) -> bool:
+    """Running, meant to keep running. Swarm reports a container that has a
+    healthcheck as ``starting`` until its first healthy check (verified on
+    Engine 20.10), and fails the task when it turns unhealthy; a task being
+    scaled away or replaced gets desired state ``shutdown``/``remove`` before
+    its container is stopped, so it leaves here first."""
+    return task.get("DesiredState") == "running" and (task.get("Status") or {}).get(
+        "State"
+    ) == "running"
+
+
+def task_is_settling(task: Mapping[str, Any]) -> bool:
+    """A task on its way in or out: the table will change soon, re-list again."""
+    state = (task.get("Status") or {}).get("State")
+    desired = task.get("DesiredState")
+    if desired == "running":
+        return state in {"new", "pending", "assigned", "accepted", "preparing", "ready",
+                         "starting"}
+    return state == "running"
+
+
+def parse_task(task: Mapping[str, Any], network: str, port: int) -> Replica | None:
+    if not task_is_ready(task):
+        return None
+    address = task_address(task, network)
+    if address is None:
+        return None
+    return Replica(task_id=task.get("ID", ""), address=address, port=port,
+                   node_id=task.get("NodeID", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    table: RoutingTable
+    settling: bool  # some function task is starting or stopping
+
+
+def build_table(
+    services: Iterable[Mapping[str, Any]],
+    tasks: Iterable[Mapping[str, Any]],
+    network: str,
+    *,
+    generation: int,
+    built_at: float,
+) -> BuildResult:
+    """A whole new table from one listing of services and tasks."""
+    invalid: dict[str, str] = {}
+    by_name: dict[str, tuple[str, FunctionSpec]] = {}
+    # Oldest service wins a contested name, so a new deploy cannot hijack one.
+    for service in sorted(services, key=lambda s: (s.get("CreatedAt", ""), s.get("ID", ""))):
+        if not is_function(service):
+            continue
+        service_name = (service.get("Spec") or {}).get("Name", "")
+        try:
+            spec = parse_service(service)
+        except InvalidFunction as exc:
+            invalid[service_name] = str(exc)
+            continue
+        if spec.name in by_name:
+            invalid[service_name] = (
+                f"function name {spec.name!r} is already used by service "
+                f"{by_name[spec.name][1].service_name!r}"
+            )
+            continue
+        by_name[spec.name] = (spec.service_id, spec)
+
+    service_to_name = {sid: name for name, (sid, _) in by_name.items()}
+    replicas: dict[str, list[Replica]] = {name: [] for name in by_name}
+    settling = False
+    for task in tasks:
+        name = service_to_name.get(task.get("ServiceID", ""))
+        if name is None:
+            continue
+        settling = settling or task_is_settling(task)
+        replica = parse_task(task, network, by_name[name][1].port)
+        if replica is not None:
+            replicas[name].append(replica)
+
+    functions = {}
+    for name, (_, spec) in by_name.items():
+        ordered = tuple(sorted(replicas[name], key=lambda r: r.task_id))
+        functions[name] = _with_replicas(spec, ordered)
+    table = RoutingTable(
+        functions=MappingProxyType(functions),
+        built_at=built_at,
+        generation=generation,
+        invalid=MappingProxyType(invalid),
+    )
+    return BuildResult(table=table, settling=settling)
+
+
+def _with_replicas(spec: FunctionSpec, replicas: tuple[Replica, ...]) -> FunctionSpec:
+    return FunctionSpec(
+        name=spec.name,
+        service_id=spec.service_id,
+        service_name=spec.service_name,
+        image=spec.image,
+        port=spec.port,
+        timeout=spec.timeout,
+        desired_replicas=spec.desired_replicas,
+        labels=spec.labels,
+        replicas=replicas,
+    )

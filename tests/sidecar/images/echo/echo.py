@@ -1,0 +1,88 @@
+"""A tiny HTTP/1.1 echo function for the sidecar's integration tests.
+
+Answers every request with JSON describing it (method, path, headers, body,
+hostname). On SIGTERM it keeps serving for DRAIN_SECONDS (as the watchdog
+drains), then stops accepting and exits once in-flight requests finish.
+SLEEP_PATH: a request to /sleep/<seconds> sleeps that long first.
+"""
+
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+DRAIN_SECONDS = float(os.environ.get("DRAIN_SECONDS", "2"))
+HOSTNAME = socket.gethostname()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int(self.rfile.readline().strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                body += self.rfile.read(size)
+                self.rfile.readline()
+        else:
+            body = self.rfile.read(length) if length else b""
+        if self.path.startswith("/sleep/"):
+            time.sleep(float(self.path.split("/")[2].split("?")[0]))
+        if self.path.startswith("/big/"):
+            size = int(self.path.split("/")[2].split("?")[0])
+            out = b"x" * size
+            ctype = "application/octet-stream"
+        else:
+            out = json.dumps(
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": dict(self.headers.items()),
+                    "body": body.decode("latin-1"),
+                    "hostname": HOSTNAME,
+                }
+            ).encode()
+            ctype = "application/json"
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(out)))
+        self.send_header("X-Echo-Host", HOSTNAME)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(out)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _answer
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def main() -> None:
+    server = ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8080"))), Handler)
+    server.daemon_threads = False
+    server.block_on_close = True
+
+    def drain(signum, frame):
+        def stop():
+            time.sleep(DRAIN_SECONDS)
+            server.shutdown()
+
+        threading.Thread(target=stop, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, drain)
+    server.serve_forever(poll_interval=0.05)
+    server.server_close()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
