@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -69,3 +70,48 @@ async def serving(app: Sanic) -> AsyncIterator[httpx.AsyncClient]:
         await server.before_stop()
         await server.close()
         await server.after_stop()
+
+
+def documented_routes(doc: dict) -> set[tuple[str, str]]:
+    return {
+        (path, method.upper())
+        for path, item in doc["paths"].items()
+        for method in item
+        if method in {"get", "put", "post", "delete", "patch", "head", "options"}
+    }
+
+
+def registered_system_routes(app: Sanic) -> set[tuple[str, str]]:
+    """(OpenAPI-style path, method) of every route the app serves under /system."""
+    found = set()
+    for route in app.router.routes:
+        path = "/" + route.path.lstrip("/")
+        if not (path == "/system" or path.startswith("/system/")):
+            continue
+        path = re.sub(r"<(\w+)(?::[^>]*)?>", r"{\1}", path)
+        found.update((path, method) for method in route.methods)
+    return found
+
+
+def concrete_path(template: str) -> str:
+    return template.replace("{name}", "some-function")
+
+
+def assert_matches_openapi(doc: dict, path: str, method: str, response: httpx.Response) -> None:
+    """The response's status is documented for this operation and its body fits the schema."""
+    from jsonschema import Draft202012Validator
+
+    operation = doc["paths"][path][method.lower()]
+    documented = operation["responses"].get(str(response.status_code))
+    assert documented is not None, f"{method} {path}: status {response.status_code} undocumented"
+    if "$ref" in documented:
+        documented = doc["components"]["responses"][documented["$ref"].rsplit("/", 1)[1]]
+    if "content" not in documented:
+        assert response.content == b"", f"{method} {path}: documented without a body"
+        return
+    schema = documented["content"]["application/json"]["schema"]
+    validator = Draft202012Validator({**schema, "components": doc["components"]})
+    errors = sorted(validator.iter_errors(response.json()), key=str)
+    assert not errors, f"{method} {path} {response.status_code}: {errors[0].message}"
+    for name in documented.get("headers", {}):
+        assert name in response.headers, f"{method} {path}: header {name} missing"

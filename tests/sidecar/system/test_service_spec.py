@@ -1,0 +1,187 @@
+"""Deployment -> docker-py service kwargs, and service JSON -> FunctionStatus."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import pytest
+from faas_sidecar.system.payloads import Deployment, Resources
+from faas_sidecar.system.service_spec import (
+    display_image,
+    function_name_of,
+    function_status,
+    is_function,
+    replicas_of,
+    service_kwargs,
+)
+
+
+def dep(**kw) -> Deployment:
+    base = {"name": "hello", "image": "swarmfaas/fn-echo:1"}
+    base.update(kw)
+    for key in ("env_vars", "labels", "annotations"):
+        if key in base:
+            base[key] = MappingProxyType(base[key])
+    return Deployment(**base)
+
+
+def kwargs_of(deployment: Deployment, **kw):
+    args = {"service_name": "sys-hello", "network": "faas_functions", "replicas": 1,
+            "secret_ids": {}}
+    args.update(kw)
+    return service_kwargs(deployment, **args)
+
+
+def test_minimal_deployment_becomes_a_dnsrr_function_service_on_the_network():
+    kwargs = kwargs_of(dep())
+    assert kwargs["name"] == "sys-hello"
+    assert kwargs["image"] == "swarmfaas/fn-echo:1"
+    assert kwargs["labels"] == {"swarmfaas.function": "true", "swarmfaas.name": "hello"}
+    assert kwargs["networks"] == ["faas_functions"]
+    assert kwargs["endpoint_spec"] == {"Mode": "dnsrr"}
+    assert kwargs["mode"] == {"replicated": {"Replicas": 1}}
+    assert kwargs["update_config"]["Order"] == "start-first"
+    assert kwargs["env"] == [] and kwargs["constraints"] == [] and kwargs["secrets"] == []
+    assert kwargs["read_only"] is False
+    assert "resources" not in kwargs
+
+
+@pytest.mark.parametrize(("deployment", "key", "expected"), [
+    (dep(env_process="cat"), "env", ["fprocess=cat"]),
+    (dep(env_vars={"B": "2", "A": "1"}), "env", ["A=1", "B=2"]),
+    # envProcess wins over an fprocess in envVars
+    (dep(env_process="cat", env_vars={"fprocess": "sh"}), "env", ["fprocess=cat"]),
+    (dep(labels={"team": "a", "swarmfaas.timeout": "5"}), "labels",
+     {"team": "a", "swarmfaas.timeout": "5", "swarmfaas.function": "true",
+      "swarmfaas.name": "hello"}),
+    (dep(annotations={"topic": "t"}), "labels",
+     {"swarmfaas.annotation.topic": "t", "swarmfaas.function": "true",
+      "swarmfaas.name": "hello"}),
+    (dep(constraints=("node.role==manager",)), "constraints", ["node.role==manager"]),
+    (dep(read_only_root=True), "read_only", True),
+    (dep(limits=Resources(memory_bytes=2**27, nano_cpus=5 * 10**8)), "resources",
+     {"Limits": {"NanoCPUs": 5 * 10**8, "MemoryBytes": 2**27}}),
+    (dep(requests=Resources(memory_bytes=2**26)), "resources",
+     {"Reservations": {"MemoryBytes": 2**26}}),
+])
+def test_deployment_fields_map_to_service_kwargs(deployment, key, expected):
+    assert kwargs_of(deployment)[key] == expected
+
+
+def test_secrets_are_referenced_by_id_and_name():
+    kwargs = kwargs_of(dep(secrets=("fn-key",)), secret_ids={"fn-key": "sid123"})
+    (ref,) = kwargs["secrets"]
+    assert ref["SecretID"] == "sid123" and ref["SecretName"] == "fn-key"
+    assert ref["File"]["Name"] == "fn-key"
+
+
+def test_replicas_are_the_callers_choice():
+    assert kwargs_of(dep(), replicas=0)["mode"] == {"replicated": {"Replicas": 0}}
+
+
+def test_kwargs_are_accepted_by_docker_py():
+    # docker-py's own translation into an API body must take every key we emit.
+    from docker.models.services import _get_create_service_kwargs
+
+    body = _get_create_service_kwargs("create", kwargs_of(
+        dep(env_process="cat", limits=Resources(2**27, 10**9), constraints=("a==b",)),
+    ))
+    spec = body["task_template"]
+    assert spec["ContainerSpec"]["Env"] == ["fprocess=cat"]
+    assert spec["Placement"]["Constraints"] == ["a==b"]
+    assert spec["Networks"] == [{"Target": "faas_functions"}]
+    assert body["endpoint_spec"] == {"Mode": "dnsrr"}
+
+
+def service(name="faas_echo", labels=None, mode=None, container=None, **extra):
+    return {
+        "ID": "svc1",
+        "CreatedAt": "2026-11-27T00:00:00.123456789Z",
+        "Spec": {
+            "Name": name,
+            "Labels": {"swarmfaas.function": "true"} if labels is None else labels,
+            "Mode": mode or {"Replicated": {"Replicas": 2}},
+            "TaskTemplate": {"ContainerSpec": container or {"Image": "swarmfaas/fn-echo:1"},
+                             **extra},
+        },
+    }
+
+
+@pytest.mark.parametrize(("svc", "expected"), [
+    (service(name="hello"), "hello"),
+    (service(name="faas_echo", labels={"com.docker.stack.namespace": "faas"}), "echo"),
+    (service(name="faas_echo", labels={"com.docker.stack.namespace": "other"}), "faas_echo"),
+    (service(name="sys-x", labels={"swarmfaas.name": "x"}), "x"),
+    (service(name="faas_e", labels={"swarmfaas.name": "y", "com.docker.stack.namespace": "faas"}),
+     "y"),
+])
+def test_function_name_of(svc, expected):
+    assert function_name_of(svc) == expected
+
+
+@pytest.mark.parametrize(("labels", "expected"), [
+    ({"swarmfaas.function": "true"}, True),
+    ({"swarmfaas.function": "false"}, False),
+    ({"swarmfaas.function": "TRUE"}, False),
+    ({}, False),
+])
+def test_is_function(labels, expected):
+    assert is_function(service(labels=labels)) is expected
+
+
+@pytest.mark.parametrize(("mode", "expected"), [
+    ({"Replicated": {"Replicas": 3}}, 3), ({"Replicated": {}}, 0), ({"Global": {}}, None),
+])
+def test_replicas_of(mode, expected):
+    assert replicas_of(service(mode=mode)) == expected
+
+
+@pytest.mark.parametrize(("image", "expected"), [
+    ("swarmfaas/x:1@sha256:" + "a" * 64, "swarmfaas/x:1"),
+    ("swarmfaas/x@sha256:" + "a" * 64, "swarmfaas/x@sha256:" + "a" * 64),
+    ("host:5000/x:2", "host:5000/x:2"),
+])
+def test_display_image(image, expected):
+    assert display_image(image) == expected
+
+
+def test_function_status_of_a_full_service():
+    svc = service(
+        name="sys-hello",
+        labels={"swarmfaas.function": "true", "swarmfaas.name": "hello",
+                "swarmfaas.annotation.topic": "t", "team": "a"},
+        container={"Image": "swarmfaas/fn-echo:1@sha256:" + "b" * 64,
+                   "Env": ["fprocess=cat -n", "SECRET_TOKEN=hide=me"],
+                   "Secrets": [{"SecretName": "fn-key", "SecretID": "x"}], "ReadOnly": True},
+        Placement={"Constraints": ["node.role==manager"]},
+        Resources={"Limits": {"MemoryBytes": 134217728, "NanoCPUs": 500000000},
+                   "Reservations": {"MemoryBytes": 67108864}},
+    )
+    status = function_status(svc, available=1, invocations=7)
+    assert status == {
+        "name": "hello",
+        "image": "swarmfaas/fn-echo:1",
+        "namespace": "",
+        "labels": {"swarmfaas.function": "true", "swarmfaas.name": "hello", "team": "a"},
+        "annotations": {"topic": "t"},
+        "constraints": ["node.role==manager"],
+        "secrets": ["fn-key"],
+        "readOnlyRootFilesystem": True,
+        "replicas": 2,
+        "availableReplicas": 1,
+        "envProcess": "cat -n",
+        "createdAt": "2026-11-27T00:00:00.123456789Z",
+        "limits": {"memory": "134217728", "cpu": "0.5"},
+        "requests": {"memory": "67108864"},
+        "invocationCount": 7,
+    }
+    assert "hide=me" not in repr(status)  # env values are not exposed
+
+
+def test_function_status_of_a_global_stack_service():
+    svc = service(labels={"swarmfaas.function": "true", "com.docker.stack.namespace": "faas"},
+                  mode={"Global": {}})
+    status = function_status(svc, available=3)
+    assert status["name"] == "echo" and status["namespace"] == "faas"
+    assert status["replicas"] == 3 and status["availableReplicas"] == 3
+    assert "envProcess" not in status and "invocationCount" not in status
