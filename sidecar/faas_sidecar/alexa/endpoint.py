@@ -22,6 +22,7 @@ from sanic.response import HTTPResponse
 
 from ..errors import INTERNAL_HEADER, PlatformError
 from ..model import RoutingTable
+from ..routing import FUNCTION_HEADER, check_name
 from .certs import CertCache, UrlFetcher
 from .certurl import normalise_cert_url
 from .config import AlexaConfig
@@ -125,26 +126,47 @@ def setup_alexa(app: Sanic, config: AlexaConfig) -> None:
     if state.metrics is None:
         app.before_server_start(lambda app_, loop=None: attach_metrics())
 
-    app.add_route(handle_alexa, "/alexa", methods=["POST"], name="alexa")
-    app.add_route(handle_root, "/", methods=["POST"], name="alexa_root")
+    # stream=True: the body is read here, with Alexa's own size limit, instead
+    # of Sanic buffering up to its global REQUEST_MAX_SIZE first.
+    app.add_route(handle_alexa, "/alexa", methods=["POST"], name="alexa", stream=True)
+    app.add_route(handle_root, "/", methods=["POST"], name="alexa_root", stream=True)
 
 
 async def handle_root(request: Request) -> HTTPResponse:
     """``POST /`` is the Alexa endpoint, as in the original gateway. A request
     naming its function in ``X-Function`` is an ordinary call to that function."""
-    target = request.headers.get("X-Function")
-    if target:
-        return await request.app.ctx.proxy.forward(request, target, body=request.body, path="/")
+    name = request.headers.get(FUNCTION_HEADER)
+    if name is not None:
+        name = name.strip()
+        check_name(name)
+        return await request.app.ctx.proxy.forward(request, name, path=request.path)
     return await handle_alexa(request)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused (413) as soon as it is known to be over ``limit``."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise Rejected("alexa_body_too_large", f"the body has {declared} bytes, over {limit}", 413)
+    if request.stream is None or not getattr(request.stream, "request_body", None):
+        return request.body or b""
+    parts, size = [], 0
+    while (chunk := await request.stream.read()) is not None:
+        size += len(chunk)
+        if size > limit:
+            raise Rejected("alexa_body_too_large", f"the body is over {limit} bytes", 413)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 async def handle_alexa(request: Request) -> HTTPResponse:
     state: AlexaState = request.app.ctx.alexa
-    raw = request.body or b""
+    table: RoutingTable = request.app.ctx.discovery.table  # one snapshot per request
     alexa: AlexaRequest | None = None
     try:
+        raw = await read_body(request, state.config.max_body)
         alexa = parse_envelope(raw, state.validator, state.config.max_body)
-        index = state.index_for(request.app.ctx.discovery.table)
+        index = state.index_for(table)
         skill = find_skill(index, alexa.application_id)
         if skill.verify:
             await state.verify(request.headers, raw, alexa)
@@ -159,7 +181,7 @@ async def handle_alexa(request: Request) -> HTTPResponse:
         log.warning(
             "alexa: rejected %s from %s: %s (%s)",
             alexa.request_id if alexa else "a request",
-            request.remote_addr or request.ip,
+            request.ip,
             rejected.reason,
             rejected.code,
         )
@@ -167,30 +189,33 @@ async def handle_alexa(request: Request) -> HTTPResponse:
             state.metrics.rejected.labels(rejected.code).inc()
         raise PlatformError(rejected.status, rejected.code, rejected.reason) from None
 
-    table = request.app.ctx.discovery.table
-    timeout = forward_timeout(
-        table.get(function), index.labels.get(function), state.config.forward_timeout
-    )
+    labels = index.labels.get(function)
+    timeout = forward_timeout(table.get(function), labels, state.config.forward_timeout)
     started = time.monotonic()
     try:
-        response = await asyncio.wait_for(
-            request.app.ctx.proxy.forward(request, function, body=raw, path="/"), timeout
-        )
+        async with asyncio.timeout(timeout):
+            response = await request.app.ctx.proxy.forward(request, function, body=raw, path="/")
     except TimeoutError:
-        record_breaches(state, function, alexa, ["time"], time.monotonic() - started, 0)
+        record_breaches(state, function, alexa, ["time"], time.monotonic() - started, None)
         raise PlatformError(
             504, "alexa_timeout", f"function {function!r} did not answer within {timeout:g} s"
         ) from None
     elapsed = time.monotonic() - started
     if state.metrics:
         state.metrics.forwarded.labels(function).inc()
+    # A streamed answer has no body yet: its Content-Length, when sent, gives the size.
     body = response.body if isinstance(response.body, bytes) else None
-    breaches = response_breaches(response.status, body, elapsed)
+    size = len(body) if body is not None else _int(response.headers.get("content-length"))
+    breaches = response_breaches(response.status, body, size, elapsed)
     if breaches:
-        record_breaches(state, function, alexa, breaches, elapsed, len(body or b""))
+        record_breaches(state, function, alexa, breaches, elapsed, size)
     if 200 <= response.status < 300 and INTERNAL_HEADER not in response.headers:
         response.headers["Content-Type"] = "application/json"
     return response
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text is not None and text.isdigit() else None
 
 
 def record_breaches(
@@ -199,16 +224,16 @@ def record_breaches(
     alexa: AlexaRequest,
     breaches: list[str],
     elapsed: float,
-    size: int,
+    size: int | None,
 ) -> None:
     log.warning(
-        "alexa: function %s broke Amazon's limits (%s) answering %s: %.2f s, %d bytes "
+        "alexa: function %s broke Amazon's limits (%s) answering %s: %.2f s, %s bytes "
         "(Alexa waits 8 s and accepts 24 kB)",
         function,
         ", ".join(breaches),
         alexa.request_id,
         elapsed,
-        size,
+        "?" if size is None else size,
     )
     if state.metrics:
         for limit in breaches:

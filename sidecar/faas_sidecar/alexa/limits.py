@@ -19,14 +19,19 @@ def forward_timeout(spec: FunctionSpec | None, labels: AlexaLabels | None, defau
     return default
 
 
-def response_breaches(status: int, body: bytes | None, elapsed: float) -> list[str]:
-    """Which of Amazon's limits a function's answer breaks: time, size, not_json."""
+def response_breaches(
+    status: int, body: bytes | None, size: int | None, elapsed: float
+) -> list[str]:
+    """Which of Amazon's limits a function's answer breaks: time, size, not_json.
+
+    ``body`` is None for an answer still streaming; ``size`` None when unknown.
+    """
     breaches = []
     if elapsed > ALEXA_DEADLINE_S:
         breaches.append("time")
-    if body is not None and 200 <= status < 300:
-        if len(body) > ALEXA_MAX_RESPONSE_BYTES:
-            breaches.append("size")
+    if 200 <= status < 300 and size is not None and size > ALEXA_MAX_RESPONSE_BYTES:
+        breaches.append("size")
+    if 200 <= status < 300 and body is not None:
         try:
             json.loads(body)
         except ValueError:
