@@ -100,7 +100,8 @@ def _listen(s: Settings, port: int, ipv6: bool, extra: str) -> list[str]:
 def _proxy(s: Settings, limited: bool) -> list[str]:
     lines = []
     if limited and s.rate_limit:
-        lines.append(f"limit_req zone=swarmfaas_clients burst={s.rate_burst} nodelay;")
+        burst = f" burst={s.rate_burst} nodelay" if s.rate_burst else ""
+        lines.append(f"limit_req zone=swarmfaas_clients{burst};")
     lines.append("proxy_pass http://swarmfaas_sidecar;")
     return lines + _security_headers(s)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _DOMAIN_RE = re.compile(rf"^({_LABEL}\.)*(?![0-9]+$){_LABEL}$")  # no IP addresses
 _HOST_RE = re.compile(rf"^({_LABEL}(\.{_LABEL})*|\[[0-9a-f:]+\]|[0-9.]+)$")
-_SIZE_RE = re.compile(r"^[1-9][0-9]*[km]?$")
+_SIZE_RE = re.compile(r"^[1-9][0-9]*[kKmM]?$")
 _USER_RE = re.compile(r"^[a-z_][a-z0-9_-]*$")
 _PATH_RE = re.compile(r"^/[^\s;'\"{}$]*$")
 

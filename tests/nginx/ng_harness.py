@@ -1,0 +1,208 @@
+"""Real processes for the nginx and certificate tests: the supervisor (which
+runs the host's nginx with the same rendered configuration as the image), a
+small upstream standing in for the sidecar, and TLS clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO / "nginx"), str(REPO / "certs"), str(REPO / "certs" / "certbot")]
+
+
+def need_binary(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (apt-get install {name}); CI installs it")
+    return path
+
+
+def world_readable_dir(prefix: str) -> Path:
+    """A temp dir nginx's workers (www-data) can traverse; pytest's are 0700."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    path.chmod(0o755)
+    return path
+
+
+def wait_port(port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s")
+
+
+# -- the stand-in sidecar ------------------------------------------------------
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Recorder:
+    """An HTTP/1.1 server that records every request and answers JSON."""
+
+    port: int
+    seen: list[Seen] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    def start(self) -> Recorder:
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                recorder.seen.append(
+                    Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
+                if self.path.startswith("/function/sleep"):
+                    time.sleep(float(self.headers.get("X-Sleep", "3")))
+                out = json.dumps({"from": "upstream", "path": self.path}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.send_header("X-Call-Id", "up-" + (self.headers.get("X-Call-Id") or "none"))
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _any
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def paths(self) -> list[str]:
+        return [s.path for s in self.seen]
+
+
+# -- the front door ------------------------------------------------------------
+@dataclass
+class Front:
+    """swarmfaas_nginx's supervisor in a subprocess, as the container runs it."""
+
+    https_port: int
+    http_port: int
+    base: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def state(self) -> Path:
+        return self.base / "state"
+
+    @property
+    def webroot(self) -> Path:
+        return self.base / "www"
+
+    @property
+    def letsencrypt(self) -> Path:
+        return self.base / "letsencrypt"
+
+    @property
+    def access_log(self) -> Path:
+        return self.base / "access.log"
+
+    @property
+    def log(self) -> Path:
+        return self.base / "supervisor.log"
+
+    def start(self) -> Front:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            "PYTHONPATH": str(REPO / "nginx"),
+            "NGINX_STATE_DIR": str(self.state),
+            "ACME_WEBROOT": str(self.webroot),
+            "LETSENCRYPT_DIR": str(self.letsencrypt),
+            "LISTEN_HTTPS_PORT": str(self.https_port),
+            "LISTEN_HTTP_PORT": str(self.http_port),
+            "HTTPS_PORT": str(self.https_port),
+            "NGINX_BIND": "loopback",
+            "NGINX_ACCESS_LOG": str(self.access_log),
+            "NGINX_WATCH_INTERVAL": "0.3",
+            **self.env,
+        }
+        out = open(self.log, "ab")  # noqa: SIM115 - handed to the child
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "swarmfaas_nginx"], env=env, stdout=out, stderr=out
+        )
+        try:
+            wait_port(self.https_port)
+        except TimeoutError:
+            self.stop()
+            raise AssertionError(f"the front door did not start:\n{self.log.read_text()}") from None
+        return self
+
+    def nginx_pid(self) -> int:
+        return int((self.state / "nginx.pid").read_text())
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def access_entries(self) -> list[dict[str, str]]:
+        if not self.access_log.exists():
+            return []
+        return [json.loads(line) for line in self.access_log.read_text().splitlines() if line]
+
+
+def tls_context(cafile: str | Path) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(cafile))
+    return ctx
+
+
+def raw_https(
+    port: int, ctx: ssl.SSLContext, server_name: str, request: bytes, timeout: float = 5.0
+) -> tuple[bytes, ssl.SSLSocket]:
+    """One request on a fresh TLS connection; returns the raw response."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    tls = ctx.wrap_socket(sock, server_hostname=server_name)
+    tls.sendall(request)
+    chunks = []
+    while True:
+        try:
+            data = tls.recv(65536)
+        except (ssl.SSLZeroReturnError, ConnectionResetError):
+            break
+        if not data:
+            break
+        chunks.append(data)
+    tls.close()
+    return b"".join(chunks), tls
