@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ng_harness import Front, Recorder, need_binary, world_readable_dir  # noqa: E402
+from ng_harness import Front, Recorder, need_binary, world_readable_dir
 
 # Ports: this suite owns 18500-18599.
 UPSTREAM_PORT = 18503

@@ -77,7 +77,12 @@ class Recorder:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 recorder.seen.append(
-                    Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                    Seen(
+                        self.command,
+                        self.path,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                    )
                 )
                 if self.path.startswith("/function/sleep"):
                     time.sleep(float(self.headers.get("X-Sleep", "3")))
@@ -206,3 +211,67 @@ def raw_https(
         chunks.append(data)
     tls.close()
     return b"".join(chunks), tls
+
+
+@dataclass
+class SteadyLoop:
+    """Requests on fresh TLS connections, back to back, in a thread; records
+    every failure and the serial number of the certificate each one saw."""
+
+    port: int
+    ctx: ssl.SSLContext
+    server_name: str
+    path: str = "/function/echo"
+    ok: int = 0
+    failures: list[str] = field(default_factory=list)
+    serials: list[int] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        from cryptography import x509
+
+        while not self._stop.is_set():
+            try:
+                sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+                with self.ctx.wrap_socket(sock, server_hostname=self.server_name) as tls:
+                    der = tls.getpeercert(binary_form=True)
+                    tls.sendall(
+                        f"GET {self.path} HTTP/1.1\r\nHost: {self.server_name}\r\n"
+                        "Connection: close\r\n\r\n".encode()
+                    )
+                    raw = b""
+                    while chunk := tls.recv(65536):
+                        raw += chunk
+                if not raw.startswith(b"HTTP/1.1 200"):
+                    raise AssertionError(raw[:120].decode(errors="replace"))
+                self.serials.append(x509.load_der_x509_certificate(der).serial_number)
+                self.ok += 1
+            except Exception as exc:  # every failure is the finding
+                self.failures.append(repr(exc))
+
+    def __enter__(self) -> SteadyLoop:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join(15)
+
+    def wait_for_serial_change(self, first: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.serials and self.serials[-1] != first:
+                return True
+            time.sleep(0.05)
+        return False
+
+
+def served_serial(port: int, ctx: ssl.SSLContext, server_name: str) -> int:
+    from cryptography import x509
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        with ctx.wrap_socket(sock, server_hostname=server_name) as tls:
+            return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)).serial_number

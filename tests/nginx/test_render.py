@@ -58,22 +58,44 @@ def test_tls_is_mozilla_intermediate():
 @pytest.mark.parametrize(
     ("env", "present", "absent"),
     [
-        ({}, ["server_name _;", "return 308 https://$host$request_uri;"],
-         ["Strict-Transport-Security", "return 421;"]),
-        ({"DOMAIN": "api.example.com"}, ["server_name api.example.com;", "return 421;",
-                                         'Strict-Transport-Security "max-age=63072000" always'], []),
+        (
+            {},
+            ["server_name _;", "return 308 https://$host$request_uri;"],
+            ["Strict-Transport-Security", "return 421;"],
+        ),
+        (
+            {"DOMAIN": "api.example.com"},
+            [
+                "server_name api.example.com;",
+                "return 421;",
+                'Strict-Transport-Security "max-age=63072000" always',
+            ],
+            [],
+        ),
         ({"HTTPS_PORT": "8443"}, ["return 308 https://$host:8443$request_uri;"], []),
         ({"NGINX_RATE_LIMIT": "0"}, [], ["limit_req"]),
-        ({"NGINX_RATE_LIMIT": "7", "NGINX_RATE_BURST": "3"},
-         ["rate=7r/s;", "limit_req zone=swarmfaas_clients burst=3 nodelay;", "limit_req_status 429;"],
-         []),
+        (
+            {"NGINX_RATE_LIMIT": "7", "NGINX_RATE_BURST": "3"},
+            [
+                "rate=7r/s;",
+                "limit_req zone=swarmfaas_clients burst=3 nodelay;",
+                "limit_req_status 429;",
+            ],
+            [],
+        ),
         ({}, ["location = /metrics {\n            return 404;"], []),
         ({"METRICS_PUBLIC": "true"}, ["location = /metrics {\n            proxy_pass"], []),
         ({"NGINX_MAX_BODY_SIZE": "3m"}, ["client_max_body_size 3m;"], []),
-        ({"NGINX_PROXY_TIMEOUT": "125"}, ["proxy_read_timeout 125s;", "proxy_send_timeout 125s;"],
-         []),
-        ({"NGINX_CLIENT_BODY_TIMEOUT": "9", "NGINX_CLIENT_HEADER_TIMEOUT": "4"},
-         ["client_body_timeout 9s;", "client_header_timeout 4s;"], []),
+        (
+            {"NGINX_PROXY_TIMEOUT": "125"},
+            ["proxy_read_timeout 125s;", "proxy_send_timeout 125s;"],
+            [],
+        ),
+        (
+            {"NGINX_CLIENT_BODY_TIMEOUT": "9", "NGINX_CLIENT_HEADER_TIMEOUT": "4"},
+            ["client_body_timeout 9s;", "client_header_timeout 4s;"],
+            [],
+        ),
         ({"NGINX_BIND": "loopback"}, ["listen 127.0.0.1:443 ssl http2", "listen [::1]:80 "], []),
         ({"ACME_WEBROOT": "/srv/acme"}, ["root /srv/acme;"], []),
         ({"NGINX_ACCESS_LOG": "off"}, ["access_log off;"], ["swarmfaas_json;"]),
@@ -90,8 +112,13 @@ def test_settings_show_in_the_config(env, present, absent):
 
 def test_routes_to_the_sidecar():
     conf = render({})
-    for route in ("location / {", "location /function/ {", "location = /alexa {",
-                  "location /system/ {", "location = /healthz {"):
+    for route in (
+        "location / {",
+        "location /function/ {",
+        "location = /alexa {",
+        "location /system/ {",
+        "location = /healthz {",
+    ):
         assert route in conf
     # X-Function anywhere, or an Alexa POST to /, reaches the sidecar; else 404.
     assert '"~^1:" 1;' in conf and '"0:POST:/" 1;' in conf

@@ -21,8 +21,11 @@ def test_defaults_are_the_container_shape():
     ("env", "field", "expected"),
     [
         ({"DOMAIN": "Api.Example.com"}, "domains", ("api.example.com",)),
-        ({"DOMAIN": "a.example.com, b.example.com,a.example.com"}, "domains",
-         ("a.example.com", "b.example.com")),
+        (
+            {"DOMAIN": "a.example.com, b.example.com,a.example.com"},
+            "domains",
+            ("a.example.com", "b.example.com"),
+        ),
         ({"DOMAIN": "a.example.com"}, "hsts_max_age", TWO_YEARS),
         ({"DOMAIN": "a.example.com", "NGINX_HSTS_MAX_AGE": "0"}, "hsts_max_age", 0),
         ({"NGINX_HSTS_MAX_AGE": "300"}, "hsts_max_age", 300),
@@ -82,4 +85,8 @@ def test_bad_values_name_the_setting(env, named):
 def test_every_problem_is_reported_at_once():
     with pytest.raises(SettingsError) as err:
         load_settings({"HTTPS_PORT": "x", "METRICS_PUBLIC": "x", "DOMAIN": "*"})
-    assert [p.split(":")[0] for p in err.value.problems] == ["DOMAIN", "HTTPS_PORT", "METRICS_PUBLIC"]
+    assert [p.split(":")[0] for p in err.value.problems] == [
+        "DOMAIN",
+        "HTTPS_PORT",
+        "METRICS_PUBLIC",
+    ]

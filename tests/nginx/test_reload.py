@@ -1,0 +1,101 @@
+"""Graceful reloads: the sidecar appears after nginx, and a new certificate is
+picked up with no restart and no failed request."""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import time
+
+import httpx
+import pytest
+from ng_harness import SteadyLoop, served_serial, tls_context, world_readable_dir
+from swarmfaas_nginx import upstream as upstream_mod
+from swarmfaas_nginx.settings import load_settings
+from swarmfaas_nginx.supervisor import Supervisor
+
+pytestmark = pytest.mark.slow
+
+
+def test_sidecar_that_resolves_later_is_picked_up_by_a_reload(
+    monkeypatch, dev_ca, upstream, start_front
+):
+    start_front  # noqa: B018 - needs nginx (skips without it)
+    answers: list[tuple[str, ...]] = [()]
+    # The one narrow fake: DNS (the real swarm DNS is exercised by the image test).
+    monkeypatch.setattr(upstream_mod, "resolve", lambda host, port: answers[0])
+    base = world_readable_dir("ng-late-")
+    settings = load_settings(
+        {
+            "DOMAIN": "localhost",
+            "SIDECAR_UPSTREAM": "sidecar:8080",
+            "NGINX_STATE_DIR": str(base / "state"),
+            "ACME_WEBROOT": str(base / "www"),
+            "LETSENCRYPT_DIR": str(base / "le"),
+            "TLS_CERT_FILE": str(dev_ca / "cert.pem"),
+            "TLS_KEY_FILE": str(dev_ca / "key.pem"),
+            "LISTEN_HTTPS_PORT": "18525",
+            "LISTEN_HTTP_PORT": "18526",
+            "NGINX_BIND": "loopback",
+            "NGINX_ACCESS_LOG": "off",
+        }
+    )
+    sup = Supervisor(settings)
+    sup.start()
+    try:
+        from ng_harness import wait_port
+
+        wait_port(18525)
+        url = "https://localhost:18525/function/echo"
+        verify = tls_context(dev_ca / "ca.pem")
+        first = httpx.get(url, verify=verify)
+        assert first.status_code == 502 and first.json()["error"] == "sidecar_unreachable"
+        pid = int((base / "state" / "nginx.pid").read_text())
+
+        answers[0] = ("127.0.0.1:18503",)
+        assert sup.check_once() is True
+        time.sleep(0.5)
+        assert httpx.get(url, verify=verify).status_code == 200
+
+        answers[0] = ()  # the name vanished for a moment: keep the last addresses
+        assert sup.check_once() is False
+        assert httpx.get(url, verify=verify).status_code == 200
+        assert int((base / "state" / "nginx.pid").read_text()) == pid
+        assert sup.process.poll() is None
+    finally:
+        sup.stop()
+        sup.process.wait(10)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_new_certificate_is_served_after_a_graceful_reload(start_front, dev_ca, upstream):
+    import dev_cert
+
+    front = start_front(18527, 18528, DOMAIN="localhost")
+    other_ca = world_readable_dir("ng-ca2-")
+    try:
+        dev_cert.ensure(str(other_ca), ("localhost",))
+        ctx = ssl.create_default_context()
+        ctx.load_verify_locations(str(dev_ca / "ca.pem"))
+        ctx.load_verify_locations(str(other_ca / "ca.pem"))
+        first = served_serial(front.https_port, ctx, "localhost")
+        pid = front.nginx_pid()
+        live = front.letsencrypt / "live" / "localhost"
+        live.mkdir(parents=True)
+        with SteadyLoop(front.https_port, ctx, "localhost") as loop:
+            time.sleep(0.5)
+            # A mismatched pair (certbot mid-swap) is never installed.
+            (live / "privkey.pem").write_bytes((dev_ca / "key.pem").read_bytes())
+            (live / "fullchain.pem").write_bytes((other_ca / "cert.pem").read_bytes())
+            time.sleep(1.0)
+            assert loop.serials[-1] == first
+            (live / "privkey.pem").write_bytes((other_ca / "key.pem").read_bytes())
+            assert loop.wait_for_serial_change(first, timeout=5)
+            time.sleep(0.5)
+        assert loop.failures == []
+        assert loop.ok > 20
+        assert front.nginx_pid() == pid  # reloaded, not restarted
+        assert "now serving the acme certificate" in front.log.read_text()
+        assert served_serial(front.https_port, tls_context(other_ca / "ca.pem"), "localhost")
+    finally:
+        shutil.rmtree(other_ca, ignore_errors=True)
