@@ -14,29 +14,20 @@ from typing import Any
 from docker.types import EndpointSpec, Resources, SecretReference, ServiceMode, UpdateConfig
 
 from faas_sidecar.model import FUNCTION_LABEL
+from faas_sidecar.spec import function_name, is_function
 
 from .payloads import ANNOTATION_PREFIX, NAME_LABEL, Deployment
 
 STACK_LABEL = "com.docker.stack.namespace"
+__all__ = ["function_name_of", "function_status", "is_function", "service_kwargs"]
+
 _DIGEST_RE = re.compile(r"^(?P<ref>.+:[^/@]+)@sha256:[a-f0-9]{64}$")
 
 
 def function_name_of(service: Mapping[str, Any]) -> str:
-    """The function name of a service, as docs/labels.md defines it."""
+    """The function name of a service (docs/labels.md; the core's one definition)."""
     spec = service.get("Spec") or {}
-    labels = spec.get("Labels") or {}
-    if labels.get(NAME_LABEL):
-        return labels[NAME_LABEL]
-    name = spec.get("Name", "")
-    stack = labels.get(STACK_LABEL)
-    if stack and name.startswith(stack + "_"):
-        return name[len(stack) + 1:]
-    return name
-
-
-def is_function(service: Mapping[str, Any]) -> bool:
-    labels = (service.get("Spec") or {}).get("Labels") or {}
-    return labels.get(FUNCTION_LABEL) == "true"
+    return function_name(spec.get("Name", ""), spec.get("Labels") or {})
 
 
 def service_labels(deployment: Deployment) -> dict[str, str]:
