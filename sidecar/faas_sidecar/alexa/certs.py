@@ -78,7 +78,7 @@ class CertCache:
     def __init__(
         self,
         fetch: Fetch,
-        store: Store,
+        store: Store | None,
         ttl: float,
         size: int,
         clock: Callable[[], float] = time.monotonic,

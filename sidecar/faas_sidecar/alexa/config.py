@@ -33,7 +33,9 @@ class AlexaConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AlexaConfig:
-    trust_roots: Path = DEFAULT_TRUST_ROOTS
+    # None: the default bundle is missing and ALEXA_TRUST_ROOTS is unset; the
+    # platform still starts, and every signed Alexa request is refused.
+    trust_roots: Path | None = DEFAULT_TRUST_ROOTS
     schema_path: Path | None = None  # None: the first of SCHEMA_CANDIDATES that exists
     cert_fetch_timeout: float = 2.0
     cert_cache_ttl: float = 3600.0
@@ -76,12 +78,15 @@ class AlexaConfig:
                 raise AlexaConfigError(f"{name}={raw!r}: expected an integer in [{low}, {high}]")
             return value
 
-        roots = Path(text("ALEXA_TRUST_ROOTS") or DEFAULT_TRUST_ROOTS)
-        if not roots.is_file():
-            raise AlexaConfigError(
-                f"ALEXA_TRUST_ROOTS={str(roots)!r}: expected a readable PEM bundle of trusted "
-                "root certificates (install ca-certificates, or point it at a bundle)"
-            )
+        roots_setting = text("ALEXA_TRUST_ROOTS")
+        roots: Path | None = Path(roots_setting) if roots_setting else DEFAULT_TRUST_ROOTS
+        if roots is not None and not roots.is_file():
+            if roots_setting:
+                raise AlexaConfigError(
+                    f"ALEXA_TRUST_ROOTS={roots_setting!r}: expected a readable PEM bundle of "
+                    "trusted root certificates"
+                )
+            roots = None  # no OS bundle: fail closed at request time, not at start-up
         schema = text("ALEXA_SCHEMA")
         schema_path = Path(schema) if schema else find_schema()
         if schema_path is None or not schema_path.is_file():

@@ -25,7 +25,7 @@ from ..model import RoutingTable
 from ..routing import FUNCTION_HEADER, check_name
 from .certs import CertCache, UrlFetcher
 from .certurl import normalise_cert_url
-from .config import AlexaConfig
+from .config import DEFAULT_TRUST_ROOTS, AlexaConfig
 from .envelope import AlexaRequest, load_validator, parse_envelope
 from .limits import forward_timeout, response_breaches
 from .rejection import Rejected
@@ -78,9 +78,17 @@ class AlexaState:
     @classmethod
     def create(cls, config: AlexaConfig) -> AlexaState:
         validator = load_validator(config.resolved_schema_path())
-        store, skipped = load_trust_store(config.trust_roots.read_bytes())
-        for note in skipped:
-            log.warning("alexa: %s", note)
+        store = None
+        if config.trust_roots is None:
+            log.warning(
+                "alexa: no trust roots (%s is missing and ALEXA_TRUST_ROOTS is unset): "
+                "every signed Alexa request will be refused",
+                DEFAULT_TRUST_ROOTS,
+            )
+        else:
+            store, skipped = load_trust_store(config.trust_roots.read_bytes())
+            for note in skipped:
+                log.warning("alexa: %s", note)
         fetch = UrlFetcher(config.cert_fetch_timeout, config.cert_max_bytes, config.cert_mirror)
         if config.cert_mirror:
             log.warning(

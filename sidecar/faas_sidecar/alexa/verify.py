@@ -84,11 +84,15 @@ def check_san(leaf: x509.Certificate) -> None:
         )
 
 
-def check_chain(chain: list[x509.Certificate], store: Store, now: datetime) -> x509.Certificate:
+def check_chain(
+    chain: list[x509.Certificate], store: Store | None, now: datetime
+) -> x509.Certificate:
     """The leaf, once it is valid now, names echo-api.amazon.com and chains to a trusted root."""
     leaf = chain[0]
     check_validity(leaf, now)
     check_san(leaf)
+    if store is None:
+        raise Rejected("alexa_cert_untrusted", "no trust roots are configured (ALEXA_TRUST_ROOTS)")
     verifier = (
         PolicyBuilder().store(store).time(now).build_server_verifier(x509.DNSName(ECHO_API_NAME))
     )

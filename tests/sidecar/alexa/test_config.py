@@ -77,3 +77,10 @@ def test_config_is_frozen() -> None:
     config = AlexaConfig.from_env({})
     with pytest.raises(AttributeError):
         config.timestamp_tolerance = 1000  # type: ignore[misc]
+
+
+def test_missing_default_bundle_fails_closed_not_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from faas_sidecar.alexa import config as config_module
+
+    monkeypatch.setattr(config_module, "DEFAULT_TRUST_ROOTS", Path("/nonexistent/bundle.pem"))
+    assert AlexaConfig.from_env({}).trust_roots is None

@@ -200,3 +200,7 @@ def test_the_os_bundle_loads() -> None:
     with open("/etc/ssl/certs/ca-certificates.crt", "rb") as f:
         store, _ = load_trust_store(f.read())
     assert store is not None
+
+
+def test_no_trust_roots_refuses_every_chain(pki, signer) -> None:  # type: ignore[no-untyped-def]
+    rejected(lambda: check_chain(chain_of(pki, signer[0]), None, NOW), "alexa_cert_untrusted")
