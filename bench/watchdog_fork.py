@@ -5,7 +5,7 @@ threads (no HTTP at all). Subject: the watchdog with fprocess=cat, wrk POSTing
 the same BODY over 8 keep-alive connections. Rounds alternate; medians and the
 ratio go to stdout and bench/results/watchdog_fork-*.json.
 
-    .venv/bin/python bench/watchdog_fork.py [--rounds 3] [--seconds 5] [--workers 1,2]
+    .venv/bin/python bench/watchdog_fork.py [--rounds 3] [--seconds 5]
 """
 
 from __future__ import annotations
@@ -54,9 +54,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", default="1,2", help="watchdog worker counts to compare")
     args = parser.parse_args()
-    variants = [w.strip() for w in args.workers.split(",") if w.strip()]
+    variants = ["watchdog"]
 
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write('wrk.method = "POST"\nwrk.body = "hello, watchdog\\n"\n'
@@ -70,7 +69,7 @@ def main() -> None:
         print(f"round {rnd + 1}: baseline {base_runs[-1]:.0f}/s", flush=True)
         for v in variants:
             port = free_port_in(18110, 18150)
-            proc = start_watchdog(port, fprocess="cat", workers=v, exec_timeout="10s")
+            proc = start_watchdog(port, fprocess="cat", exec_timeout="10s")
             time.sleep(0.3)
             idle_rss[v] = rss_kib(proc.pid)
             try:
@@ -79,7 +78,7 @@ def main() -> None:
             finally:
                 stop(proc)
             runs[v].append(res)
-            print(f"round {rnd + 1}: workers={v} {res['rps']:.0f} req/s p50 {res['p50_ms']} ms "
+            print(f"round {rnd + 1}: {v} {res['rps']:.0f} req/s p50 {res['p50_ms']} ms "
                   f"p99 {res['p99_ms']} ms non2xx={res['non2xx']} {res['socket_errors']}",
                   flush=True)
     os.unlink(script.name)
@@ -88,7 +87,7 @@ def main() -> None:
     summary = {"baseline_rps_median": base, "baseline_rounds": base_runs,
                "variants": {}, "cpu": cpu_model(), "date": time.strftime("%Y-%m-%d %H:%M"),
                "connections": args.connections, "seconds": args.seconds,
-               "rounds": args.rounds, "event_loop": "asyncio (stdlib)"}
+               "rounds": args.rounds}
     print(f"\nbaseline (subprocess.run cat, 2 threads): median {base:.0f}/s")
     for v in variants:
         rps = median([r["rps"] for r in runs[v]])
@@ -98,7 +97,7 @@ def main() -> None:
         summary["variants"][v] = {"rps_median": rps, "p50_ms": p50, "p99_ms": p99,
                                   "ratio_median": rps / base, "ratio_per_round": ratios,
                                   "idle_rss_kib": idle_rss[v], "rounds": runs[v]}
-        print(f"watchdog workers={v}: median {rps:.0f} req/s, p50 {p50:.2f} ms, "
+        print(f"{v} (1 process, asyncio): median {rps:.0f} req/s, p50 {p50:.2f} ms, "
               f"p99 {p99:.2f} ms, ratio {rps / base:.2f}x "
               f"(per round {', '.join(f'{x:.2f}' for x in ratios)}), idle RSS {idle_rss[v]} KiB")
     print("results:", write_results("watchdog_fork", summary))

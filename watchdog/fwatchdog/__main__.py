@@ -38,19 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     logging.basicConfig(level=logging.INFO, format="fwatchdog: %(message)s", stream=sys.stderr)
     try:
-        config = Config.from_env(env, cpu_count=len(os.sched_getaffinity(0)))
+        config = Config.from_env(env)
         from .app import resolve_executable
         resolve_executable(config, env)
     except ConfigError as exc:
         print(f"fwatchdog: configuration error: {exc}", file=sys.stderr)
         return 2
     _ensure_std_fds()
-    if config.workers > 1:
-        from .prefork import run_workers
-        return run_workers(config, env)
     from .app import make_listener, serve
 
-    sock = make_listener(config.port, reuse_port=False, host=env.get("fwatchdog_host", ""))
+    sock = make_listener(config.port, host=env.get("fwatchdog_host", ""))
     return asyncio.run(serve(config, env, sock))
 
 

@@ -51,7 +51,6 @@ class Config:
     request_limit: int = 16 * 1024**2
     response_limit: int = 32 * 1024**2
     kill_grace: float = 2.0
-    workers: int = 1
     suppress_lock: bool = False
 
     @property
@@ -60,7 +59,7 @@ class Config:
         return parts.hostname or "127.0.0.1", parts.port or 80
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], cpu_count: int = 1) -> Config:
+    def from_env(cls, env: Mapping[str, str]) -> Config:
         """Build the configuration from environment-like `env`; raise ConfigError."""
         raw = env.get("fprocess") or env.get("function_process") or ""
         try:
@@ -90,11 +89,6 @@ class Config:
                     "(required when mode=http)"
                 )
 
-        workers_raw = env.get("workers", "1").strip().lower()
-        workers = cpu_count if workers_raw == "auto" else _int(env, "workers", 1, minimum=1)
-        if mode == "http" and workers != 1:
-            raise ConfigError("workers: mode=http runs one worker (the upstream does the work)")
-
         return cls(
             fprocess=fprocess,
             mode=mode,
@@ -111,7 +105,6 @@ class Config:
             request_limit=_size(env, "request_limit", 16 * 1024**2),
             response_limit=_size(env, "response_limit", 32 * 1024**2),
             kill_grace=_duration(env, "kill_grace", 2.0),
-            workers=workers,
             suppress_lock=_bool(env, "suppress_lock", False),
         )
 

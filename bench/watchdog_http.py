@@ -1,0 +1,101 @@
+"""http mode against the same upstream hit directly, measured side by side in one run.
+
+For each upstream (a Sanic hello-world, the reference OpenFaaS's Go of-watchdog
+was measured against, and a raw asyncio-Protocol hello-world that is several
+times faster), rounds alternate: wrk straight at the upstream, then wrk at the
+watchdog in front of it (mode=http), at 32 connections for throughput and at 1
+connection for latency. Medians, ratios and added p50 latency go to stdout and
+bench/results/watchdog_http-*.json.
+
+    .venv/bin/python bench/watchdog_http.py [--rounds 3] [--seconds 5] [--upstreams sanic,raw]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from watchdog_common import (
+    cpu_model,
+    free_port_in,
+    median,
+    rss_kib,
+    start_watchdog,
+    stop,
+    wait_http,
+    write_results,
+    wrk,
+)
+
+HERE = Path(__file__).resolve().parent
+UPSTREAMS = {
+    "sanic": [sys.executable, str(HERE / "watchdog_upstream_sanic.py")],
+    "raw": [sys.executable, str(HERE / "watchdog_upstream.py")],
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--upstreams", default="sanic,raw")
+    args = parser.parse_args()
+    summary: dict = {"cpu": cpu_model(), "date": time.strftime("%Y-%m-%d %H:%M"),
+                     "rounds": args.rounds, "seconds": args.seconds,
+                     "watchdog_workers": 1, "upstreams": {}}
+    for name in [u.strip() for u in args.upstreams.split(",") if u.strip()]:
+        up_port = free_port_in(18160, 18180)
+        upstream = subprocess.Popen([*UPSTREAMS[name], str(up_port)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_http(f"http://127.0.0.1:{up_port}/", upstream)
+            # The watchdog's own process is a sleeper: it proxies to the upstream above,
+            # which we keep outside so "direct" and "through" hit the very same process.
+            loops = ["asyncio"]
+            wds = {}
+            for lp in loops:
+                wd_port = free_port_in(18181, 18199)
+                wds[lp] = (wd_port, start_watchdog(wd_port, mode="http",
+                                                   fprocess="sleep infinity",
+                                                   upstream_url=f"http://127.0.0.1:{up_port}"))
+            idle = {lp: rss_kib(proc.pid) for lp, (_, proc) in wds.items()}
+            rows: dict[str, list[dict]] = {}
+            plan = [("direct32", up_port, 32), ("direct1", up_port, 1)]
+            for lp, (wd_port, _) in wds.items():
+                plan += [(f"{lp}32", wd_port, 32), (f"{lp}1", wd_port, 1)]
+            plan.sort(key=lambda row: row[2], reverse=True)
+            try:
+                for rnd in range(args.rounds):
+                    for key, port, conns in plan:
+                        res = wrk(f"http://127.0.0.1:{port}/", conns, args.seconds, threads=1)
+                        rows.setdefault(key, []).append(res)
+                        print(f"{name} round {rnd + 1} {key}: {res['rps']:.0f} req/s "
+                              f"p50 {res['p50_ms']} ms p99 {res['p99_ms']} ms "
+                              f"non2xx={res['non2xx']}", flush=True)
+            finally:
+                for _, proc in wds.values():
+                    stop(proc)
+        finally:
+            stop(upstream)
+        med = {k: {"rps": median([r["rps"] for r in v]),
+                   "p50_ms": median([r["p50_ms"] for r in v]),
+                   "p99_ms": median([r["p99_ms"] for r in v])} for k, v in rows.items()}
+        entry: dict = {"medians": med, "idle_rss_kib": idle, "rounds": rows, "loops": {}}
+        for lp in wds:
+            ratio = med[f"{lp}32"]["rps"] / med["direct32"]["rps"]
+            added = med[f"{lp}1"]["p50_ms"] - med["direct1"]["p50_ms"]
+            entry["loops"][lp] = {"ratio_32": ratio, "added_p50_ms_at_1": added}
+            print(f"\n{name} / watchdog on {lp}: direct {med['direct32']['rps']:.0f} req/s, "
+                  f"through watchdog {med[f'{lp}32']['rps']:.0f} req/s at 32 conns: "
+                  f"ratio {ratio:.2f}x; p50 at 1 conn {med['direct1']['p50_ms']:.3f} -> "
+                  f"{med[f'{lp}1']['p50_ms']:.3f} ms (+{added:.3f} ms); "
+                  f"idle RSS {idle[lp]} KiB", flush=True)
+        summary["upstreams"][name] = entry
+    print("results:", write_results("watchdog_http", summary))
+
+
+if __name__ == "__main__":
+    main()
