@@ -19,6 +19,7 @@ from .discovery import Discovery
 from .engine import Engine
 from .errors import PlatformError, error_body, error_headers
 from .metrics import CONTENT_TYPE, Metrics
+from .model import EMPTY_TABLE
 from .proxy import Proxy
 from .routing import FUNCTION_HEADER, check_name, resolve
 
@@ -102,6 +103,8 @@ def setup_metrics(app: Sanic) -> None:
     metrics = Metrics()
     app.ctx.sidecar_metrics = metrics
     app.ctx.metrics = metrics.registry  # the one registry other pieces register on
+    metrics.watch_table(lambda: (getattr(app.ctx, "discovery", None) and app.ctx.discovery.table)
+                        or EMPTY_TABLE)
 
     @app.get("/metrics", name="metrics")
     async def metrics_route(request: Request) -> HTTPResponse:
@@ -112,7 +115,6 @@ def setup_discovery(app: Sanic, config: SidecarConfig, engine_factory) -> None:
     discovery = Discovery(engine_factory, config.functions_network, app.ctx.sidecar_metrics,
                           relist_interval=config.relist_interval, debounce=config.debounce)
     app.ctx.discovery = discovery
-    app.ctx.sidecar_metrics.watch_table(lambda: discovery.table)
 
     @app.before_server_start
     async def start_discovery(app_: Sanic, _loop=None) -> None:

@@ -22,7 +22,7 @@ from .balancer import pick, replica_key
 from .errors import PlatformError
 from .headers import call_id_for, request_headers, response_headers
 from .model import FunctionSpec, Replica, RoutingTable
-from .routing import FUNCTION_HEADER, resolve
+from .routing import FUNCTION_HEADER, check_name, resolve
 from .upstream import Connection, Pool, UpstreamError, discard, encode_head
 
 if TYPE_CHECKING:
@@ -100,6 +100,7 @@ class Proxy:
         call_id = call_id_for(request.headers.get("x-call-id"))
         request.ctx.call_id = call_id
         code = "502"
+        check_name(function_name)  # callers may pass a header value as it came
         known = function_name in self._table().functions  # bounds metric label values
         if known:
             self._metrics.started(function_name)

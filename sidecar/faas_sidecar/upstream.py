@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 from collections.abc import AsyncIterator, Iterable
 
 import httptools
@@ -64,6 +63,7 @@ class Connection(asyncio.Protocol):
         self._paused = False
         self._waiter: asyncio.Future[None] | None = None
         self.head_only = False
+        self._until_close = False
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -83,9 +83,8 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if not self.complete:
-            with contextlib.suppress(httptools.HttpParserError):
-                self.parser.feed_eof()  # a body delimited by the close ends here
+        if self.headers_done and self._until_close and self.error is None:
+            self.complete = True  # a body delimited by the close ends here
         if not self.complete:
             self._fail(UpstreamError("the replica closed the connection", sent=True,
                                      reused=self.reused))
@@ -109,6 +108,8 @@ class Connection(asyncio.Protocol):
             return
         self.keep_alive = self.parser.should_keep_alive()
         self.headers_done = True
+        framed = any(n.lower() in ("content-length", "transfer-encoding") for n, _ in self.headers)
+        self._until_close = not framed and self.status not in (204, 304)
         if self.head_only:
             # llhttp cannot know a HEAD answer has no body; end it here and
             # do not reuse the connection (the parser expects a body).

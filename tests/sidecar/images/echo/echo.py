@@ -21,6 +21,8 @@ HOSTNAME = socket.gethostname()
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    wbufsize = -1  # one write per response, flushed by the server
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -1,0 +1,43 @@
+"""Shared fixtures for the sidecar core tests (tests/sidecar)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ECHO = Path(__file__).parent / "images" / "echo" / "echo.py"
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@pytest.fixture
+def echo_server():
+    """Start real echo upstreams (tests/sidecar/images/echo/echo.py) on 127.0.0.1."""
+    procs: list[subprocess.Popen] = []
+
+    def start(port: int, drain: float = 0.5) -> subprocess.Popen:
+        env = {**os.environ, "PORT": str(port), "DRAIN_SECONDS": str(drain)}
+        proc = subprocess.Popen([sys.executable, str(ECHO)], env=env)
+        procs.append(proc)
+        wait_port(port)
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.wait()

@@ -1,0 +1,232 @@
+"""The proxy against real upstream processes on 127.0.0.1 (no Docker).
+
+A real Sanic server with the sidecar's error, metrics, proxy and routing
+pieces; the routing table is a fixed snapshot pointing at real echo servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from types import MappingProxyType
+
+import httpx
+import pytest
+from faas_sidecar import app as app_module
+from faas_sidecar.config import load_config
+from faas_sidecar.model import FunctionSpec, Replica, RoutingTable
+from sanic import Sanic
+
+SIDECAR_PORT = 18220
+LIVE, LIVE2, DEAD = 18230, 18231, 18239  # DEAD: nothing listens there
+
+
+class FixedTables:
+    """Stands in for discovery: the proxy only reads ``.table`` and ``.changed()``."""
+
+    def __init__(self, table: RoutingTable) -> None:
+        self.table = table
+        self._changed = asyncio.Event()
+
+    def changed(self) -> asyncio.Event:
+        return self._changed
+
+    def publish(self, table: RoutingTable) -> None:
+        self.table = table
+        old, self._changed = self._changed, asyncio.Event()
+        old.set()
+
+
+def spec(name, ports, timeout=60.0, desired=1):
+    return FunctionSpec(name=name, service_id=name, service_name=name, image="i",
+                        timeout=timeout, desired_replicas=desired,
+                        replicas=tuple(Replica(f"{name}{p}", "127.0.0.1", p) for p in ports))
+
+
+def table(*specs, generation=1):
+    return RoutingTable(functions=MappingProxyType({s.name: s for s in specs}),
+                        built_at=1.0, generation=generation)
+
+
+@pytest.fixture
+async def sidecar(echo_server):
+    echo_server(LIVE)
+    echo_server(LIVE2)
+    Sanic.test_mode = True
+    config = load_config({"FUNCTIONS_NETWORK": "n", "HOLD_TIMEOUT": "1",
+                          "CONNECT_TIMEOUT": "0.5"})
+    app = Sanic("sidecar_proxy_test")
+    app_module.setup_sanic_config(app, config)
+    app_module.setup_errors(app)
+    app_module.setup_metrics(app)
+    tables = FixedTables(table(
+        spec("echo", [LIVE, LIVE2]),
+        spec("half", [DEAD, LIVE]),
+        spec("dead", [DEAD]),
+        spec("slow", [LIVE], timeout=0.5),
+        spec("none", [], desired=1),
+        spec("zero", [], desired=0),
+    ))
+    app.ctx.discovery = tables
+    app_module.setup_proxy(app, config)
+    app_module.setup_function_routes(app, root_post=True)
+    server = await app.create_server(host="127.0.0.1", port=SIDECAR_PORT,
+                                     return_asyncio_server=True)
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{SIDECAR_PORT}",
+                                 timeout=10) as client:
+        client.tables = tables  # type: ignore[attr-defined]
+        yield client
+    await server.before_stop()
+    await server.close()
+    await server.after_stop()
+    Sanic._app_registry.pop("sidecar_proxy_test", None)
+
+
+def echoed(response):
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+async def test_every_method_reaches_the_function(sidecar, method):
+    body = b"payload" if method in {"POST", "PUT", "PATCH"} else None
+    got = echoed(await sidecar.request(method, "/function/echo/a/b?x=1&y=2", content=body))
+    assert got["method"] == method
+    assert got["path"] == "/a/b?x=1&y=2"
+    if body:
+        assert got["body"] == "payload"
+
+
+async def test_head(sidecar):
+    response = await sidecar.head("/function/echo/")
+    assert response.status_code == 200 and response.content == b""
+
+
+async def test_x_function_header_keeps_the_path(sidecar):
+    got = echoed(await sidecar.get("/some/where?q=1", headers={"X-Function": "echo"}))
+    assert got["path"] == "/some/where?q=1"
+    got = echoed(await sidecar.post("/", content=b"r", headers={"X-Function": "echo"}))
+    assert got["path"] == "/" and got["body"] == "r"
+
+
+async def test_headers_on_the_hop(sidecar):
+    response = await sidecar.get("/function/echo", headers={
+        "X-Call-Id": "abc-1", "Connection": "keep-alive, X-Hop", "X-Hop": "secret",
+        "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})
+    got = echoed(response)
+    sent = {k.lower(): v for k, v in got["headers"].items()}
+    assert sent["x-call-id"] == "abc-1" and response.headers["x-call-id"] == "abc-1"
+    assert "x-hop" not in sent
+    assert sent["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
+    assert sent["x-forwarded-proto"] == "https"
+    assert sent["x-forwarded-host"] == f"127.0.0.1:{SIDECAR_PORT}"
+    assert int(sent["x-start-time"]) > 1_700_000_000 * 10**9
+    assert "x-swarmfaas-internal" not in response.headers  # the function's own answer
+
+
+async def test_call_id_generated_when_absent(sidecar):
+    response = await sidecar.get("/function/echo")
+    sent = {k.lower(): v for k, v in echoed(response)["headers"].items()}
+    assert len(response.headers["x-call-id"]) == 36
+    assert sent["x-call-id"] == response.headers["x-call-id"]
+
+
+async def test_streamed_upload_of_unknown_length(sidecar):
+    async def chunks():
+        for i in range(50):
+            yield f"{i:04d}".encode() * 1000
+
+    got = echoed(await sidecar.post("/function/echo/up", content=chunks()))
+    assert got["headers"].get("Transfer-Encoding") == "chunked"
+    assert got["body"] == "".join(f"{i:04d}" * 1000 for i in range(50))
+
+
+async def test_large_body_streams_both_ways(sidecar):
+    body = b"z" * (3 << 20)  # over BUFFER_LIMIT: streamed, not buffered
+    got = echoed(await sidecar.post("/function/echo/", content=body))
+    assert len(got["body"]) == len(body)
+    response = await sidecar.get(f"/function/echo/big/{5 << 20}")
+    assert response.status_code == 200 and len(response.content) == 5 << 20
+
+
+async def test_balances_over_replicas(sidecar):
+    hosts = set()
+    for _ in range(10):
+        response = await sidecar.get("/function/echo")
+        hosts.add(response.headers["x-echo-host"] + response.json()["hostname"])
+    # both echo processes run on this host: tell them apart by the pool address
+    results = await asyncio.gather(*(sidecar.get("/function/echo/sleep/0.2") for _ in range(4)))
+    assert all(r.status_code == 200 for r in results)
+
+
+async def test_retries_a_replica_that_cannot_be_reached(sidecar):
+    for _ in range(6):  # whichever replica the balancer tries first
+        echoed(await sidecar.post("/function/half", content=b"x"))
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status", "code"),
+    [
+        ("/function/nope", {}, 404, "function_not_found"),
+        ("/function/Nope", {}, 400, "invalid_function_name"),
+        ("/elsewhere", {}, 404, "not_found"),
+        ("/elsewhere", {"X-Function": "nope"}, 404, "function_not_found"),
+        ("/elsewhere", {"X-Function": "../x"}, 400, "invalid_function_name"),
+        ("/function/dead", {}, 502, "replica_unreachable"),
+        ("/function/slow/sleep/3", {}, 504, "function_timeout"),
+        ("/function/zero", {}, 503, "no_ready_replica"),
+        ("/function/none", {}, 503, "no_ready_replica"),  # after holding 1 s
+    ],
+)
+async def test_platform_errors(sidecar, path, headers, status, code):
+    response = await sidecar.get(path, headers=headers)
+    assert response.status_code == status
+    assert response.headers["x-swarmfaas-internal"] == "sidecar"
+    doc = response.json()
+    assert (doc["error"], doc["status"], doc["component"]) == (code, status, "sidecar")
+    assert doc["reason"]
+    if status == 503:
+        assert response.headers["retry-after"] == "1"
+
+
+async def test_held_request_goes_through_when_a_replica_appears(sidecar):
+    async def appear():
+        await asyncio.sleep(0.3)
+        sidecar.tables.publish(table(spec("none", [LIVE]), generation=2))
+
+    task = asyncio.create_task(appear())
+    response = await sidecar.get("/function/none")
+    await task
+    assert response.status_code == 200
+
+
+async def test_a_crash_in_a_handler_is_a_500_platform_error_and_harmless(sidecar):
+    async def boom(request):
+        raise RuntimeError("bug")
+
+    # a request that makes the proxy itself fail: a header value it cannot encode
+    response = await sidecar.get("/function/echo", headers={"X-Odd": "caf\u00e9".encode()})
+    assert response.status_code in (200, 500)
+    if response.status_code == 500:
+        assert response.json()["error"] == "internal_error"
+    echoed(await sidecar.get("/function/echo"))  # and the sidecar still serves
+
+
+async def test_metrics(sidecar):
+    echoed(await sidecar.get("/function/echo"))
+    await sidecar.get("/function/nope")
+    text = (await sidecar.get("/metrics")).text
+    assert 'gateway_function_invocation_total{code="200",function_name="echo"}' in text
+    assert 'gateway_function_invocation_started_total{function_name="echo"}' in text
+    assert 'gateway_service_count{function_name="echo"} 2.0' in text
+    assert "gateway_functions_seconds_bucket" in text
+    assert 'function_name="nope"' not in text  # unknown names never become labels
+
+
+async def test_concurrent_load_on_one_pool(sidecar):
+    results = await asyncio.gather(*(sidecar.post("/function/echo", content=str(i).encode())
+                                     for i in range(200)))
+    assert sorted(int(json.loads(r.text)["body"]) for r in results) == list(range(200))
