@@ -5,7 +5,6 @@ real Docker mutations. Everything it creates is named sys-* and removed after.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import time
 
@@ -77,9 +76,15 @@ def swarm(client):
         except docker.errors.APIError:
             time.sleep(0.5)  # tasks still detaching
     for tag in (IMAGE2, IMAGE):
-        # A stopping container may still use it; a leftover tag of ours is harmless.
-        with contextlib.suppress(docker.errors.APIError):
-            client.images.remove(tag)
+        # Stopping containers may still use it for a few seconds.
+        while time.monotonic() < deadline + 30:
+            try:
+                client.images.remove(tag)
+                break
+            except docker.errors.NotFound:
+                break
+            except docker.errors.APIError:
+                time.sleep(0.5)
 
 
 def make_app(secret_files, **extra):
