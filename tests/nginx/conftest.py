@@ -70,3 +70,14 @@ def front(start_front, upstream):
         NGINX_RATE_LIMIT="1000",
         NGINX_RATE_BURST="1000",
     )
+
+
+@pytest.fixture(scope="session")
+def have_docker():
+    """Skips unless a Docker Engine answers and the base image exists."""
+    from test_image import docker
+
+    if shutil.which("docker") is None or docker("info").returncode != 0:
+        pytest.skip("no Docker Engine here (scripts/engine.sh starts one)")
+    if docker("image", "inspect", "debian:bookworm-slim").returncode != 0:
+        pytest.skip("no debian:bookworm-slim base image (scripts/base-image.sh makes it)")

@@ -207,7 +207,7 @@ def test_slow_client_headers_are_timed_out(front, dev_ca, upstream):
 
 def test_slow_client_body_is_timed_out(front, dev_ca, upstream):
     before = len(upstream.seen)
-    took, data = _time_until_closed(
+    took, _ = _time_until_closed(
         front,
         dev_ca,
         b"POST /function/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789",
@@ -253,10 +253,12 @@ def test_development_mode_serves_any_host_without_hsts(start_front, dev_ca, upst
 def test_http2_is_negotiated(front, dev_ca):
     ctx = tls_context(dev_ca / "ca.pem")
     ctx.set_alpn_protocols(["h2", "http/1.1"])
-    with socket.create_connection(("127.0.0.1", front.https_port)) as sock:
-        with ctx.wrap_socket(sock, server_hostname="localhost") as tls:
-            assert tls.selected_alpn_protocol() == "h2"
-            assert tls.version() in ("TLSv1.3", "TLSv1.2")
+    with (
+        socket.create_connection(("127.0.0.1", front.https_port)) as sock,
+        ctx.wrap_socket(sock, server_hostname="localhost") as tls,
+    ):
+        assert tls.selected_alpn_protocol() == "h2"
+        assert tls.version() in ("TLSv1.3", "TLSv1.2")
 
 
 def test_access_log_lines_are_json(front):

@@ -4,7 +4,6 @@ without DOMAIN."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 import uuid
@@ -21,14 +20,6 @@ HTTPS, HTTP = 18561, 18562
 
 def docker(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def have_docker():
-    if shutil.which("docker") is None or docker("info").returncode != 0:
-        pytest.skip("no Docker Engine here (scripts/engine.sh starts one)")
-    if docker("image", "inspect", "debian:bookworm-slim").returncode != 0:
-        pytest.skip("no debian:bookworm-slim base image (scripts/base-image.sh makes it)")
 
 
 def build(dockerfile: str, image: str) -> None:
