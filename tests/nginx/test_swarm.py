@@ -28,8 +28,19 @@ def swarm(have_docker):
         pytest.skip("this Docker Engine is not a swarm manager (scripts/engine.sh makes it one)")
     made: list[tuple[str, str]] = []
     yield made
-    for kind, name in reversed(made):
-        docker(kind, "rm", name)
+    services = [name for kind, name in made if kind == "service"]
+    for name in services:
+        docker("service", "rm", name)
+    # Tasks stop asynchronously; the network and secrets go once they are gone.
+    deadline = time.monotonic() + 30
+    label = "label=com.docker.swarm.service.name={}"
+    while time.monotonic() < deadline and any(
+        docker("ps", "-aq", "--filter", label.format(name)).stdout.strip() for name in services
+    ):
+        time.sleep(0.5)
+    for kind, name in made:
+        if kind != "service":
+            docker(kind, "rm", name)
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -61,13 +72,27 @@ def test_nginx_finds_a_sidecar_that_starts_later_and_follows_it(swarm, dev_ca):
         swarm.append(("secret", name))
         secrets[target] = name
     created = docker(
-        "service", "create", "-d", "--name", front, "--network", net,
-        "--publish", f"mode=host,target=443,published={HTTPS}",
-        "--publish", f"mode=host,target=80,published={HTTP}",
-        "--secret", f"source={secrets['tls_cert']},target=tls_cert",
-        "--secret", f"source={secrets['tls_key']},target=tls_key",
-        "-e", f"SIDECAR_UPSTREAM={sidecar}:8080", "-e", f"HTTPS_PORT={HTTPS}",
-        "-e", "NGINX_WATCH_INTERVAL=0.5",
+        "service",
+        "create",
+        "-d",
+        "--name",
+        front,
+        "--network",
+        net,
+        "--publish",
+        f"mode=host,target=443,published={HTTPS}",
+        "--publish",
+        f"mode=host,target=80,published={HTTP}",
+        "--secret",
+        f"source={secrets['tls_cert']},target=tls_cert",
+        "--secret",
+        f"source={secrets['tls_key']},target=tls_key",
+        "-e",
+        f"SIDECAR_UPSTREAM={sidecar}:8080",
+        "-e",
+        f"HTTPS_PORT={HTTPS}",
+        "-e",
+        "NGINX_WATCH_INTERVAL=0.5",
         image,
     )
     assert created.returncode == 0, created.stderr
@@ -80,11 +105,24 @@ def test_nginx_finds_a_sidecar_that_starts_later_and_follows_it(swarm, dev_ca):
     nginx_task = docker("service", "ps", "-q", front).stdout.split()
 
     created = docker(
-        "service", "create", "-d", "--name", sidecar, "--network", net,
-        "--endpoint-mode", "dnsrr", "debian:bookworm-slim", "sh", "-c", STAND_IN,
+        "service",
+        "create",
+        "-d",
+        "--name",
+        sidecar,
+        "--network",
+        net,
+        "--endpoint-mode",
+        "dnsrr",
+        "--stop-signal",
+        "SIGINT",  # python exits on SIGINT
+        "debian:bookworm-slim",
+        "sh",
+        "-c",
+        STAND_IN,
     )
     assert created.returncode == 0, created.stderr
-    swarm.insert(1, ("service", sidecar))  # removed before the network
+    swarm.append(("service", sidecar))
 
     def answered():
         resp = client.get(url)
@@ -94,7 +132,8 @@ def test_nginx_finds_a_sidecar_that_starts_later_and_follows_it(swarm, dev_ca):
     # A new task (new address under dnsrr): nginx re-resolves and reloads.
     assert docker("service", "update", "-d", "--force", sidecar).returncode == 0
     second_task = wait_for(
-        lambda: (name := answered()) and name != first_task and name, 60,
+        lambda: (name := answered()) and name != first_task and name,
+        60,
         "the moved sidecar reached through nginx",
     )
     assert second_task != first_task
