@@ -16,7 +16,7 @@ from types import MappingProxyType
 import alexa_signing
 import httpx
 import pytest
-from conftest import serve, unique_app_name
+from alexa_live import serve, unique_app_name
 from faas_sidecar.alexa import AlexaConfig, setup_alexa
 from faas_sidecar.app import setup_errors
 from faas_sidecar.model import FunctionSpec, RoutingTable

@@ -25,7 +25,7 @@ from types import MappingProxyType
 import alexa_signing
 import httpx
 import pytest
-from conftest import ROOT, serve, unique_app_name
+from alexa_live import ROOT, serve, unique_app_name
 from faas_sidecar.alexa import AlexaConfig, setup_alexa
 from faas_sidecar.app import setup_errors, setup_metrics
 from faas_sidecar.model import FunctionSpec, Replica, RoutingTable
