@@ -95,13 +95,13 @@ async def serve(config: Config, env: Mapping[str, str], sock: socket.socket,
             await stop_wait
         else:
             start.cancel()
-        log.info("draining: worker=%d inflight=%d", worker, server.inflight)
-        server.state = "draining"
+        server.state = "stopping"
         if lock:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(lock)
         if config.healthcheck_interval:
             await asyncio.sleep(config.healthcheck_interval)
+        log.info("draining: worker=%d inflight=%d", worker, server.inflight)
         listener.close()
         server.begin_drain()
         if server.inflight:

@@ -35,7 +35,9 @@ class Server:
         self.metrics = metrics
         self.base_env = dict(base_env)
         self.worker = worker
-        self.state = "starting"  # starting | ready | draining
+        # starting -> ready -> stopping (SIGTERM: unhealthy, still serving for
+        # healthcheck_interval) -> draining (not accepting, finishing in-flight)
+        self.state = "starting"
         self.inflight = 0
         self.connections: set[HttpConnection] = set()
         self.idle_event = asyncio.Event()
@@ -185,7 +187,7 @@ class HttpConnection(asyncio.Protocol):
             self._system(request)
             return
         call_id = head.header("x-call-id") or None
-        if server.state != "ready":
+        if server.state not in ("ready", "stopping"):
             self._send_error(errors.not_ready(f"the watchdog is {server.state}"), call_id,
                              close=server.state == "draining", head=head)
             return
