@@ -31,7 +31,16 @@ set -a
 set +a
 
 step "deploying stack $STACK (tag $TAG): https://localhost:$HTTPS_PORT"
-docker stack deploy --resolve-image never --prune -c stack.yml "$STACK" >"$state/deploy.log" 2>&1 \
+compose=(-c stack.yml)
+if [ "${ALEXA_TEST:-0}" = 1 ]; then
+  # End-to-end tests only: a local CA stands in for Amazon's signing chain.
+  ALEXA_TEST_DIR="$state/alexa-test"
+  "$VENV/bin/python" "$ROOT/tests/sidecar/alexa/alexa_signing.py" "$ALEXA_TEST_DIR" >/dev/null
+  ALEXA_TEST_HASH=$(cat "$ALEXA_TEST_DIR/ca.pem" "$ALEXA_TEST_DIR/echo-api-cert.pem" | sha256sum | cut -c1-12)
+  export ALEXA_TEST_DIR ALEXA_TEST_HASH
+  compose+=(-c stack.alexa-test.yml)
+fi
+docker stack deploy --resolve-image never --prune "${compose[@]}" "$STACK" >"$state/deploy.log" 2>&1 \
   || { cat "$state/deploy.log" >&2; die "docker stack deploy failed (see above)."; }
 
 step "waiting for the services of $STACK to be ready"

@@ -13,9 +13,8 @@ umask 077
 [ -s "$state/basic-auth-password" ] || head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$state/basic-auth-password"
 
 # The development certificate (a local CA and a cert for localhost).
-if [ -x "$ROOT/certs/dev-cert.sh" ]; then
-  bash "$ROOT/certs/dev-cert.sh" "$state/certs" >/dev/null
-fi
+"$VENV/bin/python" "$ROOT/certs/dev_cert.py" "$state/certs" >/dev/null \
+  || die "could not make the development certificate (see above)."
 
 h() { cat "$@" | sha256sum | cut -c1-10; }
 {
