@@ -11,6 +11,7 @@ SIGTERM/SIGINT stop nginx gracefully (SIGQUIT); nginx's exit ends the process.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -51,7 +52,10 @@ class Supervisor:
         os.makedirs(self.s.state_dir, mode=0o755, exist_ok=True)
         os.makedirs(f"{self.s.state_dir}/tmp", mode=0o755, exist_ok=True)
         os.makedirs(self.s.tls_dir, mode=0o700, exist_ok=True)
-        os.makedirs(f"{self.s.acme_webroot}/.well-known/acme-challenge", mode=0o755, exist_ok=True)
+        # A read-only webroot volume is fine: certbot makes the directory.
+        with contextlib.suppress(OSError):
+            challenge = f"{self.s.acme_webroot}/.well-known/acme-challenge"
+            os.makedirs(challenge, mode=0o755, exist_ok=True)
 
     def look_for_cert(self) -> tls.CertPair | None:
         """The pair to serve now when it differs from the served one, else None."""

@@ -4,13 +4,14 @@ without DOMAIN."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 import uuid
 
 import httpx
 import pytest
-from ng_harness import REPO, tls_context
+from ng_harness import REPO, tls_context, world_readable_dir
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -31,6 +32,13 @@ def test_nginx_image_starts_without_the_sidecar_and_serves_https(have_docker, de
     image = f"swarmfaas/nginx:{TAG}"
     build("nginx/Dockerfile", image)
     name = f"ng-image-{uuid.uuid4().hex[:8]}"
+    webroot = world_readable_dir("ng-image-www-")
+    challenge = webroot / ".well-known" / "acme-challenge"
+    challenge.mkdir(parents=True)
+    for d in (webroot / ".well-known", challenge):
+        d.chmod(0o755)
+    (challenge / "tok").write_text("tok.thumb")
+    (challenge / "tok").chmod(0o644)
     run = docker(
         "run",
         "-d",
@@ -44,6 +52,8 @@ def test_nginx_image_starts_without_the_sidecar_and_serves_https(have_docker, de
         f"{dev_ca / 'cert.pem'}:/run/secrets/tls_cert:ro",
         "-v",
         f"{dev_ca / 'key.pem'}:/run/secrets/tls_key:ro",
+        "-v",  # read-only, as in the stack: certbot writes, nginx reads
+        f"{webroot}:/var/www/acme:ro",
         "-e",
         "HTTPS_PORT=18561",
         "--health-interval",
@@ -66,6 +76,8 @@ def test_nginx_image_starts_without_the_sidecar_and_serves_https(have_docker, de
             assert resp.json()["error"] == "sidecar_unreachable"
             assert resp.http_version == "HTTP/1.1"
             assert c.get(f"https://localhost:{HTTPS}/metrics").status_code == 404
+        token = httpx.get(f"http://localhost:{HTTP}/.well-known/acme-challenge/tok")
+        assert token.status_code == 200 and token.text == "tok.thumb"  # read by www-data
         redirect = httpx.get(f"http://localhost:{HTTP}/x")
         assert redirect.status_code == 308
         assert redirect.headers["location"] == f"https://localhost:{HTTPS}/x"
@@ -77,6 +89,7 @@ def test_nginx_image_starts_without_the_sidecar_and_serves_https(have_docker, de
         assert docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "0"
     finally:
         docker("rm", "-f", name)
+        shutil.rmtree(webroot, ignore_errors=True)
 
 
 def test_certbot_image_has_certbot_and_idles_without_domain(have_docker):

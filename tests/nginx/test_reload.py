@@ -10,6 +10,7 @@ import time
 import httpx
 import pytest
 from ng_harness import SteadyLoop, served_serial, tls_context, world_readable_dir
+
 from swarmfaas_nginx import upstream as upstream_mod
 from swarmfaas_nginx.settings import load_settings
 from swarmfaas_nginx.supervisor import Supervisor

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 from ng_harness import need_binary, world_readable_dir
+
 from swarmfaas_nginx.render import ERRORS, MOZILLA_INTERMEDIATE_CIPHERS, render_config
 from swarmfaas_nginx.settings import load_settings
 

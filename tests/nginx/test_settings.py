@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from swarmfaas_nginx.settings import TWO_YEARS, SettingsError, load_settings
 
 

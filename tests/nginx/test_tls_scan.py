@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from swarmfaas_nginx.render import MOZILLA_INTERMEDIATE_CIPHERS
 
 sslyze = pytest.importorskip("sslyze", reason="pip install sslyze (in the dev extra)")
