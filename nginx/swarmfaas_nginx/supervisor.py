@@ -101,6 +101,12 @@ class Supervisor:
     def start(self) -> None:
         self.prepare_dirs()
         pair = self.look_for_cert()
+        if pair is None:  # the best source is broken: start on any that works
+            for source in tls.cert_sources(self.s)[1:]:
+                candidate = tls.read_best([source])
+                if candidate and tls.is_valid_pair(candidate, self.s.tls_dir):
+                    pair = candidate
+                    break
         if pair is None:
             raise RuntimeError("no usable certificate (see the warnings above)")
         tls.install(pair, self.s.tls_dir)

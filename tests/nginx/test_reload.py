@@ -100,3 +100,21 @@ def test_new_certificate_is_served_after_a_graceful_reload(start_front, dev_ca, 
         assert served_serial(front.https_port, tls_context(other_ca / "ca.pem"), "localhost")
     finally:
         shutil.rmtree(other_ca, ignore_errors=True)
+
+
+def test_a_broken_acme_certificate_does_not_stop_nginx_from_starting(start_front, dev_ca):
+    base_le = world_readable_dir("ng-broken-le-")
+    live = base_le / "live" / "localhost"
+    live.mkdir(parents=True)
+    (live / "fullchain.pem").write_text("not a certificate")
+    (live / "privkey.pem").write_text("not a key")
+    try:
+        front = start_front(18529, 18530, DOMAIN="localhost", LETSENCRYPT_DIR=str(base_le))
+        resp = httpx.get(
+            f"https://localhost:{front.https_port}/function/echo",
+            verify=tls_context(dev_ca / "ca.pem"),
+        )
+        assert resp.status_code == 200  # served with the default (development) certificate
+        assert "serving the default certificate" in front.log.read_text()
+    finally:
+        shutil.rmtree(base_le, ignore_errors=True)
