@@ -28,7 +28,7 @@ log = logging.getLogger("faas_sidecar.discovery")
 SERVICE_FOLLOW_UPS = (0.1, 0.3, 1.0)  # seconds after a service event
 SETTLE_FIRST, SETTLE_MAX = 0.05, 1.0  # re-list pace while tasks come and go
 RETRY_FIRST = 0.25  # after a failed re-list, doubling up to the interval
-STREAM_BACKOFF_FIRST, STREAM_BACKOFF_MAX = 0.1, 5.0
+STREAM_BACKOFF_FIRST, STREAM_BACKOFF_MAX = 0.1, 2.0
 LIST_TIMEOUT = 15.0
 
 

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("faas_sidecar.proxy")
 
 TIMEOUT_MARGIN = 1.0  # the sidecar gives up at the function's timeout + 1 s
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS_TOTAL = 32
+REFUSED_PAUSE_FIRST, REFUSED_PAUSE_MAX = 0.02, 0.5
 RETRY_AFTER = "1"
 
 
@@ -175,12 +176,23 @@ class Proxy:
         head = encode_head(request.method, target, headers)
         tried: set[tuple[str, int]] = set()
         last: UpstreamError | None = None
-        for _attempt in range(MAX_ATTEMPTS):
+        # Connection refused by every replica (a task reported running before its
+        # server listens, or stopping): wait a little and try again, bounded.
+        deadline = time.monotonic() + self._hold_timeout
+        pause = REFUSED_PAUSE_FIRST
+        attempts = 0
+        while attempts < MAX_ATTEMPTS_TOTAL:
             replica = pick(spec.replicas, self.in_flight, tried, next(self._turn))
             if replica is None:
-                break
-            key = replica_key(replica)
-            tried.add(key)
+                if last is None or last.sent or time.monotonic() + pause > deadline:
+                    break
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, REFUSED_PAUSE_MAX)
+                spec = await self._ready_spec(spec.name)  # a fresh snapshot
+                tried.clear()
+                continue
+            tried.add(replica_key(replica))
+            attempts += 1
             try:
                 return await self._attempt(request, spec, replica, head, body, length,
                                            call_id)
@@ -191,8 +203,9 @@ class Proxy:
                 # still hold in full.
                 if exc.sent and not (exc.reused and body is not None):
                     break
-                log.info("retrying %s on another replica after %s (call %s)", spec.name,
-                         exc, call_id)
+                if exc.sent:
+                    last = UpstreamError(str(exc), sent=False)
+                log.info("retrying %s after %s (call %s)", spec.name, exc, call_id)
                 self._metrics.retried(spec.name)
         reason = f"function {spec.name!r}: {last}" if last else \
             f"function {spec.name!r} has no replica left to try"

@@ -13,6 +13,9 @@ import pytest
 
 ECHO = Path(__file__).parent / "images" / "echo" / "echo.py"
 
+# Helper modules of these tests (sidecar_swarm, sidecar_relay) import by name.
+sys.path.insert(0, str(Path(__file__).parent))
+
 
 def wait_port(port: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from faas_sidecar.config import ConfigError, load_config
 
 BASE = {"FUNCTIONS_NETWORK": "faas_functions"}

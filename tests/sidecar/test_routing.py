@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from faas_sidecar.balancer import pick
 from faas_sidecar.errors import PlatformError
 from faas_sidecar.headers import call_id_for, request_headers, response_headers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from faas_sidecar.spec import (
     InvalidFunction,
     build_table,

@@ -1,0 +1,165 @@
+"""Helpers for the sidecar's tests on the real swarm: docker CLI, images, load.
+
+Every Docker resource is named ``sc-t<pid>-...`` (this helper's prefix) and is
+removed at the end of the session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+ECHO_DIR = Path(__file__).parent / "images" / "echo"
+WRK_DIR = Path(__file__).parent / "images" / "wrk"
+ECHO_IMAGE = "sc-echo:test"
+WRK_IMAGE = "sc-wrk:test"
+SIDECAR_IMAGE = os.environ.get("SC_SIDECAR_IMAGE", "sc-sidecar:test")
+SITE_PACKAGES = "/opt/sidecar/lib/python3.11/site-packages/faas_sidecar"
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120) -> str:
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def swarm_ready() -> str | None:
+    """None when a swarm manager answers, else why not."""
+    try:
+        state = docker("info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}",
+                       timeout=20)
+    except (RuntimeError, FileNotFoundError, subprocess.TimeoutExpired) as exc:
+        return f"no Docker Engine: {exc}"
+    return None if state == "active true" else f"not a swarm manager ({state})"
+
+
+def build_images(sidecar: bool = True) -> None:
+    docker("build", "-q", "-t", ECHO_IMAGE, str(ECHO_DIR), timeout=600)
+    if sidecar and not os.environ.get("SC_SIDECAR_IMAGE"):
+        subprocess.run([str(ROOT / ".venv/bin/pip"), "wheel", "-q", "-w",
+                        str(ROOT / ".build/wheels"), str(ROOT)], check=True, timeout=600)
+        docker("build", "-q", "-f", str(ROOT / "sidecar/Dockerfile"), "-t", SIDECAR_IMAGE,
+               str(ROOT), timeout=900)
+
+
+def build_wrk_image() -> None:
+    docker("build", "-q", "-t", WRK_IMAGE, str(WRK_DIR), timeout=600)
+
+
+def create_function(name: str, network: str, *, replicas: int = 1,
+                    labels: dict[str, str] | None = None, image: str = ECHO_IMAGE,
+                    env: dict[str, str] | None = None, extra: list[str] | None = None,
+                    wait: bool = False) -> None:
+    args = ["service", "create", "--detach", "--name", name, "--network", network,
+            "--endpoint-mode", "dnsrr", "--replicas", str(replicas),
+            "--stop-grace-period", "10s", "--update-delay", "0s"]
+    for key, value in ({"swarmfaas.function": "true"} if labels is None else labels).items():
+        args += ["--label", f"{key}={value}"]
+    for key, value in {"DRAIN_SECONDS": "2", **(env or {})}.items():
+        args += ["--env", f"{key}={value}"]
+    args += [*(extra or []), image]
+    docker(*args)
+    if wait:
+        wait_running(name, replicas)
+
+
+def running_tasks(service: str) -> int:
+    out = docker("service", "ps", service, "--filter", "desired-state=running",
+                 "--format", "{{.CurrentState}}", check=False)
+    return sum(1 for line in out.splitlines() if line.startswith("Running"))
+
+
+def wait_running(service: str, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running_tasks(service) == count:
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{service} did not reach {count} running tasks")
+
+
+def remove(*names: str, kind: str = "service") -> None:
+    for name in names:
+        docker(kind, "rm", name, check=False)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str,
+               interval: float = 0.02) -> float:
+    """Seconds until predicate() held; TimeoutError naming ``what`` otherwise."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            if predicate():
+                return time.monotonic() - start
+        except httpx.HTTPError:
+            pass
+        time.sleep(interval)
+    raise TimeoutError(f"{what} did not happen within {timeout} s")
+
+
+def hosts_seen(client: httpx.Client, path: str, n: int = 24) -> set[str]:
+    seen = set()
+    for _ in range(n):
+        r = client.get(path)
+        if r.status_code == 200:
+            seen.add(r.headers.get("x-echo-host", ""))
+    return seen
+
+
+def service_count(client: httpx.Client, function: str) -> float | None:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(f'gateway_service_count{{function_name="{function}"}}'):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+class SteadyLoad:
+    """Threads sending requests back to back; counts every outcome."""
+
+    def __init__(self, base_url: str, path: str, threads: int = 4) -> None:
+        self.base_url, self.path, self.threads = base_url, path, threads
+        self.outcomes: Counter[str] = Counter()
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._workers: list[threading.Thread] = []
+
+    def _run(self, index: int) -> None:
+        with httpx.Client(base_url=self.base_url, timeout=30) as client:
+            i = 0
+            while not self._stop.is_set():
+                i += 1
+                body = f"{index}-{i}".encode()
+                try:
+                    r = client.post(self.path, content=body)
+                    ok = r.status_code == 200 and json.loads(r.text)["body"] == body.decode()
+                    outcome = "ok" if ok else str(r.status_code)
+                    detail = "" if ok else r.text[:300]
+                except (httpx.HTTPError, ValueError, KeyError) as exc:
+                    outcome, detail = type(exc).__name__, str(exc)
+                with self._lock:
+                    self.outcomes[outcome] += 1
+                    if outcome != "ok":
+                        self.failures.append(f"{outcome}: {detail}")
+
+    def __enter__(self) -> SteadyLoad:
+        for index in range(self.threads):
+            worker = threading.Thread(target=self._run, args=(index,), daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for worker in self._workers:
+            worker.join(30)
