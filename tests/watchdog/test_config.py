@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from fwatchdog.config import Config, ConfigError, parse_duration, parse_size
 
 

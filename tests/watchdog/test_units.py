@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from fwatchdog import errors
 from fwatchdog.cgi import build_cgi_env, canonical_env_name
 from fwatchdog.headers import (
