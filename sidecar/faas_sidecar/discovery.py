@@ -26,7 +26,7 @@ from .spec import build_table
 log = logging.getLogger("faas_sidecar.discovery")
 
 SERVICE_FOLLOW_UPS = (0.1, 0.3, 1.0)  # seconds after a service event
-SETTLE_FIRST, SETTLE_MAX = 0.05, 1.0  # re-list pace while tasks come and go
+SETTLE_FIRST, SETTLE_GROWTH, SETTLE_MAX = 0.03, 1.25, 1.0  # re-list pace while tasks move
 RETRY_FIRST = 0.25  # after a failed re-list, doubling up to the interval
 STREAM_BACKOFF_FIRST, STREAM_BACKOFF_MAX = 0.1, 2.0
 LIST_TIMEOUT = 15.0
@@ -195,7 +195,7 @@ class Discovery:
         self._publish(result.table)
         if result.settling:
             self._kick_later(self._settle_delay)
-            self._settle_delay = min(self._settle_delay * 2, SETTLE_MAX)
+            self._settle_delay = min(self._settle_delay * SETTLE_GROWTH, SETTLE_MAX)
         else:
             self._settle_delay = SETTLE_FIRST
         return True

@@ -163,3 +163,41 @@ class SteadyLoad:
         self._stop.set()
         for worker in self._workers:
             worker.join(30)
+
+
+def start_sidecar(name: str, network: str, port: int, *, docker_dir: str,
+                  socket_name: str = "docker.sock", auth_dir: str | None = None,
+                  env: dict[str, str] | None = None, mount_source: bool = True,
+                  extra: list[str] | None = None) -> None:
+    """The sidecar as a swarm service on ``network``, published on 127.0.0.1:``port``
+    (host mode), talking to dockerd through ``docker_dir``/``socket_name``."""
+    mounts = [f"type=bind,src={docker_dir},dst=/relay"]
+    if auth_dir:
+        mounts.append(f"type=bind,src={auth_dir},dst=/run/sc-auth,ro")
+    if mount_source and not os.environ.get("SC_SIDECAR_IMAGE"):
+        mounts.append(f"type=bind,src={ROOT / 'sidecar/faas_sidecar'},dst={SITE_PACKAGES},ro")
+    settings = {"DOCKER_HOST": f"unix:///relay/{socket_name}", "FUNCTIONS_NETWORK": network,
+                **({"SYSTEM_AUTH_USER_FILE": "/run/sc-auth/user",
+                    "SYSTEM_AUTH_PASSWORD_FILE": "/run/sc-auth/password"} if auth_dir else
+                   {"SYSTEM_AUTH_DANGEROUSLY_DISABLE": "true"}),
+                **(env or {})}
+    args = ["service", "create", "--detach", "--name", name, "--network", network,
+            "--publish", f"mode=host,target=8080,published={port}",
+            "--health-interval", "1s", "--health-start-period", "2s"]
+    for key, value in settings.items():
+        args += ["--env", f"{key}={value}"]
+    for mount in mounts:
+        args += ["--mount", mount]
+    docker(*args, *(extra or []), SIDECAR_IMAGE)
+
+
+def task_ips(service: str, network: str) -> list[str]:
+    """Overlay addresses of the service's running tasks on ``network``."""
+    ids = docker("service", "ps", "-q", "--filter", "desired-state=running", service).split()
+    ips = []
+    for task_id in ids:
+        raw = docker("inspect", "--format", "{{json .NetworksAttachments}}", task_id)
+        for attachment in json.loads(raw) or []:
+            if attachment["Network"]["Spec"]["Name"] == network:
+                ips.append(attachment["Addresses"][0].split("/")[0])
+    return ips

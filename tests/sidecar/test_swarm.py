@@ -22,8 +22,6 @@ import pytest
 from sidecar_relay import UnixRelay
 from sidecar_swarm import (
     ROOT,
-    SIDECAR_IMAGE,
-    SITE_PACKAGES,
     SteadyLoad,
     build_images,
     create_function,
@@ -31,6 +29,7 @@ from sidecar_swarm import (
     hosts_seen,
     remove,
     service_count,
+    start_sidecar,
     swarm_ready,
     wait_running,
     wait_until,
@@ -76,22 +75,9 @@ def swarm():
     relay = UnixRelay(workdir / "relay" / "docker.sock")
     relay.start()
     docker("network", "create", "--driver", "overlay", "--attachable", NETWORK)
-    mounts = [f"type=bind,src={workdir / 'relay'},dst=/relay",
-              f"type=bind,src={workdir / 'auth'},dst=/run/sc-auth,ro"]
-    if not os.environ.get("SC_SIDECAR_IMAGE"):
-        mounts.append(f"type=bind,src={ROOT / 'sidecar/faas_sidecar'},dst={SITE_PACKAGES},ro")
-    args = ["service", "create", "--detach", "--name", SIDECAR, "--network", NETWORK,
-            "--publish", f"mode=host,target=8080,published={PORT}",
-            "--health-interval", "1s", "--health-start-period", "2s",
-            "--env", "DOCKER_HOST=unix:///relay/docker.sock",
-            "--env", f"FUNCTIONS_NETWORK={NETWORK}",
-            "--env", "HOLD_TIMEOUT=10",
-            "--env", "SYSTEM_AUTH_USER_FILE=/run/sc-auth/user",
-            "--env", "SYSTEM_AUTH_PASSWORD_FILE=/run/sc-auth/password",
-            "--env", f"SYSTEM_IMAGE_ALLOWLIST={PREFIX}*"]
-    for mount in mounts:
-        args += ["--mount", mount]
-    docker(*args, SIDECAR_IMAGE)
+    start_sidecar(SIDECAR, NETWORK, PORT, docker_dir=str(workdir / "relay"),
+                  auth_dir=str(workdir / "auth"),
+                  env={"HOLD_TIMEOUT": "10", "SYSTEM_IMAGE_ALLOWLIST": f"{PREFIX}*"})
     client = httpx.Client(base_url=BASE, timeout=30)
     env = Swarm(relay, client)
     try:
