@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from wdkit import descendants, free_port, port_answers, wait_for, watchdog_env
+from wdkit import free_port, function_processes, port_answers, wait_for, watchdog_env
 
 MIB = os.urandom(1024 * 1024)
 
@@ -146,7 +146,7 @@ def test_exec_timeout_is_504_and_kills_the_whole_group(start_watchdog):
     assert resp.status == 504 and resp.json()["error"] == "timeout"
     assert time.monotonic() - started < 2
     # the shell ignores SIGTERM; its children must still all be gone after the SIGKILL
-    assert wait_for(lambda: not descendants(wd.proc.pid), 5), descendants(wd.proc.pid)
+    assert wait_for(lambda: not function_processes(wd.proc.pid), 5), function_processes(wd.proc.pid)
     assert wd.metric("fwatchdog_process_kills_total") == 1
 
 
@@ -157,7 +157,8 @@ def test_no_zombie_after_200_timeouts(start_watchdog):
     with ThreadPoolExecutor(20) as pool:
         statuses = list(pool.map(lambda _: wd.request("GET", "/").status, range(200)))
     assert statuses == [504] * 200
-    assert wait_for(lambda: not descendants(wd.proc.pid), 10), descendants(wd.proc.pid)
+    left = function_processes
+    assert wait_for(lambda: not left(wd.proc.pid), 10), left(wd.proc.pid)
     assert wd.metric("fwatchdog_process_kills_total") == 200
     assert wd.metric("fwatchdog_orphans_reaped_total") >= 1  # the `sleep`s came back to us
 
@@ -167,7 +168,7 @@ def test_orphans_are_reaped(start_watchdog):
     wd = start_watchdog(fprocess="sh -c '(sleep 0.2 &) ; echo ok'")
     assert wd.request("GET", "/").body == b"ok\n"
     assert wait_for(lambda: wd.metric("fwatchdog_orphans_reaped_total") >= 1, 5)
-    assert not descendants(wd.proc.pid)
+    assert not function_processes(wd.proc.pid)
 
 
 @pytest.mark.parametrize("mode", ["fork", "stream"])

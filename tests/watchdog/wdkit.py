@@ -120,3 +120,23 @@ def descendants(pid: int) -> dict[int, tuple[int, int, str]]:
                 found[child] = info
                 frontier.append(child)
     return found
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def workers(pid: int) -> list[int]:
+    """The pool's worker processes: children forked from `pid` (same command line)."""
+    own = cmdline(pid)
+    return sorted(p for p, (ppid, _, state) in proc_table().items()
+                  if ppid == pid and state != "Z" and cmdline(p) == own)
+
+
+def function_processes(pid: int) -> dict[int, tuple[int, int, str]]:
+    """Descendants of watchdog `pid` other than its workers: function processes, zombies."""
+    pool = set(workers(pid))
+    return {p: info for p, info in descendants(pid).items() if p not in pool}

@@ -45,10 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fwatchdog: configuration error: {exc}", file=sys.stderr)
         return 2
     _ensure_std_fds()
-    from .app import make_listener, serve
+    from .app import lock_path, make_listener, serve
 
     sock = make_listener(config.port, host=env.get("fwatchdog_host", ""))
-    return asyncio.run(serve(config, env, sock))
+    workers = config.worker_count(len(os.sched_getaffinity(0)))
+    if workers == 1:
+        return asyncio.run(serve(config, env, sock))
+    from .pool import run_pool
+
+    return run_pool(config, env, sock, workers, None if config.suppress_lock else lock_path())
 
 
 if __name__ == "__main__":

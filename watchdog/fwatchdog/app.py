@@ -18,9 +18,9 @@ import socket
 import tempfile
 from collections.abc import Mapping
 
+from . import metrics as metrics_mod
 from . import procs
 from .config import Config, ConfigError
-from .metrics import Metrics
 from .runners import make_runner
 from .server import Server
 
@@ -55,13 +55,20 @@ def make_listener(port: int, host: str = "") -> socket.socket:
 
 
 async def serve(config: Config, env: Mapping[str, str], sock: socket.socket,
-                worker: int = 0, write_lock: bool = True) -> int:
-    """Run one worker until SIGTERM/SIGINT has drained it; return the exit code."""
+                worker: int = 0, write_lock: bool = True,
+                metrics: metrics_mod.Slot | None = None) -> int:
+    """Run one worker until SIGTERM/SIGINT has drained it; return the exit code.
+
+    Alone, it writes the lock file itself; in a pool (pool.py) the supervisor
+    does, from the states the workers publish in their metrics slots.
+    """
     loop = asyncio.get_running_loop()
-    metrics = Metrics()
+    if metrics is None:
+        metrics = metrics_mod.single()
+    metrics.set_state(metrics_mod.STATE_STARTING)
 
     def orphan_reaped(pid: int, code: int) -> None:
-        metrics.orphans_reaped += 1
+        metrics.orphan_reaped()
 
     reaper = procs.Reaper(loop, orphan_reaped)
     procs.become_subreaper()
@@ -87,6 +94,7 @@ async def serve(config: Config, env: Mapping[str, str], sock: socket.socket,
         if start.done():
             start.result()
             server.state = "ready"
+            metrics.set_state(metrics_mod.STATE_READY)
             if lock:
                 with open(lock, "w"):
                     pass
@@ -96,6 +104,7 @@ async def serve(config: Config, env: Mapping[str, str], sock: socket.socket,
         else:
             start.cancel()
         server.state = "stopping"
+        metrics.set_state(metrics_mod.STATE_STOPPING)
         if lock:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(lock)

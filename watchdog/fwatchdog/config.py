@@ -52,6 +52,7 @@ class Config:
     response_limit: int = 32 * 1024**2
     kill_grace: float = 2.0
     suppress_lock: bool = False
+    workers: int = 0  # 0: decided at start-up by default_workers()
 
     @property
     def upstream_host_port(self) -> tuple[str, int]:
@@ -106,7 +107,21 @@ class Config:
             response_limit=_size(env, "response_limit", 32 * 1024**2),
             kill_grace=_duration(env, "kill_grace", 2.0),
             suppress_lock=_bool(env, "suppress_lock", False),
+            workers=_int(env, "workers", 0, minimum=0, maximum=256),
         )
+
+    def worker_count(self, cpus: int) -> int:
+        """`workers` if set, else default_workers() for this mode and CPU count."""
+        return self.workers or default_workers(self.mode, cpus)
+
+
+def default_workers(mode: str, cpus: int) -> int:
+    """One worker per CPU we may run on in fork/stream mode (spawning is CPU-bound
+    and a vfork blocks its loop until the child has exec'd); one in http mode,
+    where the upstream needs the other cores (measured: docs/watchdog.md)."""
+    if mode == "http":
+        return 1
+    return max(1, cpus)
 
 
 def parse_duration(text: str) -> float:

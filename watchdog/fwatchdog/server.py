@@ -16,7 +16,7 @@ from .cgi import build_cgi_env
 from .config import Config
 from .headers import function_response_headers, proxied_response_headers, upstream_request_headers
 from .httpwire import MAX_HEAD, REASONS, ChunkedDecoder, HttpError, Request, RequestHead, parse_head
-from .metrics import Metrics
+from .metrics import Slot as Metrics
 from .runners import Invocation, OutputTooLarge, ProcessFailed, Runner, UpstreamUnavailable
 
 IDLE_TIMEOUT = 60.0  # idle keep-alive connections close after this
@@ -50,6 +50,10 @@ class Server:
     def accepting_work(self) -> bool:
         return self.state == "ready" and self.runner.ready()
 
+    def healthy(self) -> bool:
+        """Ready, and in a pool, the pool too (so a 200 here means the lock file exists)."""
+        return self.accepting_work() and self.metrics.area.pool_ready()
+
     def sweep(self) -> None:
         now = time.monotonic()
         for conn in list(self.connections):
@@ -64,14 +68,37 @@ class Server:
         for conn in list(self.connections):
             conn.abort(why)
 
+    def try_start(self) -> bool:
+        """Count a request in, unless max_inflight (over the whole pool) is reached."""
+        limit = self.config.max_inflight
+        if not limit:
+            self.request_started()
+            return True
+        area = self.metrics.area
+        if area.slots == 1:
+            if self.inflight >= limit:
+                return False
+            self.request_started()
+            return True
+        # Workers only raise their own gauge under the lock, so the sum read under
+        # it never lets the pool go over the limit (a decrement elsewhere only helps).
+        with area.locked():
+            if area.inflight() >= limit:
+                return False
+            self.request_started()
+        return True
+
+    def pool_inflight(self) -> int:
+        return self.metrics.area.inflight()
+
     def request_started(self) -> None:
         self.inflight += 1
-        self.metrics.inflight = self.inflight
+        self.metrics.set_inflight(self.inflight)
         self.idle_event.clear()
 
     def request_finished(self) -> None:
         self.inflight -= 1
-        self.metrics.inflight = self.inflight
+        self.metrics.set_inflight(self.inflight)
         if self.inflight == 0:
             self.idle_event.set()
 
@@ -194,33 +221,31 @@ class HttpConnection(asyncio.Protocol):
         if not server.runner.ready():
             self._send_error(errors.not_ready("the function is not ready"), call_id, head=head)
             return
-        limit = server.config.max_inflight
-        if limit and server.inflight >= limit:
-            self._send_error(errors.overloaded(limit), call_id, head=head)
+        if not server.try_start():
+            self._send_error(errors.overloaded(server.config.max_inflight), call_id, head=head)
             return
-        server.request_started()
         self.task = asyncio.get_running_loop().create_task(self._run(request, call_id))
 
     def _system(self, request: Request) -> None:
         server = self.server
         path = request.head.path
         if path == "/_/health":
-            if server.state == "ready" and server.runner.ready():
+            if server.healthy():
                 self._send(200, [("Content-Type", "text/plain")], b"OK\n", request.head)
             else:
                 self._send_error(errors.not_ready(f"the watchdog is {server.state}"), None,
                                  head=request.head)
         elif path == "/_/ready":
             limit = server.config.max_inflight
-            if not server.accepting_work():
+            if not server.healthy():
                 self._send_error(errors.not_ready(f"the watchdog is {server.state}"), None,
                                  head=request.head)
-            elif limit and server.inflight >= limit:
+            elif limit and server.pool_inflight() >= limit:
                 self._send_error(errors.overloaded(limit), None, head=request.head)
             else:
                 self._send(200, [("Content-Type", "text/plain")], b"OK\n", request.head)
         elif path == "/_/metrics":
-            body = server.metrics.render(server.worker).encode()
+            body = server.metrics.render().encode()
             self._send(200, [("Content-Type", "text/plain; version=0.0.4")], body, request.head)
         else:
             self._send_error(errors.PlatformError(404, "not_found",

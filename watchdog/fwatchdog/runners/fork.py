@@ -6,7 +6,7 @@ import asyncio
 import os
 
 from .. import procs
-from ..metrics import Metrics
+from ..metrics import Slot as Metrics
 from .base import Invocation, Outcome, OutputTooLarge, ProcessFailed, Sink
 
 
@@ -37,7 +37,7 @@ class ForkRunner:
         child = procs.spawn(self.path, self.argv, invocation.env or {},
                             stderr_to_stdout=self.combine_output)
         exited = self.reaper.watch(child.pid)  # before any await: see Reaper.watch
-        self.metrics.process_starts += 1
+        self.metrics.process_started()
         return child, exited
 
     def _feed(self, loop: asyncio.AbstractEventLoop, child: procs.Child,
@@ -68,7 +68,7 @@ class ForkRunner:
             os.close(child.stdout)
             child.stdout = None
         if reason is not None and not exited.done():
-            self.metrics.process_kills[reason] += 1
+            self.metrics.process_killed(reason)
             procs.kill_group(loop, child.pid, self.kill_grace)
 
     async def run(self, invocation: Invocation, sink: Sink) -> Outcome:

@@ -16,7 +16,7 @@ import time
 from .. import procs
 from ..config import Config
 from ..httpwire import ChunkedDecoder, HttpError, ResponseHead, parse_response_head
-from ..metrics import Metrics
+from ..metrics import Slot as Metrics
 from .base import Invocation, Outcome, OutputTooLarge, Sink, UpstreamUnavailable
 
 log = logging.getLogger("fwatchdog")
@@ -191,9 +191,9 @@ class HttpRunner:
                                 pipe_stdout=False)
             exited = self.reaper.watch(child.pid)
             self.pid = child.pid
-            self.metrics.process_starts += 1
+            self.metrics.process_started()
             if not first:
-                self.metrics.upstream_restarts += 1
+                self.metrics.upstream_restarted()
             first = False
             started = time.monotonic()
             probe = asyncio.get_running_loop().create_task(self._probe_until_up())
