@@ -25,9 +25,13 @@ want=$(cat pyproject.toml sidecar/faas_sidecar/*.py "${reqs[@]}" 2>/dev/null | s
 if [ ! -f "$wheel_stamp" ] || [ "$(cat "$wheel_stamp")" != "$want" ]; then
   step "building Python wheels into .build/wheels"
   rm -f "$BUILD_DIR"/wheels/swarmfaas-*.whl
-  "$VENV/bin/pip" wheel -q -w "$BUILD_DIR/wheels" "$ROOT" || die "pip wheel failed (see above)."
+  log="$BUILD_DIR/wheels.log"
+  "$VENV/bin/pip" wheel -q -w "$BUILD_DIR/wheels" "$ROOT" >"$log" 2>&1 \
+    || { tail -n 20 "$log" >&2; die "pip wheel failed: the end of $log is above."; }
   for r in "${reqs[@]}"; do
-    [ -f "$r" ] && { "$VENV/bin/pip" wheel -q -w "$BUILD_DIR/wheels" -r "$r" || die "pip wheel -r $r failed."; }
+    [ -f "$r" ] || continue
+    "$VENV/bin/pip" wheel -q -w "$BUILD_DIR/wheels" -r "$r" >>"$log" 2>&1 \
+      || { tail -n 20 "$log" >&2; die "pip wheel -r $r failed: the end of $log is above."; }
   done
   echo "$want" >"$wheel_stamp"
 fi

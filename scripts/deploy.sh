@@ -55,8 +55,9 @@ while :; do
     docker stack ps "$STACK" --no-trunc --format '{{.Name}} {{.CurrentState}} {{.Error}}' | head -20 >&2
     die "the stack $STACK was not ready in time; pending: ${pending:-none, but https://127.0.0.1:$HTTPS_PORT/healthz does not answer}."
   fi
-  printf '    pending: %s\r' "$(echo "$pending" | tr '\n' ' ')"
+  line="$(echo $pending)"
+  [ "$line" != "${last:-}" ] && note "waiting for: ${line:-the HTTPS health check}"
+  last="$line"
   sleep 1
 done
-printf '\n'
 note "stack $STACK is ready"
