@@ -165,6 +165,14 @@ class Front:
         )
         try:
             wait_port(self.https_port)
+            # nginx listens on 127.0.0.1 before ::1 (and retries a busy port for
+            # 2.5 s while holding the first): ready means both, and still running.
+            from swarmfaas_nginx.supervisor import probe_ipv6
+
+            if probe_ipv6() and env.get("NGINX_IPV6", "auto") != "off":
+                wait_port(self.https_port, host="::1")
+            if self.process.poll() is not None:
+                raise TimeoutError
         except TimeoutError:
             self.stop()
             raise AssertionError(f"the front door did not start:\n{self.log.read_text()}") from None
