@@ -267,3 +267,32 @@ def test_access_log_lines_are_json(front):
     assert lines
     for line in lines:
         json.loads(line)
+
+
+def test_a_real_http2_client_gets_answers(front, dev_ca, upstream):
+    import shutil
+    import subprocess
+
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    done = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--http2",
+            "--cacert",
+            str(dev_ca / "ca.pem"),
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+            "-H",
+            "X-Function: echo",
+            f"https://localhost:{front.https_port}/anything",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert done.stdout == "2 200", done.stderr
+    assert upstream.seen[-1].path == "/anything"
