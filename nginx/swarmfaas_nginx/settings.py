@@ -145,7 +145,7 @@ def _domains(r: _Reader) -> tuple[str, ...]:
 
 
 def _upstream(r: _Reader) -> tuple[str, int]:
-    text = r.raw("SIDECAR_UPSTREAM", "sidecar:8080").lower()
+    text = r.raw("SIDECAR_UPSTREAM", "tasks.sidecar:8080").lower()
     host, sep, port = text.rpartition(":")
     if not sep or not _HOST_RE.fullmatch(host) or not port.isdigit() or not 0 < int(port) < 65536:
         r.problems.append(f"SIDECAR_UPSTREAM: expected host:port like sidecar:8080, got {text!r}")

@@ -11,7 +11,7 @@ def test_defaults_are_the_container_shape():
     s = load_settings({})
     assert s.domains == ()
     assert (s.listen_https_port, s.listen_http_port, s.https_port) == (443, 80, 443)
-    assert (s.sidecar_host, s.sidecar_port) == ("sidecar", 8080)
+    assert (s.sidecar_host, s.sidecar_port) == ("tasks.sidecar", 8080)
     assert s.metrics_public is False
     assert s.hsts_max_age == 0  # development: no HSTS pinned on localhost
     assert s.proxy_timeout == 65  # > the default function timeout (60) + the sidecar's 1 s
