@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 import swarmfaas_certbot as runner
 
 BASE = {"DOMAIN": "api.example.com", "EMAIL": "ops@example.com"}
