@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -173,11 +174,14 @@ def test_nginx_accepts_the_rendered_config(name, scratch_with_cert):
     for src, dst in (("cert.pem", "fullchain.pem"), ("key.pem", "privkey.pem")):
         (base / "tls" / dst).write_bytes((scratch_with_cert / src).read_bytes())
     env = {**COMBINATIONS[name], "NGINX_STATE_DIR": str(base), "ACME_WEBROOT": str(base / "www")}
-    for upstream in (UP, ()):
-        conf = base / "nginx.conf"
-        conf.write_text(render(env, upstream=upstream))
-        done = subprocess.run(
-            ["nginx", "-t", "-p", str(base), "-c", str(conf)], capture_output=True, text=True
-        )
-        assert done.returncode == 0, done.stderr
-        assert "syntax is ok" in done.stderr
+    try:
+        for upstream in (UP, ()):
+            conf = base / "nginx.conf"
+            conf.write_text(render(env, upstream=upstream))
+            done = subprocess.run(
+                ["nginx", "-t", "-p", str(base), "-c", str(conf)], capture_output=True, text=True
+            )
+            assert done.returncode == 0, done.stderr
+            assert "syntax is ok" in done.stderr
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
