@@ -77,16 +77,34 @@ class Metrics:
             "swarmfaas_discovery_relist_seconds", "Duration of one re-list",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5), registry=r)
 
+        self._children: dict[tuple[str, str], tuple[object, object]] = {}
+        self._started: dict[str, object] = {}
+
     def watch_table(self, table: Callable[[], RoutingTable]) -> None:
         self.registry.register(TableCollector(table))
 
     # called by the proxy
+    # Labelled children are cached: .labels() costs more than the increment.
     def started(self, name: str) -> None:
-        self.started_total.labels(name).inc()
+        child = self._started.get(name)
+        if child is None:
+            child = self._started[name] = self.started_total.labels(name)
+        child.inc()  # type: ignore[attr-defined]
 
     def observed(self, name: str, code: str, seconds: float) -> None:
-        self.invocations.labels(name, code).inc()
-        self.seconds.labels(name, code).observe(seconds)
+        children = self._children.get((name, code))
+        if children is None:
+            children = self._children[(name, code)] = (
+                self.invocations.labels(name, code), self.seconds.labels(name, code))
+        children[0].inc()  # type: ignore[attr-defined]
+        children[1].observe(seconds)  # type: ignore[attr-defined]
+
+    def forget(self, names: set[str]) -> None:
+        """Drop cached children of functions that are gone (bounded memory)."""
+        for key in [k for k in self._children if k[0] not in names]:
+            del self._children[key]
+        for name in [n for n in self._started if n not in names]:
+            del self._started[name]
 
     def retried(self, name: str) -> None:
         self.retries.labels(name).inc()

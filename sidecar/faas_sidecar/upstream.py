@@ -47,10 +47,12 @@ class Connection(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self._can_write = True
         self._write_waiter: asyncio.Future[None] | None = None
+        # One parser for the connection's life: llhttp parses message after
+        # message on a keep-alive connection (a new parser costs ~15 us).
+        self.parser = httptools.HttpResponseParser(self)
         self._reset()
 
     def _reset(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
         self.status = 0
         self.headers: list[tuple[str, str]] = []
         self.keep_alive = False
