@@ -183,6 +183,9 @@ def start_sidecar(name: str, network: str, port: int, *, docker_dir: str,
                 **(env or {})}
     args = ["service", "create", "--detach", "--name", name, "--network", network,
             "--publish", f"mode=host,target=8080,published={port}",
+            # No IPVS here: service VIPs do not answer, so functions reach the
+            # sidecar by DNS round robin over its task addresses.
+            "--endpoint-mode", "dnsrr",
             "--health-interval", "1s", "--health-start-period", "2s"]
     for key, value in settings.items():
         args += ["--env", f"{key}={value}"]

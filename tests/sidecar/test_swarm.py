@@ -131,15 +131,17 @@ def test_no_failed_request_while_scaling_1_4_1(swarm):
     assert set(load.outcomes) == {"ok"}, load.failures[:5]
 
 
-@pytest.mark.parametrize("replicas", [1, 2])
-def test_update_force_under_load_loses_nothing(swarm, replicas):
-    name = swarm.function(f"upd{replicas}", replicas=replicas, wait=True)
+@pytest.mark.parametrize(("replicas", "order"), [(1, "start-first"), (2, "stop-first")])
+def test_update_force_under_load_loses_nothing(swarm, replicas, order):
+    # One replica needs start-first (the recommended function setting): with
+    # stop-first there is no replica at all between the old task's drain and
+    # the new one's start, and requests are only held up to HOLD_TIMEOUT.
+    name = swarm.function(f"upd{replicas}", replicas=replicas, wait=True,
+                          extra=["--update-order", order])
     wait_until(lambda: service_count(swarm.client, name) == replicas, 30, "replicas ready")
     before = hosts_seen(swarm.client, f"/function/{name}")
     with SteadyLoad(BASE, f"/function/{name}/load") as load:
         time.sleep(1)
-        # the default update order (stop-first): with one replica, requests are
-        # held until the new task is ready (HOLD_TIMEOUT)
         docker("service", "update", "--force", "--detach=false", "--quiet", name,
                timeout=180)
         time.sleep(3)
@@ -200,6 +202,20 @@ def test_events_stream_cut_keeps_routing_and_relists_on_return(swarm):
     reconnects = [line for line in metrics.splitlines()
                   if line.startswith("swarmfaas_discovery_reconnects_total ")]
     assert reconnects and float(reconnects[0].split()[1]) >= 1
+
+
+def test_functions_call_each_other_through_the_sidecar(swarm):
+    callee = swarm.function("callee")
+    caller = swarm.function("caller", env={"SIDECAR_HOST": SIDECAR})
+    wait_until(lambda: swarm.routable(callee) and swarm.routable(caller), 60, "both routable")
+    r = swarm.client.post(f"/function/{caller}/call/{callee}", content=b"hi")
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["called"] == callee and doc["status"] == 200
+    assert doc["answer"]["body"] == "hi"
+    # the callee saw the sidecar's hop: a call id and the caller's address
+    headers = {k.lower(): v for k, v in doc["answer"]["headers"].items()}
+    assert headers["x-call-id"] and headers["x-forwarded-for"]
 
 
 def test_system_api_needs_credentials(swarm):

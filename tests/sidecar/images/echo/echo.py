@@ -3,7 +3,9 @@
 Answers every request with JSON describing it (method, path, headers, body,
 hostname). On SIGTERM it keeps serving for DRAIN_SECONDS (as the watchdog
 drains), then stops accepting and exits once in-flight requests finish.
-SLEEP_PATH: a request to /sleep/<seconds> sleeps that long first.
+/sleep/<seconds> sleeps that long first; /big/<bytes> answers that many bytes;
+/call/<function> calls another function through the sidecar, the way every
+function does: http://$SIDECAR_HOST:8080/function/<function> (internal calls).
 """
 
 import json
@@ -13,6 +15,7 @@ import socket
 import sys
 import threading
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DRAIN_SECONDS = float(os.environ.get("DRAIN_SECONDS", "2"))
@@ -39,7 +42,15 @@ class Handler(BaseHTTPRequestHandler):
             body = self.rfile.read(length) if length else b""
         if self.path.startswith("/sleep/"):
             time.sleep(float(self.path.split("/")[2].split("?")[0]))
-        if self.path.startswith("/big/"):
+        if self.path.startswith("/call/"):
+            target = self.path.split("/")[2]
+            url = f"http://{os.environ.get('SIDECAR_HOST', 'sidecar')}:8080/function/{target}/"
+            with urllib.request.urlopen(url, data=body or b"from " + HOSTNAME.encode(),
+                                        timeout=10) as answer:
+                out = json.dumps({"called": target, "status": answer.status,
+                                  "answer": json.loads(answer.read())}).encode()
+            ctype = "application/json"
+        elif self.path.startswith("/big/"):
             size = int(self.path.split("/")[2].split("?")[0])
             out = b"x" * size
             ctype = "application/octet-stream"
