@@ -44,3 +44,11 @@ def echo_server():
     for proc in procs:
         proc.kill()
         proc.wait()
+
+
+def pytest_configure(config):
+    # Also asked for in pyproject's markers; registered here so --strict-markers
+    # accepts it before that lands.
+    config.addinivalue_line(
+        "markers", "disruptive: restarts the shared dockerd; runs only in CI (CI=true) "
+        "or with SC_DISRUPTIVE=1")
