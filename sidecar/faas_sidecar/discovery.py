@@ -179,7 +179,7 @@ class Discovery:
             if self._engine is None:
                 self._engine = await asyncio.to_thread(self._engine_factory)
             async with asyncio.timeout(LIST_TIMEOUT):
-                services, tasks = await asyncio.to_thread(self._engine.list_functions)
+                network_id, (services, tasks) = await asyncio.to_thread(self._list)
         except (EngineError, TimeoutError) as exc:
             self._metrics.relists.labels("error").inc()
             log.warning("re-list failed, keeping table %d: %s", self._table.generation,
@@ -190,7 +190,7 @@ class Discovery:
         self._retry_delay = RETRY_FIRST
         self._metrics.relists.labels("ok").inc()
         self._metrics.relist_seconds.observe(time.perf_counter() - started)
-        result = build_table(services, tasks, self._network,
+        result = build_table(services, tasks, self._network, network_id=network_id,
                              generation=self._table.generation + 1, built_at=time.time())
         self._publish(result.table)
         if result.settling:
@@ -199,6 +199,11 @@ class Discovery:
         else:
             self._settle_delay = SETTLE_FIRST
         return True
+
+    def _list(self) -> tuple[str, tuple[list, list]]:
+        assert self._engine is not None
+        # Re-resolved every time: a re-created network gets a new ID.
+        return self._engine.network_id(self._network), self._engine.list_functions()
 
     def _publish(self, table: RoutingTable) -> None:
         old = self._table

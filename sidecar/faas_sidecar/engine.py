@@ -50,6 +50,11 @@ class Engine:
             tasks = self._api.tasks(filters={"desired-state": "running"})
         return services, tasks
 
+    def network_id(self, network: str) -> str:
+        """The ID of the network named (or with the ID) ``network``."""
+        with _translated(f"inspecting network {network!r}"):
+            return self._api.inspect_network(network)["Id"]
+
     def events(self) -> EventStream:
         """Subscribe now; iterate the returned stream for events (blocking)."""
         # A separate client: the stream holds its connection for as long as it lives.

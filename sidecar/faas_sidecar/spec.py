@@ -100,6 +100,13 @@ def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
     )
 
 
+def service_networks(service: Mapping[str, Any]) -> set[str]:
+    """Networks (IDs or names, as given) the service's tasks are attached to."""
+    spec = service.get("Spec") or {}
+    attached = (spec.get("TaskTemplate") or {}).get("Networks") or spec.get("Networks") or ()
+    return {n.get("Target", "") for n in attached}
+
+
 def task_address(task: Mapping[str, Any], network: str) -> str | None:
     """The task's IP on the network named (or with the ID) ``network``."""
     for attachment in task.get("NetworksAttachments") or ():
@@ -155,13 +162,22 @@ def build_table(
     *,
     generation: int,
     built_at: float,
+    network_id: str | None = None,
 ) -> BuildResult:
-    """A whole new table from one listing of services and tasks."""
+    """A whole new table from one listing of services and tasks.
+
+    With ``network_id``, only services attached to the functions network
+    (by name or ID) are considered: a function of another stack on the same
+    swarm, on another functions network, belongs to another sidecar.
+    """
+    wanted = {network, network_id} if network_id else None
     invalid: dict[str, str] = {}
     by_name: dict[str, tuple[str, FunctionSpec]] = {}
     # Oldest service wins a contested name, so a new deploy cannot hijack one.
     for service in sorted(services, key=lambda s: (s.get("CreatedAt", ""), s.get("ID", ""))):
         if not is_function(service):
+            continue
+        if wanted is not None and not service_networks(service) & wanted:
             continue
         service_name = (service.get("Spec") or {}).get("Name", "")
         try:

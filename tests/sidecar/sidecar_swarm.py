@@ -167,14 +167,18 @@ class SteadyLoad:
 
 def start_sidecar(name: str, network: str, port: int, *, docker_dir: str,
                   socket_name: str = "docker.sock", auth_dir: str | None = None,
-                  env: dict[str, str] | None = None, mount_source: bool = True,
+                  env: dict[str, str] | None = None, mount_source: bool | None = None,
                   extra: list[str] | None = None) -> None:
     """The sidecar as a swarm service on ``network``, published on 127.0.0.1:``port``
     (host mode), talking to dockerd through ``docker_dir``/``socket_name``."""
     mounts = [f"type=bind,src={docker_dir},dst=/relay"]
     if auth_dir:
         mounts.append(f"type=bind,src={auth_dir},dst=/run/sc-auth,ro")
-    if mount_source and not os.environ.get("SC_SIDECAR_IMAGE"):
+    if mount_source is None:
+        # SC_MOUNT_SOURCE=1: the working tree's package over the image's (fast
+        # iteration without rebuilding); by default the image is tested as built.
+        mount_source = os.environ.get("SC_MOUNT_SOURCE") == "1"
+    if mount_source:
         mounts.append(f"type=bind,src={ROOT / 'sidecar/faas_sidecar'},dst={SITE_PACKAGES},ro")
     settings = {"DOCKER_HOST": f"unix:///relay/{socket_name}", "FUNCTIONS_NETWORK": network,
                 **({"SYSTEM_AUTH_USER_FILE": "/run/sc-auth/user",

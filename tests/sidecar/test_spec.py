@@ -184,3 +184,32 @@ def test_build_table_is_immutable():
 
 def test_build_table_not_settling_when_stable():
     assert build_table([service()], [task()], NET, generation=1, built_at=0).settling is False
+
+
+def _on(svc, *targets):
+    svc["Spec"]["TaskTemplate"]["Networks"] = [{"Target": t} for t in targets]
+    return svc
+
+
+@pytest.mark.parametrize(
+    ("targets", "included"),
+    [((NET_ID,), True), ((NET,), True), (("other", NET_ID), True), (("other",), False),
+     ((), False)],
+)
+def test_build_table_only_services_on_the_functions_network(targets, included):
+    svc = _on(service("echo"), *targets)
+    table = build_table([svc], [task()], NET, network_id=NET_ID, generation=1,
+                        built_at=0).table
+    assert ("echo" in table.functions) is included
+    assert "echo" not in table.invalid  # another sidecar's function: not ours to report
+
+
+def test_build_table_other_stacks_do_not_contest_names():
+    ours = _on(service("a_echo", labels={"swarmfaas.function": "true", "swarmfaas.name": "echo"},
+                       sid="ours", created="2026-02-01T00:00:00Z"), NET_ID)
+    theirs = _on(service("b_echo", labels={"swarmfaas.function": "true",
+                                            "swarmfaas.name": "echo"},
+                         sid="theirs", created="2026-01-01T00:00:00Z"), "elsewhere")
+    table = build_table([theirs, ours], [task("t1", "ours")], NET, network_id=NET_ID,
+                        generation=1, built_at=0).table
+    assert table.get("echo").service_id == "ours" and not table.invalid

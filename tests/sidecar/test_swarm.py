@@ -1,8 +1,9 @@
 """The sidecar on the real swarm: discovery, routing, scaling and updates under load.
 
-The sidecar runs as a swarm service (its own image; the working tree's
-faas_sidecar package is mounted over the installed one so the tests exercise
-this tree) on an attachable overlay network of its own, published on
+The sidecar runs as a swarm service (its image, built from this tree's wheels
+at the start of the session; SC_MOUNT_SOURCE=1 mounts the package instead of
+rebuilding, SC_SIDECAR_IMAGE=<image> tests a given image) on an attachable
+overlay network of its own, published on
 127.0.0.1:18201 in host mode. It reaches dockerd through a unix-socket relay
 in this process that a test can cut. Function services use the echo image of
 tests/sidecar/images/echo.
