@@ -117,6 +117,9 @@ class Proxy:
         except PlatformError as exc:
             code = str(exc.status)
             raise
+        except asyncio.CancelledError:
+            code = "499"  # the client went away first (nginx's code for it)
+            raise
         finally:
             # Time to the response head; a streamed body is not included.
             if known:
@@ -244,6 +247,10 @@ class Proxy:
             complete = conn.take_complete_body()
             out_headers = response_headers(conn.headers, call_id=call_id)
             if complete is not None:
+                if conn.head_only:  # the size of what GET would send, kept for HEAD
+                    upstream_length = _header(conn.headers, "content-length")
+                    if upstream_length is not None:
+                        out_headers.append(("Content-Length", upstream_length))
                 response = HTTPResponse(complete, status=conn.status, headers=out_headers)
                 done(True)
                 return response

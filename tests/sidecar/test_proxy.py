@@ -107,8 +107,10 @@ async def test_every_method_reaches_the_function(sidecar, method):
 
 
 async def test_head(sidecar):
-    response = await sidecar.head("/function/echo/")
+    response = await sidecar.head("/function/echo/x")
     assert response.status_code == 200 and response.content == b""
+    assert int(response.headers["content-length"]) > 100  # the size of the echo's JSON
+    echoed(await sidecar.get("/function/echo"))  # the pool is still sane after a HEAD
 
 
 async def test_x_function_header_keeps_the_path(sidecar):
