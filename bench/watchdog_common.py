@@ -53,18 +53,36 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def pool_pids(pid: int) -> list[int]:
+    """pid and its worker processes (children with the same command line)."""
+    own = _cmdline(pid)
+    return [pid, *(c for c in children(pid) if _cmdline(c) == own)]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _field_kib(path: str, name: str) -> int:
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return 0
+    match = re.search(rf"^{name}:\s+(\d+) kB", text, re.M)
+    return int(match.group(1)) if match else 0
+
+
 def rss_kib(pid: int) -> int:
-    """RSS of pid plus its descendants that are Python workers (not function processes)."""
-    total = 0
-    for p in [pid, *children(pid)]:
-        try:
-            status = Path(f"/proc/{p}/status").read_text()
-        except OSError:
-            continue
-        match = re.search(r"VmRSS:\s+(\d+) kB", status)
-        if match:
-            total += int(match.group(1))
-    return total
+    """RSS of the watchdog and its workers, summed (pages shared after fork count twice)."""
+    return sum(_field_kib(f"/proc/{p}/status", "VmRSS") for p in pool_pids(pid))
+
+
+def pss_kib(pid: int) -> int:
+    """PSS of the watchdog and its workers: shared pages split between them (no double count)."""
+    return sum(_field_kib(f"/proc/{p}/smaps_rollup", "Pss") for p in pool_pids(pid))
 
 
 def children(pid: int) -> list[int]:

@@ -2,10 +2,14 @@
 
 Baseline: `subprocess.run(["cat"], input=BODY)` in a tight loop from 2 Python
 threads (no HTTP at all). Subject: the watchdog with fprocess=cat, wrk POSTing
-the same BODY over 8 keep-alive connections. Rounds alternate; medians and the
-ratio go to stdout and bench/results/watchdog_fork-*.json.
+the same BODY over 8 keep-alive connections, once per worker count asked for
+(`--workers 1,2`; "auto" is the default, one per CPU). Each round runs the
+baseline, then every subject, then the baseline again; a subject's ratio for
+the round is against the mean of the two baselines around it. Medians,
+per-round ratios and the idle memory of the whole pool go to stdout and
+bench/results/watchdog_fork-*.json.
 
-    .venv/bin/python bench/watchdog_fork.py [--rounds 3] [--seconds 5]
+    .venv/bin/python bench/watchdog_fork.py [--rounds 5] [--seconds 5] [--workers auto,1]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from watchdog_common import (
     cpu_model,
     free_port_in,
     median,
+    pss_kib,
     rss_kib,
     start_watchdog,
     stop,
@@ -29,6 +34,7 @@ from watchdog_common import (
 )
 
 BODY = b"hello, watchdog\n"
+PORTS = (18600, 18640)
 
 
 def baseline(seconds: float, threads: int = 2) -> float:
@@ -51,55 +57,70 @@ def baseline(seconds: float, threads: int = 2) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", default="auto,1",
+                        help="comma-separated worker counts; 'auto' leaves `workers` unset")
     args = parser.parse_args()
-    variants = ["watchdog"]
+    variants = [w.strip() for w in args.workers.split(",") if w.strip()]
 
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write('wrk.method = "POST"\nwrk.body = "hello, watchdog\\n"\n'
                      'wrk.headers["Content-Type"] = "text/plain"\n')
 
-    base_runs: list[float] = []
+    base_runs: list[float] = []  # one per measurement, interleaved with the subjects
     runs: dict[str, list[dict]] = {v: [] for v in variants}
-    idle_rss: dict[str, int] = {}
+    ratios: dict[str, list[float]] = {v: [] for v in variants}
+    idle: dict[str, dict] = {}
+    prev = baseline(args.seconds)
+    base_runs.append(prev)
+    print(f"baseline {prev:.0f}/s", flush=True)
     for rnd in range(args.rounds):
-        base_runs.append(baseline(args.seconds))
-        print(f"round {rnd + 1}: baseline {base_runs[-1]:.0f}/s", flush=True)
         for v in variants:
-            port = free_port_in(18110, 18150)
-            proc = start_watchdog(port, fprocess="cat", exec_timeout="10s")
-            time.sleep(0.3)
-            idle_rss[v] = rss_kib(proc.pid)
+            env = {"fprocess": "cat", "exec_timeout": "10s"}
+            if v != "auto":
+                env["workers"] = v
+            port = free_port_in(*PORTS)
+            proc = start_watchdog(port, **env)
+            time.sleep(0.5)
+            idle[v] = {"rss_kib": rss_kib(proc.pid), "pss_kib": pss_kib(proc.pid)}
             try:
                 res = wrk(f"http://127.0.0.1:{port}/", args.connections, args.seconds,
                           script=script.name)
             finally:
                 stop(proc)
+            after = baseline(args.seconds)
+            base_runs.append(after)
+            ratio = res["rps"] / ((prev + after) / 2)
+            prev = after
             runs[v].append(res)
-            print(f"round {rnd + 1}: {v} {res['rps']:.0f} req/s p50 {res['p50_ms']} ms "
-                  f"p99 {res['p99_ms']} ms non2xx={res['non2xx']} {res['socket_errors']}",
-                  flush=True)
+            ratios[v].append(ratio)
+            print(f"round {rnd + 1}: workers={v} {res['rps']:.0f} req/s p50 {res['p50_ms']} ms "
+                  f"p99 {res['p99_ms']} ms non2xx={res['non2xx']} {res['socket_errors']}"
+                  f" | baseline after {after:.0f}/s | ratio {ratio:.2f}", flush=True)
     os.unlink(script.name)
 
     base = median(base_runs)
-    summary = {"baseline_rps_median": base, "baseline_rounds": base_runs,
+    summary = {"baseline_rps_median": base, "baseline_runs": base_runs,
                "variants": {}, "cpu": cpu_model(), "date": time.strftime("%Y-%m-%d %H:%M"),
                "connections": args.connections, "seconds": args.seconds,
-               "rounds": args.rounds}
-    print(f"\nbaseline (subprocess.run cat, 2 threads): median {base:.0f}/s")
+               "rounds": args.rounds, "loop": "asyncio (stdlib)"}
+    print(f"\nbaseline (subprocess.run cat, 2 threads): median {base:.0f}/s "
+          f"({', '.join(f'{b:.0f}' for b in base_runs)})")
     for v in variants:
         rps = median([r["rps"] for r in runs[v]])
         p50 = median([r["p50_ms"] for r in runs[v]])
         p99 = median([r["p99_ms"] for r in runs[v]])
-        ratios = [r["rps"] / b for r, b in zip(runs[v], base_runs, strict=True)]
         summary["variants"][v] = {"rps_median": rps, "p50_ms": p50, "p99_ms": p99,
-                                  "ratio_median": rps / base, "ratio_per_round": ratios,
-                                  "idle_rss_kib": idle_rss[v], "rounds": runs[v]}
-        print(f"{v} (1 process, asyncio): median {rps:.0f} req/s, p50 {p50:.2f} ms, "
-              f"p99 {p99:.2f} ms, ratio {rps / base:.2f}x "
-              f"(per round {', '.join(f'{x:.2f}' for x in ratios)}), idle RSS {idle_rss[v]} KiB")
+                                  "ratio_of_medians": rps / base,
+                                  "ratio_median": median(ratios[v]),
+                                  "ratio_per_round": ratios[v], "ratio_min": min(ratios[v]),
+                                  "idle": idle[v], "rounds": runs[v]}
+        print(f"workers={v}: median {rps:.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
+              f"ratio median {median(ratios[v]):.2f}x (of medians {rps / base:.2f}x; per round "
+              f"{', '.join(f'{x:.2f}' for x in ratios[v])}; min {min(ratios[v]):.2f}), "
+              f"idle pool RSS {idle[v]['rss_kib']} KiB, PSS {idle[v]['pss_kib']} KiB")
     print("results:", write_results("watchdog_fork", summary))
 
 

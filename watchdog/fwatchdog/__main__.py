@@ -47,13 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     _ensure_std_fds()
     from .app import lock_path, make_listener, serve
 
-    sock = make_listener(config.port, host=env.get("fwatchdog_host", ""))
+    host = env.get("fwatchdog_host", "")
     workers = config.worker_count(len(os.sched_getaffinity(0)))
     if workers == 1:
-        return asyncio.run(serve(config, env, sock))
+        return asyncio.run(serve(config, env, make_listener(config.port, host=host)))
     from .pool import run_pool
 
-    return run_pool(config, env, sock, workers, None if config.suppress_lock else lock_path())
+    # One SO_REUSEPORT socket per worker, all made here so that a port in use
+    # fails now; the supervisor keeps them open so a restarted worker gets the
+    # same socket (and the connections queued on it).
+    socks = [make_listener(config.port, host=host, reuse_port=True) for _ in range(workers)]
+    return run_pool(config, env, socks, None if config.suppress_lock else lock_path())
 
 
 if __name__ == "__main__":

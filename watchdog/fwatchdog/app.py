@@ -41,10 +41,16 @@ def resolve_executable(config: Config, env: Mapping[str, str]) -> str:
     return found
 
 
-def make_listener(port: int, host: str = "") -> socket.socket:
-    """Listen on all addresses (IPv6 and IPv4) unless `host` names one IPv4 address."""
+def make_listener(port: int, host: str = "", reuse_port: bool = False) -> socket.socket:
+    """Listen on all addresses (IPv6 and IPv4) unless `host` names one IPv4 address.
+
+    `reuse_port`: one of several sockets on the same port, one per worker; the
+    kernel spreads new connections over them.
+    """
     sock = socket.socket(socket.AF_INET6 if not host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     if not host:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)

@@ -2,8 +2,10 @@
 
 One asyncio loop is one core; a fork-mode watchdog spends most of its time in
 posix_spawn (the vfork blocks the loop until the child has exec'd), so N
-workers, each a full watchdog loop (app.serve) accepting from the one
-inherited socket, use N cores.
+workers, each a full watchdog loop (app.serve) with its own SO_REUSEPORT
+socket on the one port, use N cores. Per-worker sockets, not one shared
+socket: asyncio accepts a whole backlog at once, so with a shared socket one
+worker could take every keep-alive connection and leave the others idle.
 
 The parent runs no event loop: it blocks SIGCHLD/SIGTERM/SIGINT and takes
 them one by one with sigtimedwait, which keeps it small and PID 1-safe. It
@@ -40,12 +42,12 @@ QUICK_DEATH = 1.0  # a worker that dies sooner than this after starting gets a b
 
 
 class Pool:
-    def __init__(self, config: Config, env: Mapping[str, str], sock: socket.socket,
-                 workers: int, lock: str | None) -> None:
+    def __init__(self, config: Config, env: Mapping[str, str], socks: list[socket.socket],
+                 lock: str | None) -> None:
         self.config = config
         self.env = env
-        self.sock: socket.socket | None = sock
-        self.size = workers
+        self.socks = socks  # one per worker (SO_REUSEPORT)
+        workers = self.size = len(socks)
         self.lock = lock
         self.area = SharedArea(workers + 1)  # the last slot is the supervisor's
         self.own = self.area.slot(workers)
@@ -121,9 +123,8 @@ class Pool:
         # each worker: healthcheck_interval, then its drain (write_timeout), then kills
         self.deadline = (time.monotonic() + c.healthcheck_interval + c.write_timeout
                          + c.kill_grace + 5.0)
-        if self.sock is not None:  # only the workers' copies keep the port open now
-            self.sock.close()
-            self.sock = None
+        for sock in self.socks:  # only the workers' copies keep the port open now
+            sock.close()
         log.info("pool: stopping %d workers", len(self.pids))
         for pid in self.pids:
             with contextlib.suppress(ProcessLookupError):
@@ -143,7 +144,10 @@ class Pool:
             code = 1
             try:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
-                code = _worker_main(self.config, self.env, self.sock, index, self.area)
+                for i, sock in enumerate(self.socks):
+                    if i != index:
+                        sock.close()
+                code = _worker_main(self.config, self.env, self.socks[index], index, self.area)
             except BaseException:  # a worker must never return into the parent's code
                 traceback.print_exc()
             finally:
@@ -206,15 +210,14 @@ class Pool:
                     os.kill(pid, signal.SIGKILL)
 
 
-def _worker_main(config: Config, env: Mapping[str, str], sock: socket.socket | None,
+def _worker_main(config: Config, env: Mapping[str, str], sock: socket.socket,
                  index: int, area: SharedArea) -> int:
     from .app import serve
 
-    assert sock is not None
     return asyncio.run(serve(config, env, sock, worker=index, write_lock=False,
                              metrics=area.slot(index)))
 
 
-def run_pool(config: Config, env: Mapping[str, str], sock: socket.socket, workers: int,
+def run_pool(config: Config, env: Mapping[str, str], socks: list[socket.socket],
              lock: str | None) -> int:
-    return Pool(config, env, sock, workers, lock).run()
+    return Pool(config, env, socks, lock).run()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import os
 import signal
 from collections.abc import Callable, Mapping
@@ -74,10 +75,12 @@ def spawn(
     finally:
         for fd in close_after:
             os.close(fd)
+    # One F_SETFL each (set_blocking is a get and a set): a fresh pipe end has
+    # no other status flag. Only our ends: the child's must stay blocking.
     if ours_in is not None:
-        os.set_blocking(ours_in, False)
+        fcntl.fcntl(ours_in, fcntl.F_SETFL, os.O_NONBLOCK)
     if ours_out is not None:
-        os.set_blocking(ours_out, False)
+        fcntl.fcntl(ours_out, fcntl.F_SETFL, os.O_NONBLOCK)
     return Child(pid, ours_in, ours_out)
 
 
@@ -146,17 +149,46 @@ def kill_group(loop: asyncio.AbstractEventLoop, pgid: int, grace: float) -> None
 
 
 async def read_all(loop: asyncio.AbstractEventLoop, fd: int, limit: int) -> bytes | None:
-    """Read `fd` to EOF; None when the output goes over `limit` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await read_some(loop, fd)
+    """Read `fd` to EOF; None when the output goes over `limit` bytes.
+
+    One reader registration for the whole output (not one per read) and no
+    read before the first wake-up: a child just spawned has not written yet.
+    """
+    collector = _Collector(loop.create_future(), limit)
+    loop.add_reader(fd, collector.readable, fd)
+    try:
+        return await collector.done
+    finally:
+        loop.remove_reader(fd)
+
+
+class _Collector:
+    __slots__ = ("chunks", "done", "limit", "size")
+
+    def __init__(self, done: asyncio.Future, limit: int) -> None:
+        self.done = done
+        self.limit = limit
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def readable(self, fd: int) -> None:
+        if self.done.done():
+            return
+        try:
+            chunk = os.read(fd, 262144)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self.done.set_exception(exc)
+            return
         if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+            self.done.set_result(b"".join(self.chunks))
+            return
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.done.set_result(None)
+            return
+        self.chunks.append(chunk)
 
 
 async def read_some(loop: asyncio.AbstractEventLoop, fd: int, n: int = 262144) -> bytes:
