@@ -65,6 +65,8 @@ def test_defaults():
     ({"response_limit": "2MiB"}, "response_limit", 2 * 1024**2),
     ({"kill_grace": "100ms"}, "kill_grace", 0.1),
     ({"suppress_lock": "true"}, "suppress_lock", True),
+    ({"workers": "3"}, "workers", 3),
+    ({"workers": "0"}, "workers", 0),
 ])
 def test_each_variable(env, field, value):
     env = {"fprocess": "cat", **env} if "fprocess" not in env and "function_process" not in env \
@@ -98,6 +100,9 @@ def test_each_variable(env, field, value):
     ({"response_limit": "1TB"}, "response_limit"),
     ({"kill_grace": "1y"}, "kill_grace"),
     ({"suppress_lock": "nah"}, "suppress_lock"),
+    ({"workers": "-1"}, "workers"),
+    ({"workers": "two"}, "workers"),
+    ({"workers": "1000"}, "workers"),
 ])
 def test_bad_values_name_the_variable(env, named):
     env = {"fprocess": "cat", **env} if "fprocess" not in env and env else env
@@ -110,3 +115,15 @@ def test_config_is_frozen():
     c = Config.from_env({"fprocess": "cat"})
     with pytest.raises(AttributeError):
         c.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("env", "cpus", "workers"), [
+    ({}, 2, 2),  # fork: one per CPU we may run on
+    ({}, 1, 1),
+    ({"mode": "stream"}, 4, 4),
+    ({"mode": "http", "upstream_url": "http://127.0.0.1:9000"}, 2, 1),  # upstream needs cores
+    ({"workers": "3"}, 2, 3),  # set: taken as is
+    ({"workers": "2", "mode": "http", "upstream_url": "http://127.0.0.1:9000"}, 8, 2),
+])
+def test_worker_count(env, cpus, workers):
+    assert Config.from_env({"fprocess": "cat", **env}).worker_count(cpus) == workers
