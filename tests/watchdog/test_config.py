@@ -103,6 +103,7 @@ def test_each_variable(env, field, value):
     ({"workers": "-1"}, "workers"),
     ({"workers": "two"}, "workers"),
     ({"workers": "1000"}, "workers"),
+    ({"workers": "2", "mode": "http", "upstream_url": "http://127.0.0.1:9000"}, "workers"),
 ])
 def test_bad_values_name_the_variable(env, named):
     env = {"fprocess": "cat", **env} if "fprocess" not in env and env else env
@@ -123,7 +124,7 @@ def test_config_is_frozen():
     ({"mode": "stream"}, 4, 4),
     ({"mode": "http", "upstream_url": "http://127.0.0.1:9000"}, 2, 1),  # upstream needs cores
     ({"workers": "3"}, 2, 3),  # set: taken as is
-    ({"workers": "2", "mode": "http", "upstream_url": "http://127.0.0.1:9000"}, 8, 2),
+    ({"workers": "1", "mode": "http", "upstream_url": "http://127.0.0.1:9000"}, 8, 1),
 ])
 def test_worker_count(env, cpus, workers):
     assert Config.from_env({"fprocess": "cat", **env}).worker_count(cpus) == workers

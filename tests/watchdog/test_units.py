@@ -172,3 +172,19 @@ def test_platform_error_shape():
                                           "status": 429, "component": "watchdog",
                                           "call_id": "c9"}
     assert errors.function_failed(-9).reason.endswith("killed by signal 9")
+
+
+@pytest.mark.parametrize(("raw", "forwarded"), [
+    (b"GET /x?a=1 HTTP/1.1\r\nHost: fn\r\nX-Call-Id: 7", True),
+    (b"POST / HTTP/1.1\r\nHost: fn\r\nContent-Length: 3", True),
+    (b"GET / HTTP/1.1\r\nHost: fn\r\nConnection: keep-alive", False),  # hop-by-hop: rewrite
+    (b"GET / HTTP/1.1\r\nHost: fn\r\nTE: trailers", False),
+    (b"POST / HTTP/1.1\r\nHost: fn\r\nTransfer-Encoding: chunked", False),  # decoded body
+    (b"GET / HTTP/1.0", False),  # no Host: one must be added
+])
+def test_forwardable_head(raw, forwarded):
+    from fwatchdog.headers import forwardable_head
+    from fwatchdog.httpwire import parse_head
+
+    head = parse_head(raw, 1024)
+    assert forwardable_head(head) == (raw if forwarded else None)

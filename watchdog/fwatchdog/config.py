@@ -90,6 +90,12 @@ class Config:
                     "(required when mode=http)"
                 )
 
+        workers = _int(env, "workers", 0, minimum=0, maximum=256)
+        if mode == "http" and workers > 1:
+            raise ConfigError(
+                f"workers: {workers} with mode=http; http mode runs one upstream process and "
+                "one proxy (more proxies did not help, docs/watchdog.md): use 1 or leave unset"
+            )
         return cls(
             fprocess=fprocess,
             mode=mode,
@@ -107,7 +113,7 @@ class Config:
             response_limit=_size(env, "response_limit", 32 * 1024**2),
             kill_grace=_duration(env, "kill_grace", 2.0),
             suppress_lock=_bool(env, "suppress_lock", False),
-            workers=_int(env, "workers", 0, minimum=0, maximum=256),
+            workers=workers,
         )
 
     def worker_count(self, cpus: int) -> int:

@@ -30,6 +30,24 @@ def function_response_headers(
     return headers
 
 
+def forwardable_head(head: RequestHead) -> bytes | None:
+    """The request head as received, when it can go to the upstream unchanged.
+
+    That is when it has no hop-by-hop field (so nothing to drop), a Host, and a
+    body framed by Content-Length (a chunked body was decoded: it needs a new
+    head). Saves parsing-out and re-serialising every header per request.
+    """
+    if head.chunked or not head.raw:
+        return None
+    has_host = False
+    for name, _ in head.headers:
+        if name in HOP_BY_HOP:
+            return None
+        if name == "host":
+            has_host = True
+    return head.raw if has_host else None
+
+
 def upstream_request_headers(head: RequestHead) -> list[tuple[str, str]]:
     """Request headers to forward to the upstream: end-to-end only, plus forwarding info."""
     drop = HOP_BY_HOP | {"content-length"}

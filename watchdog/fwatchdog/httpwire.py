@@ -46,6 +46,7 @@ class RequestHead:
     content_length: int | None  # None with chunked transfer coding
     chunked: bool
     expect_continue: bool = False
+    raw: bytes = b""  # the head as received, without the final CRLFCRLF
 
     def header(self, name: str, default: str = "") -> str:
         for key, value in self.headers:
@@ -124,7 +125,7 @@ def parse_head(data: bytes, request_limit: int) -> RequestHead:
     keep_alive = "close" not in tokens if version == "HTTP/1.1" else "keep-alive" in tokens
     path, _, query = target.partition("?")
     return RequestHead(method, target, path, query, version, headers, keep_alive,
-                       content_length, chunked, expect_continue)
+                       content_length, chunked, expect_continue, data)
 
 
 class ChunkedDecoder:

@@ -14,7 +14,12 @@ from collections.abc import Mapping
 from . import errors
 from .cgi import build_cgi_env
 from .config import Config
-from .headers import function_response_headers, proxied_response_headers, upstream_request_headers
+from .headers import (
+    forwardable_head,
+    function_response_headers,
+    proxied_response_headers,
+    upstream_request_headers,
+)
 from .httpwire import MAX_HEAD, REASONS, ChunkedDecoder, HttpError, Request, RequestHead, parse_head
 from .metrics import Slot as Metrics
 from .runners import Invocation, OutputTooLarge, ProcessFailed, Runner, UpstreamUnavailable
@@ -309,6 +314,10 @@ class HttpConnection(asyncio.Protocol):
         server = self.server
         head = request.head
         if server.proxies:
+            raw = forwardable_head(head)
+            if raw is not None:
+                return Invocation(head.method, head.target, head.headers, request.body,
+                                  raw_head=raw)
             return Invocation(head.method, head.target, upstream_request_headers(head),
                               request.body)
         env = build_cgi_env(server.base_env, head, len(request.body),

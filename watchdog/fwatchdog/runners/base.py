@@ -18,6 +18,7 @@ class Invocation:
     headers: list[tuple[str, str]]  # end-to-end request headers (lower-case names)
     body: bytes
     env: Mapping[str, str] | None = None  # full child environment (fork and stream modes)
+    raw_head: bytes | None = None  # http mode: the client's head, fit to forward unchanged
 
 
 @dataclass

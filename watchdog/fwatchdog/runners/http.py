@@ -233,7 +233,9 @@ class HttpRunner:
         finally:
             writer.close()
 
-    async def run(self, invocation: Invocation, sink: Sink) -> Outcome:
+    def _request_bytes(self, invocation: Invocation) -> bytes:
+        if invocation.raw_head is not None:  # framed by its own Content-Length (or none)
+            return b"%b\r\n\r\n%b" % (invocation.raw_head, invocation.body)
         lines = [f"{invocation.method} {invocation.target} HTTP/1.1"]
         has_host = False
         for name, value in invocation.headers:
@@ -243,7 +245,10 @@ class HttpRunner:
         if not has_host:
             lines.append(f"Host: {self.host_header}")
         lines.append(f"Content-Length: {len(invocation.body)}")
-        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + invocation.body
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + invocation.body
+
+    async def run(self, invocation: Invocation, sink: Sink) -> Outcome:
+        data = self._request_bytes(invocation)
         for attempt in (1, 2):
             try:
                 conn, reused = await self.pool.get()
