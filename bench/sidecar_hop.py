@@ -54,6 +54,7 @@ UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 def wrk(url: str, connections: int, duration: float) -> dict[str, float]:
     threads = 1 if connections == 1 else 2
     out = docker("exec", WRK, "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s",
+                 "--timeout", "5s",
                  "--latency", url, timeout=duration + 60)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
@@ -80,7 +81,8 @@ def setup(workers: int, build: bool) -> tuple[str, str]:
     teardown()
     docker("network", "create", "--driver", "overlay", "--attachable", NETWORK)
     create_function(FUNCTION, NETWORK, image=FN_IMAGE, env={"healthcheck_interval": "1s"},
-                    extra=["--health-interval", "1s"])
+                    extra=["--health-interval", "1s", "--health-timeout", "10s",
+                           "--health-retries", "10"])
     start_sidecar(SIDECAR, NETWORK, PORT, docker_dir="/var/run",
                   env={"SIDECAR_WORKERS": str(workers)})
     docker("run", "-d", "--name", WRK, "--network", NETWORK, WRK_IMAGE)
