@@ -39,7 +39,7 @@ UPSTREAMS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--upstreams", default="sanic,raw")
     args = parser.parse_args()
@@ -47,7 +47,7 @@ def main() -> None:
                      "rounds": args.rounds, "seconds": args.seconds,
                      "watchdog_workers": 1, "upstreams": {}}
     for name in [u.strip() for u in args.upstreams.split(",") if u.strip()]:
-        up_port = free_port_in(18160, 18180)
+        up_port = free_port_in(18660, 18670)
         upstream = subprocess.Popen([*UPSTREAMS[name], str(up_port)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -57,10 +57,11 @@ def main() -> None:
             loops = ["asyncio"]
             wds = {}
             for lp in loops:
-                wd_port = free_port_in(18181, 18199)
+                wd_port = free_port_in(18671, 18690)
                 wds[lp] = (wd_port, start_watchdog(wd_port, mode="http",
                                                    fprocess="sleep infinity",
                                                    upstream_url=f"http://127.0.0.1:{up_port}"))
+            time.sleep(0.5)
             idle = {lp: rss_kib(proc.pid) for lp, (_, proc) in wds.items()}
             rows: dict[str, list[dict]] = {}
             plan = [("direct32", up_port, 32), ("direct1", up_port, 1)]
@@ -87,7 +88,15 @@ def main() -> None:
         for lp in wds:
             ratio = med[f"{lp}32"]["rps"] / med["direct32"]["rps"]
             added = med[f"{lp}1"]["p50_ms"] - med["direct1"]["p50_ms"]
-            entry["loops"][lp] = {"ratio_32": ratio, "added_p50_ms_at_1": added}
+            per_round = [w["rps"] / d["rps"] for w, d in zip(rows[f"{lp}32"], rows["direct32"],
+                                                              strict=True)]
+            added_rounds = [w["p50_ms"] - d["p50_ms"] for w, d in zip(rows[f"{lp}1"],
+                                                                      rows["direct1"], strict=True)]
+            entry["loops"][lp] = {"ratio_32": ratio, "added_p50_ms_at_1": added,
+                                  "ratio_32_per_round": per_round,
+                                  "added_p50_ms_per_round": added_rounds}
+            print(f"per round ratio at 32: {', '.join(f'{x:.2f}' for x in per_round)}; "
+                  f"added p50 at 1: {', '.join(f'{x:+.3f}' for x in added_rounds)}")
             print(f"\n{name} / watchdog on {lp}: direct {med['direct32']['rps']:.0f} req/s, "
                   f"through watchdog {med[f'{lp}32']['rps']:.0f} req/s at 32 conns: "
                   f"ratio {ratio:.2f}x; p50 at 1 conn {med['direct1']['p50_ms']:.3f} -> "
