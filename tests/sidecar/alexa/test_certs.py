@@ -12,6 +12,7 @@ from pathlib import Path
 
 import alexa_signing
 import pytest
+
 from faas_sidecar.alexa.certs import CertCache, UrlFetcher
 from faas_sidecar.alexa.rejection import Rejected
 from faas_sidecar.alexa.verify import load_trust_store

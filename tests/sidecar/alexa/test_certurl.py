@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from faas_sidecar.alexa.certurl import normalise_cert_url, remove_dot_segments
 from faas_sidecar.alexa.rejection import Rejected
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from faas_sidecar.alexa import AlexaConfig, AlexaConfigError
 
 

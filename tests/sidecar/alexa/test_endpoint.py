@@ -17,12 +17,13 @@ import alexa_signing
 import httpx
 import pytest
 from alexa_live import serve, unique_app_name
-from faas_sidecar.alexa import AlexaConfig, setup_alexa
-from faas_sidecar.app import setup_errors
-from faas_sidecar.model import FunctionSpec, RoutingTable
 from prometheus_client import CollectorRegistry
 from sanic import Sanic
 from sanic.response import HTTPResponse
+
+from faas_sidecar.alexa import AlexaConfig, setup_alexa
+from faas_sidecar.app import setup_errors
+from faas_sidecar.model import FunctionSpec, RoutingTable
 
 SKILL = alexa_signing.SKILL_ID
 DEV_SKILL = "amzn1.ask.skill.devdevdev"

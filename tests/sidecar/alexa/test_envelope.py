@@ -7,6 +7,7 @@ from typing import Any
 
 import alexa_signing
 import pytest
+
 from faas_sidecar.alexa.config import AlexaConfig
 from faas_sidecar.alexa.envelope import load_validator, parse_envelope
 from faas_sidecar.alexa.rejection import Rejected

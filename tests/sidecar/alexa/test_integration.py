@@ -26,11 +26,12 @@ import alexa_signing
 import httpx
 import pytest
 from alexa_live import ROOT, serve, unique_app_name
+from sanic import Sanic
+
 from faas_sidecar.alexa import AlexaConfig, setup_alexa
 from faas_sidecar.app import setup_errors, setup_metrics
 from faas_sidecar.model import FunctionSpec, Replica, RoutingTable
 from faas_sidecar.proxy import Proxy
-from sanic import Sanic
 
 pytestmark = pytest.mark.slow
 SKILL = alexa_signing.SKILL_ID

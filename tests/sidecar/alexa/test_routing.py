@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 import pytest
+
 from faas_sidecar.alexa.envelope import AlexaRequest
 from faas_sidecar.alexa.labels import LabelError, parse_alexa_labels
 from faas_sidecar.alexa.rejection import Rejected

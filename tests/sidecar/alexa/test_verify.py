@@ -10,6 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
+
 from faas_sidecar.alexa.rejection import Rejected
 from faas_sidecar.alexa.verify import (
     check_chain,

@@ -10,10 +10,11 @@ from contextlib import asynccontextmanager
 from types import SimpleNamespace
 
 import httpx
-from faas_sidecar.errors import PlatformError, error_body, error_headers
-from faas_sidecar.model import EMPTY_TABLE
 from sanic import Sanic
 from sanic.response import raw
+
+from faas_sidecar.errors import PlatformError, error_body, error_headers
+from faas_sidecar.model import EMPTY_TABLE
 
 Sanic.test_mode = True  # several apps with one name in one process
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+
 from faas_sidecar.errors import PlatformError
 from faas_sidecar.system.auth import (
     Credentials,

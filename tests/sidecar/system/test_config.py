@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from faas_sidecar.system import SystemApiConfig, SystemConfigError
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import docker.errors
 import pytest
 import requests
+from prometheus_client import CollectorRegistry, Counter
+
 from faas_sidecar.errors import PlatformError
 from faas_sidecar.system.stats import SystemMetrics, invocation_counts
 from faas_sidecar.system.swarm_admin import translate_docker_error
-from prometheus_client import CollectorRegistry, Counter
 
 
 class FakeResponse:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from faas_sidecar.system.routes import load_openapi
 from openapi_spec_validator import validate
+
+from faas_sidecar.system.routes import load_openapi
 
 
 def test_openapi_document_is_valid():

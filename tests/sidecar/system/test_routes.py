@@ -10,10 +10,6 @@ from __future__ import annotations
 from types import MappingProxyType
 
 import pytest
-from faas_sidecar.errors import INTERNAL_HEADER, PlatformError
-from faas_sidecar.model import FunctionSpec, Replica, RoutingTable
-from faas_sidecar.system import CredentialsError, SystemApiConfig, setup_system_api
-from faas_sidecar.system.routes import load_openapi
 from prometheus_client import CollectorRegistry, Counter
 from sanic import Sanic
 from sys_harness import (
@@ -28,6 +24,11 @@ from sys_harness import (
     render_platform_errors,
     serving,
 )
+
+from faas_sidecar.errors import INTERNAL_HEADER, PlatformError
+from faas_sidecar.model import FunctionSpec, Replica, RoutingTable
+from faas_sidecar.system import CredentialsError, SystemApiConfig, setup_system_api
+from faas_sidecar.system.routes import load_openapi
 
 OPENAPI = load_openapi()
 

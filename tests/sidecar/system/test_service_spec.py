@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 import pytest
+
 from faas_sidecar.system.payloads import Deployment, Resources
 from faas_sidecar.system.service_spec import (
     display_image,

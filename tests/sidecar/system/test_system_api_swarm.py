@@ -11,10 +11,6 @@ import time
 import docker
 import docker.errors
 import pytest
-from faas_sidecar.app import AppConfig, create_app
-from faas_sidecar.config import load_config
-from faas_sidecar.system import SystemApiConfig
-from faas_sidecar.system.routes import load_openapi
 from sys_harness import (
     GOOD_AUTH,
     PASSWORD,
@@ -25,6 +21,11 @@ from sys_harness import (
     registered_system_routes,
     serving,
 )
+
+from faas_sidecar.app import AppConfig, create_app
+from faas_sidecar.config import load_config
+from faas_sidecar.system import SystemApiConfig
+from faas_sidecar.system.routes import load_openapi
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
