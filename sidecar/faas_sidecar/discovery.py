@@ -26,7 +26,10 @@ from .spec import build_table
 log = logging.getLogger("faas_sidecar.discovery")
 
 SERVICE_FOLLOW_UPS = (0.1, 0.3, 1.0)  # seconds after a service event
-SETTLE_FIRST, SETTLE_GROWTH, SETTLE_MAX = 0.03, 1.25, 1.0  # re-list pace while tasks move
+# Re-list pace while tasks start or stop: from 30 ms, growing to 100 ms; after
+# 30 s of continuous settling (a crash-looping task), growing to 1 s.
+SETTLE_FIRST, SETTLE_GROWTH, SETTLE_MAX = 0.03, 1.25, 0.1
+SETTLE_LONG, SETTLE_LONG_MAX = 30.0, 1.0
 RETRY_FIRST = 0.25  # after a failed re-list, doubling up to the interval
 STREAM_BACKOFF_FIRST, STREAM_BACKOFF_MAX = 0.1, 2.0
 LIST_TIMEOUT = 15.0
@@ -58,6 +61,7 @@ class Discovery:
         self._tasks: list[asyncio.Task[None]] = []
         self._thread: threading.Thread | None = None
         self._settle_delay = SETTLE_FIRST
+        self._settling_since: float | None = None
         self._retry_delay = RETRY_FIRST
         self._connections = 0
         self.stream_connected = False
@@ -151,6 +155,10 @@ class Discovery:
         if action.startswith("exec_"):
             return  # healthcheck probes: noise; health_status events matter
         self._metrics.events.labels(kind or "unknown").inc()
+        # Something moved: watch task states at the fast pace again (a task
+        # reports "running" shortly after its container's start event, and
+        # that report has no event of its own).
+        self._settle_delay = SETTLE_FIRST
         self._kick.set()
         if kind == "service":
             for delay in SERVICE_FOLLOW_UPS:
@@ -188,15 +196,23 @@ class Discovery:
             self._retry_delay = min(self._retry_delay * 2, self._relist_interval)
             return False
         self._retry_delay = RETRY_FIRST
+        took = time.perf_counter() - started
         self._metrics.relists.labels("ok").inc()
-        self._metrics.relist_seconds.observe(time.perf_counter() - started)
+        self._metrics.relist_seconds.observe(took)
         result = build_table(services, tasks, self._network, network_id=network_id,
                              generation=self._table.generation + 1, built_at=time.time())
         self._publish(result.table)
+        log.debug("re-list took %.1f ms, %d tasks, settling=%s, next settle in %.0f ms",
+                  took * 1000, len(tasks), result.settling, self._settle_delay * 1000)
         if result.settling:
+            now = time.monotonic()
+            if self._settling_since is None:
+                self._settling_since = now
+            cap = SETTLE_MAX if now - self._settling_since < SETTLE_LONG else SETTLE_LONG_MAX
             self._kick_later(self._settle_delay)
-            self._settle_delay = min(self._settle_delay * SETTLE_GROWTH, SETTLE_MAX)
+            self._settle_delay = min(self._settle_delay * SETTLE_GROWTH, cap)
         else:
+            self._settling_since = None
             self._settle_delay = SETTLE_FIRST
         return True
 
