@@ -46,8 +46,16 @@ docker stack deploy --resolve-image never --prune "${compose[@]}" "$STACK" >"$st
 step "waiting for the services of $STACK to be ready"
 deadline=$((SECONDS + ${DEPLOY_TIMEOUT:-180}))
 while :; do
+  # A service is ready when its rolling update (if any) has completed and all
+  # its replicas run: a 1/1 service may still be replacing its old task.
   pending=$(docker stack services "$STACK" --format '{{.Name}} {{.Replicas}}' \
     | awk '{ split($2, r, "/"); if (r[1] != r[2]) print $1 " " $2 }')
+  for svc in $(docker stack services "$STACK" --format '{{.Name}}'); do
+    case "$(docker service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$svc")" in
+      updating|rollback_started) pending="$pending $svc(updating)" ;;
+      paused|rollback_paused) die "the update of $svc failed and is paused: see docker service ps --no-trunc $svc." ;;
+    esac
+  done
   if [ -z "$pending" ] && curl -ksf -o /dev/null "https://127.0.0.1:$HTTPS_PORT/healthz"; then
     break
   fi

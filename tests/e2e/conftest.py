@@ -8,6 +8,7 @@ by `make up` is not disturbed) and removes it at the end (KEEP_STACK=1 keeps it)
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,7 +27,12 @@ class Platform:
     https_port: int
     http_port: int
     tag: str
-    verify: str | bool  # the dev CA's PEM, or False when it is not there
+    ca_file: str | None  # the development CA's PEM (made by make up / deploy)
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """Trust exactly the stack's development CA."""
+        return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else False
 
     @property
     def base_url(self) -> str:
@@ -65,7 +71,7 @@ def platform() -> Iterator[Platform]:
     _run("bash", "scripts/deploy.sh", env=env)
     tag = (ROOT / ".build" / "tag").read_text().strip()
     ca = ROOT / ".state" / stack / "certs" / "ca.pem"
-    yield Platform(stack, https_port, http_port, tag, str(ca) if ca.exists() else False)
+    yield Platform(stack, https_port, http_port, tag, str(ca) if ca.exists() else None)
     if os.environ.get("KEEP_STACK") != "1":
         _run("bash", "scripts/down.sh", env=env)
 
