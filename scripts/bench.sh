@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, one after another (they share 2 cores, so never
+# in parallel), each printing its figures and ratios and writing JSON to
+# bench/results/. Figures and how to read them: docs/benchmarks.md.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+apt_install wrk
+ensure_venv
+bash scripts/engine.sh
+bash scripts/build.sh
+mkdir -p bench/results
+for b in watchdog_fork watchdog_http sidecar_hop sidecar_convergence sidecar_workers nginx_overhead; do
+  step "bench/$b.py"
+  "$VENV/bin/python" "bench/$b.py" || die "bench/$b.py failed (see above)."
+done
+note "results in bench/results/*.json"
