@@ -109,3 +109,26 @@ def test_plain_http_redirects_to_https(platform: Platform) -> None:
     r = httpx.get(f"http://127.0.0.1:{platform.http_port}/function/echo", follow_redirects=False)
     assert r.status_code in (301, 308)
     assert r.headers["location"].startswith("https://")
+
+
+def test_a_function_calls_another_through_the_sidecar(platform: Platform) -> None:
+    with platform.client() as c:
+        r = c.post(
+            "/function/relay", content=b"inside the swarm", headers={"X-Target": "echo"}
+        )
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "via": "relay",
+        "function": "echo",
+        "status": 200,
+        "body": "inside the swarm",
+    }
+
+
+def test_relay_to_a_missing_function_reports_the_sidecars_404(platform: Platform) -> None:
+    with platform.client() as c:
+        r = c.post("/function/relay", content=b"x", headers={"X-Target": "nope-nothing"})
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["status"] == 404
+    assert json.loads(doc["body"])["error"] == "function_not_found"
