@@ -12,8 +12,13 @@ bash "$ROOT/scripts/base-image.sh"
 
 # The tag is a hash of every build input, so a changed file gives a new tag and
 # `docker stack deploy` rolls the services that use it; nothing changed, no roll.
-inputs=$(git ls-files -co --exclude-standard -- pyproject.toml watchdog sidecar nginx certs functions schemas \
-  | grep -v -E '(__pycache__|\.pyc$|/dev/|/live/)' | sort)
+sources=(pyproject.toml watchdog sidecar nginx certs functions schemas)
+if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  inputs=$(git ls-files -co --exclude-standard -- "${sources[@]}")
+else  # a tarball, not a checkout
+  inputs=$(find "${sources[@]}" -type f)
+fi
+inputs=$(echo "$inputs" | grep -v -E '(__pycache__|\.pyc$|/dev/|/live/)' | sort)
 TAG=$(cd "$ROOT" && sha256sum $inputs | sha256sum | cut -c1-12)
 mkdir -p "$BUILD_DIR/wheels"
 

@@ -42,7 +42,13 @@ apt_install() {
 ensure_venv() {
   if [ ! -x "$VENV/bin/python" ]; then
     step "creating the virtualenv in .venv"
-    "$PYTHON" -m venv "$VENV" || die "could not create a virtualenv with $PYTHON: install python3-venv."
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+      || die "$PYTHON is missing or older than 3.11: install Python 3.11+ or set PYTHON=/path/to/python3.11."
+    if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+      rm -rf "$VENV"
+      apt_install python3-venv
+      "$PYTHON" -m venv "$VENV" || die "could not create a virtualenv with $PYTHON: install python3-venv."
+    fi
   fi
   local stamp="$VENV/.installed" want
   want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"

@@ -3,6 +3,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 start=$SECONDS
+apt_install curl iproute2 ca-certificates
 bash "$ROOT/scripts/engine.sh"
 bash "$ROOT/scripts/build.sh"
 bash "$ROOT/scripts/deploy.sh"
