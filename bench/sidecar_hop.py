@@ -9,6 +9,11 @@ Targets: added median latency < 0.5 ms at 1 connection; >= 0.5x the direct
 throughput at 32 connections.
 
     .venv/bin/python bench/sidecar_hop.py [--rounds 5] [--duration 5] [--workers 1]
+
+Resource names, the host port and the image tags are options, so two helpers
+sharing the Docker daemon do not collide (--prefix sh-hop --port 18801).
+SC_SIDECAR_IMAGE names a prebuilt sidecar image; SC_MOUNT_SOURCE=1 mounts the
+working tree's package over the image's.
 """
 
 from __future__ import annotations
@@ -47,6 +52,13 @@ SIDECAR = f"{PREFIX}-sidecar"
 FUNCTION = f"{PREFIX}-fn"
 WRK = f"{PREFIX}-wrk"
 FN_IMAGE = "sc-hopfn:test"
+
+
+def use_prefix(prefix: str, port: int, fn_image: str) -> None:
+    global PORT, PREFIX, NETWORK, SIDECAR, FUNCTION, WRK, FN_IMAGE
+    PORT, PREFIX, FN_IMAGE = port, prefix, fn_image
+    NETWORK, SIDECAR = f"{prefix}-net", f"{prefix}-sidecar"
+    FUNCTION, WRK = f"{prefix}-fn", f"{prefix}-wrk"
 WATCHDOG_IMAGE = os.environ.get("SC_WATCHDOG_IMAGE", "swarmfaas/watchdog:dev")
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
@@ -116,7 +128,11 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--prefix", default=PREFIX, help="name prefix of every resource")
+    parser.add_argument("--port", type=int, default=PORT, help="host port of the sidecar")
+    parser.add_argument("--fn-image", default=FN_IMAGE, help="tag of the function image")
     args = parser.parse_args()
+    use_prefix(args.prefix, args.port, args.fn_image)
     why = swarm_ready()
     if why:
         print(f"cannot run: {why}", file=sys.stderr)

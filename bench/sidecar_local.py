@@ -1,0 +1,204 @@
+"""The sidecar hop on 127.0.0.1, without Docker: a quick, profilable stand-in for
+bench/sidecar_hop.py while tuning the proxy path.
+
+Same three real processes as the swarm benchmark (the tiny upstream of
+tests/sidecar/images/hopfn, the real watchdog in HTTP mode in front of it, and
+the sidecar's app factory pieces with a fixed routing table instead of
+discovery), and wrk on 127.0.0.1 (loopback, no overlay). Besides req/s and
+latency it reports the CPU time each server process spent per request (from
+/proc), which is much less noisy than req/s on a shared 2-core machine and is
+what the proxy path's changes move.
+
+    .venv/bin/python bench/sidecar_local.py [--rounds 3] [--duration 4] [--port 18810]
+
+The swarm benchmark (bench/sidecar_hop.py) gives the figures of record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import MappingProxyType
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "sidecar" / "images" / "hopfn" / "tiny.py"
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def serve_sidecar(port: int, watchdog_port: int) -> None:
+    """The sidecar's pieces (errors, metrics, proxy, routes) with a fixed table."""
+    sys.path.insert(0, str(ROOT / "sidecar"))
+    from sanic import Sanic
+
+    from faas_sidecar import app as app_module
+    from faas_sidecar.config import load_config
+    from faas_sidecar.model import FunctionSpec, Replica, RoutingTable
+
+    class Fixed:
+        def __init__(self, table: RoutingTable) -> None:
+            self.table = table
+            self._changed: asyncio.Event | None = None
+
+        def changed(self) -> asyncio.Event:
+            if self._changed is None:
+                self._changed = asyncio.Event()
+            return self._changed
+
+    spec = FunctionSpec(name="hop", service_id="hop", service_name="hop", image="i",
+                        timeout=60.0, desired_replicas=1,
+                        replicas=(Replica("hop1", "127.0.0.1", watchdog_port),))
+    table = RoutingTable(functions=MappingProxyType({"hop": spec}), built_at=time.time(),
+                         generation=1)
+    config = load_config({"FUNCTIONS_NETWORK": "n", "SIDECAR_PORT": str(port)})
+    app = Sanic("sidecar_local_bench")
+    app_module.setup_sanic_config(app, config)
+    app_module.setup_errors(app)
+    app_module.setup_metrics(app)
+    app.ctx.discovery = Fixed(table)
+    app_module.setup_proxy(app, config)
+    app_module.setup_health(app)
+    app_module.setup_function_routes(app, root_post=True)
+    app.run(host="127.0.0.1", port=port, single_process=True, access_log=False, motd=False)
+
+
+def wait_port(port: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    return total
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    pids = [int(p) for p in out.split()]
+    return pids + [g for c in pids for g in children(c)]
+
+
+def wrk(url: str, connections: int, duration: float) -> dict[str, float]:
+    threads = 1 if connections == 1 else 2
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s",
+                          "--timeout", "5s", "--latency", url],
+                         capture_output=True, text=True, timeout=duration + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+
+    def pct(p: str) -> float:
+        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)\b", out).groups()
+        return float(value) * UNITS[unit]
+
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "requests": requests, "p50_ms": pct("50"), "p99_ms": pct("99"),
+            "non_2xx": int(bad.group(1)) if bad else 0}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=4)
+    parser.add_argument("--port", type=int, default=18810, help="first of 3 ports")
+    parser.add_argument("--serve-sidecar", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_sidecar:
+        serve_sidecar(*args.serve_sidecar)
+        return 0
+    tiny_port, wd_port, sc_port = args.port, args.port + 1, args.port + 2
+    # SC_WATCHDOG_PATH: a directory holding the fwatchdog package (e.g. a
+    # pinned commit's), when the working tree's is mid-edit.
+    wd_path = os.environ.get("SC_WATCHDOG_PATH", str(ROOT / "watchdog"))
+    wd_env = {**os.environ, "PYTHONPATH": wd_path, "mode": "http",
+              "port": str(wd_port), "upstream_url": f"http://127.0.0.1:{tiny_port}",
+              "fprocess": f"{sys.executable} {TINY} --port {tiny_port}"}
+    procs = [subprocess.Popen([sys.executable, "-m", "fwatchdog"], env=wd_env,
+                              stdout=subprocess.DEVNULL)]
+    procs.append(subprocess.Popen([sys.executable, __file__, "--serve-sidecar", str(sc_port),
+                                   str(wd_port)]))
+    try:
+        wait_port(wd_port)
+        wait_port(sc_port)
+        wd_pids = [procs[0].pid, *children(procs[0].pid)]  # watchdog (+ tiny, + workers)
+        sc_pids = [procs[1].pid]
+        urls = {"direct": f"http://127.0.0.1:{wd_port}/",
+                "sidecar": f"http://127.0.0.1:{sc_port}/function/hop/"}
+        for url in urls.values():
+            wrk(url, 32, 1)
+        results: dict[str, dict[str, list[dict[str, float]]]] = {
+            str(c): {"direct": [], "sidecar": []} for c in (1, 32)}
+        for index in range(args.rounds):
+            order = list(urls.items())
+            if index % 2:
+                order.reverse()
+            for connections in (1, 32):
+                for label, url in order:
+                    before = (cpu_seconds(sc_pids), cpu_seconds(wd_pids))
+                    r = wrk(url, connections, args.duration)
+                    after = (cpu_seconds(sc_pids), cpu_seconds(wd_pids))
+                    n = max(r["requests"], 1)
+                    r["sidecar_cpu_us"] = (after[0] - before[0]) / n * 1e6
+                    r["watchdog_cpu_us"] = (after[1] - before[1]) / n * 1e6
+                    results[str(connections)][label].append(r)
+                    print(f"round {index + 1} c={connections:2d} {label:7s} {r['rps']:8.0f} req/s"
+                          f"  p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms  CPU/req: "
+                          f"sidecar {r['sidecar_cpu_us']:5.0f} us, watchdog+upstream "
+                          f"{r['watchdog_cpu_us']:5.0f} us"
+                          + (f"  non-2xx {r['non_2xx']}" if r["non_2xx"] else ""), flush=True)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    print(f"\nmedians of {args.rounds} rounds, {args.duration:g} s each, 127.0.0.1, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    summary = {}
+    for connections, sides in results.items():
+        d, s = sides["direct"], sides["sidecar"]
+        med = {side: {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+               for side, rows in (("direct", d), ("sidecar", s))}
+        ratios = [b["rps"] / a["rps"] for a, b in zip(d, s, strict=True)]
+        summary[connections] = {**med, "ratio": med["sidecar"]["rps"] / med["direct"]["rps"],
+                                "round_ratios": ratios}
+        print(f"  c={connections:>2}: direct {med['direct']['rps']:7.0f} req/s p50 "
+              f"{med['direct']['p50_ms']:.3f} ms | sidecar {med['sidecar']['rps']:7.0f} req/s "
+              f"p50 {med['sidecar']['p50_ms']:.3f} ms | ratio "
+              f"{summary[connections]['ratio']:.2f}x (rounds "
+              f"{', '.join(f'{x:.2f}' for x in ratios)}) | sidecar CPU/req "
+              f"{med['sidecar']['sidecar_cpu_us']:.0f} us, watchdog+upstream CPU/req "
+              f"{med['direct']['watchdog_cpu_us']:.0f} us")
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"sidecar_local-{int(time.time())}.json"
+    path.write_text(json.dumps({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                "rounds": results, "summary": summary}, indent=2))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
