@@ -47,7 +47,7 @@ def main() -> None:
                      "rounds": args.rounds, "seconds": args.seconds,
                      "watchdog_workers": 1, "upstreams": {}}
     for name in [u.strip() for u in args.upstreams.split(",") if u.strip()]:
-        up_port = free_port_in(18660, 18670)
+        up_port = free_port_in(18700, 18710)
         upstream = subprocess.Popen([*UPSTREAMS[name], str(up_port)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -57,7 +57,7 @@ def main() -> None:
             loops = ["asyncio"]
             wds = {}
             for lp in loops:
-                wd_port = free_port_in(18671, 18690)
+                wd_port = free_port_in(18711, 18730)
                 wds[lp] = (wd_port, start_watchdog(wd_port, mode="http",
                                                    fprocess="sleep infinity",
                                                    upstream_url=f"http://127.0.0.1:{up_port}"))

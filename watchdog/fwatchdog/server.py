@@ -14,12 +14,7 @@ from collections.abc import Mapping
 from . import errors
 from .cgi import build_cgi_env
 from .config import Config
-from .headers import (
-    forwardable_head,
-    function_response_headers,
-    proxied_response_headers,
-    upstream_request_headers,
-)
+from .headers import function_response_headers
 from .httpwire import MAX_HEAD, REASONS, ChunkedDecoder, HttpError, Request, RequestHead, parse_head
 from .metrics import Slot as Metrics
 from .runners import Invocation, OutputTooLarge, ProcessFailed, Runner, UpstreamUnavailable
@@ -47,10 +42,15 @@ class Server:
         self.connections: set[HttpConnection] = set()
         self.idle_event = asyncio.Event()
         self.streams = bool(getattr(runner, "streams", False))
-        self.proxies = config.mode == "http"
+        self.connection_class = HttpConnection
+        self.deadlines = None
+        if config.mode == "http":  # relayed by proxy.py, no runner.run() per request
+            from .proxy import Deadlines, ProxyConnection
+            self.connection_class = ProxyConnection
+            self.deadlines = Deadlines(config.exec_timeout)
 
     def protocol_factory(self) -> HttpConnection:
-        return HttpConnection(self)
+        return self.connection_class(self)
 
     def accepting_work(self) -> bool:
         return self.state == "ready" and self.runner.ready()
@@ -115,6 +115,8 @@ class HttpConnection(asyncio.Protocol):
         self.buf = bytearray()
         self.head: RequestHead | None = None
         self.chunks: ChunkedDecoder | None = None
+        # The request in progress: an asyncio.Task running the runner, or in http
+        # mode a proxy.Exchange (same done()/cancel() interface, no task).
         self.task: asyncio.Task | None = None
         self.closing = False
         self.read_paused = False
@@ -282,11 +284,6 @@ class HttpConnection(asyncio.Protocol):
             if outcome.streamed:
                 status = 200
                 sink.finish()
-            elif server.proxies:
-                status = outcome.status
-                headers = proxied_response_headers(outcome.headers, config.content_type, head,
-                                                   duration)
-                self._send(status, headers, outcome.body, head)
             else:
                 status = 200
                 headers = function_response_headers(config.content_type, head, duration)
@@ -313,13 +310,6 @@ class HttpConnection(asyncio.Protocol):
     def _invocation(self, request: Request) -> Invocation:
         server = self.server
         head = request.head
-        if server.proxies:
-            raw = forwardable_head(head)
-            if raw is not None:
-                return Invocation(head.method, head.target, head.headers, request.body,
-                                  raw_head=raw)
-            return Invocation(head.method, head.target, upstream_request_headers(head),
-                              request.body)
         env = build_cgi_env(server.base_env, head, len(request.body),
                             server.config.cgi_headers)
         return Invocation(head.method, head.target, head.headers, request.body, env)
