@@ -81,9 +81,12 @@ def test_nginx_image_starts_without_the_sidecar_and_serves_https(have_docker, de
         redirect = httpx.get(f"http://localhost:{HTTP}/x")
         assert redirect.status_code == 308
         assert redirect.headers["location"] == f"https://localhost:{HTTPS}/x"
-        logs = docker("logs", name)
+        # The JSON access log goes to stdout; Docker's log copy may lag a little.
+        deadline = time.monotonic() + 10
+        while '"status":"502"' not in (logs := docker("logs", name)).stdout:
+            assert time.monotonic() < deadline, f"no 502 access log line: {logs.stdout!r}"
+            time.sleep(0.2)
         assert "serving the default certificate" in logs.stderr
-        assert '"status":"502"' in logs.stdout  # the JSON access log goes to stdout
         # docker stop: SIGTERM -> graceful nginx stop -> exit 0.
         assert docker("stop", "-t", "10", name).returncode == 0
         assert docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "0"
