@@ -109,3 +109,39 @@ def test_scan_response_fits(raw, method, status, length, keep_alive, kept, ids):
 def test_scan_response_leaves_the_rest_to_the_general_path(raw):
     data = raw.replace("\n", "\r\n").encode()
     assert scan_response(data, len(data), b"GET") is None
+
+
+def test_deadlines_expire_in_order_and_forget_finished_exchanges():
+    import asyncio
+
+    from fwatchdog import proxy
+
+    class Fake:
+        def __init__(self, deadline: float) -> None:
+            self.deadline = deadline
+            self.over = False
+
+        def timed_out(self) -> None:
+            self.over = True
+            expired.append(self)
+
+    expired: list[Fake] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        deadlines = proxy.Deadlines(0.05)
+        slow = Fake(loop.time() + 0.05)
+        deadlines.add(slow)  # type: ignore[arg-type]
+        for _ in range(3 * proxy.COMPACT_MIN):  # finished quickly behind the slow one
+            fast = Fake(loop.time() + 0.05)
+            deadlines.add(fast)  # type: ignore[arg-type]
+            fast.over = True
+        assert len(deadlines.queue) < 2 * proxy.COMPACT_MIN + 2
+        late = Fake(loop.time() + 0.15)
+        deadlines.add(late)  # type: ignore[arg-type]
+        await asyncio.sleep(0.1)
+        assert expired == [slow]
+        await asyncio.sleep(0.1)
+        assert expired == [slow, late]
+
+    asyncio.run(scenario())

@@ -25,6 +25,7 @@ from .server import READ_PAUSE, RESERVED_PREFIX, SMALL_BODY, HttpConnection, Ser
 from .upstream import TOO_LARGE, UpstreamConn
 
 _HEAD_END = b"\r\n\r\n"
+COMPACT_MIN = 1024  # Deadlines: queue length that triggers dropping finished exchanges
 
 
 class _Asked:
@@ -43,19 +44,24 @@ class Deadlines:
     All exchanges get the same timeout, so their deadlines come in the order
     they start: a FIFO queue is a deadline queue, and one timer, armed for the
     oldest unfinished exchange, is enough. Finished exchanges are dropped from
-    the front as new ones come. Cheaper than a call_later handle per request
-    (heap push and cancel), measured in docs/watchdog.md.
+    the front as new ones come, and filtered out when one slow exchange at the
+    front holds many behind it (so memory follows the live ones). Cheaper than
+    a call_later handle per request (heap push and cancel): docs/watchdog.md.
     """
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self.queue: deque[Exchange] = deque()
         self.timer: asyncio.TimerHandle | None = None
+        self.compact_at = COMPACT_MIN
 
     def add(self, exchange: Exchange) -> None:
         queue = self.queue
         while queue and queue[0].over:
             queue.popleft()
+        if len(queue) >= self.compact_at:
+            queue = self.queue = deque(e for e in queue if not e.over)
+            self.compact_at = max(COMPACT_MIN, 2 * len(queue))
         queue.append(exchange)
         if self.timer is None:
             self.timer = asyncio.get_running_loop().call_at(exchange.deadline, self._expire)
