@@ -5,7 +5,9 @@ was measured against, and a raw asyncio-Protocol hello-world that is several
 times faster), rounds alternate: wrk straight at the upstream, then wrk at the
 watchdog in front of it (mode=http), at 32 connections for throughput and at 1
 connection for latency. Medians, ratios and added p50 latency go to stdout and
-bench/results/watchdog_http-*.json.
+bench/results/watchdog_http-*.json, with the CPU time (user+system, from
+/proc) the upstream and the watchdog spent per request at 32 connections: a
+figure much less sensitive than req/s to other load on the machine.
 
     .venv/bin/python bench/watchdog_http.py [--rounds 3] [--seconds 5] [--upstreams sanic,raw]
 """
@@ -13,6 +15,7 @@ bench/results/watchdog_http-*.json.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -31,10 +34,17 @@ from watchdog_common import (
 )
 
 HERE = Path(__file__).resolve().parent
+TICK = os.sysconf("SC_CLK_TCK")
 UPSTREAMS = {
     "sanic": [sys.executable, str(HERE / "watchdog_upstream_sanic.py")],
     "raw": [sys.executable, str(HERE / "watchdog_upstream.py")],
 }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of `pid` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def main() -> None:
@@ -71,11 +81,19 @@ def main() -> None:
             try:
                 for rnd in range(args.rounds):
                     for key, port, conns in plan:
+                        watched = {"upstream": upstream.pid}
+                        if port != up_port:
+                            watched["watchdog"] = wds[key.rstrip("0123456789")][1].pid
+                        before = {k: cpu_seconds(pid) for k, pid in watched.items()}
                         res = wrk(f"http://127.0.0.1:{port}/", conns, args.seconds, threads=1)
+                        done = res["rps"] * args.seconds
+                        res["cpu_us_per_req"] = {k: round(1e6 * (cpu_seconds(pid) - before[k])
+                                                          / done, 1) for k, pid in watched.items()}
                         rows.setdefault(key, []).append(res)
                         print(f"{name} round {rnd + 1} {key}: {res['rps']:.0f} req/s "
                               f"p50 {res['p50_ms']} ms p99 {res['p99_ms']} ms "
-                              f"non2xx={res['non2xx']}", flush=True)
+                              f"non2xx={res['non2xx']} CPU us/req {res['cpu_us_per_req']} "
+                              f"load {os.getloadavg()[0]:.1f}", flush=True)
             finally:
                 for _, proc in wds.values():
                     stop(proc)
@@ -92,7 +110,12 @@ def main() -> None:
                                                               strict=True)]
             added_rounds = [w["p50_ms"] - d["p50_ms"] for w, d in zip(rows[f"{lp}1"],
                                                                       rows["direct1"], strict=True)]
+            cpu = {who: median([r["cpu_us_per_req"][who] for r in rows[f"{lp}32"]])
+                   for who in ("upstream", "watchdog")}
+            print(f"CPU per request at 32 (median): upstream {cpu['upstream']} us, "
+                  f"watchdog {cpu['watchdog']} us")
             entry["loops"][lp] = {"ratio_32": ratio, "added_p50_ms_at_1": added,
+                                  "cpu_us_per_req_32": cpu,
                                   "ratio_32_per_round": per_round,
                                   "added_p50_ms_per_round": added_rounds}
             print(f"per round ratio at 32: {', '.join(f'{x:.2f}' for x in per_round)}; "
