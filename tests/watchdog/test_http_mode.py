@@ -275,3 +275,14 @@ def test_sigterm_drains_relayed_requests(start_watchdog):
     thread.join()
     assert results == [200]
     assert wd.proc.wait(15) == 0
+
+
+def test_request_naming_private_hop_fields_goes_the_general_way(start_watchdog):
+    wd = start_http(start_watchdog)
+    resp = wd.request("POST", "/general", b"abc", {"Connection": "keep-alive, X-Private",
+                                                     "X-Private": "secret", "X-Kept": "k"})
+    seen = json.loads(resp.body)
+    assert resp.status == 200 and seen["body_len"] == 3 and seen["headers"]["x-kept"] == "k"
+    assert "x-private" not in seen["headers"] and "connection" not in seen["headers"]
+    got = raw_exchange(wd.port, b"GET /no-host HTTP/1.0\r\n\r\n", 1)  # Host added for it
+    assert got.startswith(b"HTTP/1.1 200") and b'"host": "127.0.0.1:' in got
