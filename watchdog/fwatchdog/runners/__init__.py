@@ -9,14 +9,24 @@ from .base import (
     ProcessFailed,
     Runner,
     Sink,
+    Supervised,
     UpstreamUnavailable,
 )
 
-__all__ = ["Invocation", "Outcome", "OutputTooLarge", "ProcessFailed", "Runner", "Sink",
-           "UpstreamUnavailable", "make_runner"]
+__all__ = [
+    "Invocation",
+    "Outcome",
+    "OutputTooLarge",
+    "ProcessFailed",
+    "Runner",
+    "Sink",
+    "Supervised",
+    "UpstreamUnavailable",
+    "make_runner",
+]
 
 
-def make_runner(mode: str, **kwargs) -> Runner:
+def make_runner(mode: str, **kwargs) -> Supervised:
     if mode == "fork":
         from .fork import ForkRunner
         return ForkRunner(**kwargs)

@@ -18,7 +18,6 @@ class Invocation:
     headers: list[tuple[str, str]]  # end-to-end request headers (lower-case names)
     body: bytes
     env: Mapping[str, str] | None = None  # full child environment (fork and stream modes)
-    raw_head: bytes | None = None  # http mode: the client's head, fit to forward unchanged
 
 
 @dataclass
@@ -49,11 +48,18 @@ class UpstreamUnavailable(Exception):
     pass
 
 
-class Runner(Protocol):
+class Supervised(Protocol):
+    """What every mode's runner does: start, say whether it is ready, stop."""
+
     async def start(self) -> None: ...
 
     def ready(self) -> bool: ...
 
-    async def run(self, invocation: Invocation, sink: Sink) -> Outcome: ...
-
     async def stop(self) -> None: ...
+
+
+class Runner(Supervised, Protocol):
+    """Fork and stream modes: one run per request. (HTTP mode only supervises
+    the warm upstream; proxy.py relays requests to it without a run.)"""
+
+    async def run(self, invocation: Invocation, sink: Sink) -> Outcome: ...
