@@ -10,6 +10,7 @@ latency it reports the CPU time each server process spent per request (from
 what the proxy path's changes move.
 
     .venv/bin/python bench/sidecar_local.py [--rounds 3] [--duration 4] [--port 18810]
+    FAST_PATH=false .venv/bin/python bench/sidecar_local.py   # Sanic's request cycle only
 
 The swarm benchmark (bench/sidecar_hop.py) gives the figures of record.
 """
@@ -38,8 +39,6 @@ TICK = os.sysconf("SC_CLK_TCK")
 def serve_sidecar(port: int, watchdog_port: int) -> None:
     """The sidecar's pieces (errors, metrics, proxy, routes) with a fixed table."""
     sys.path.insert(0, str(ROOT / "sidecar"))
-    from sanic import Sanic
-
     from faas_sidecar import app as app_module
     from faas_sidecar.config import load_config
     from faas_sidecar.model import FunctionSpec, Replica, RoutingTable
@@ -59,8 +58,9 @@ def serve_sidecar(port: int, watchdog_port: int) -> None:
                         replicas=(Replica("hop1", "127.0.0.1", watchdog_port),))
     table = RoutingTable(functions=MappingProxyType({"hop": spec}), built_at=time.time(),
                          generation=1)
-    config = load_config({"FUNCTIONS_NETWORK": "n", "SIDECAR_PORT": str(port)})
-    app = Sanic("sidecar_local_bench")
+    config = load_config({"FUNCTIONS_NETWORK": "n", "SIDECAR_PORT": str(port),
+                          "FAST_PATH": os.environ.get("FAST_PATH", "true")})
+    app = app_module.SidecarApp("sidecar_local_bench")
     app_module.setup_sanic_config(app, config)
     app_module.setup_errors(app)
     app_module.setup_metrics(app)

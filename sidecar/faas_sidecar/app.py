@@ -39,8 +39,29 @@ class AppConfig:
     alexa: Any = None  # faas_sidecar.alexa.AlexaConfig
 
 
+class SidecarApp(Sanic):
+    """Sanic, serving with ``FunctionProtocol`` (fastpath.py) unless told
+    otherwise: plain ``/function/*`` requests skip Sanic's request cycle, all
+    others are Sanic's as before. ``FAST_PATH=false`` turns it off."""
+
+    def prepare(self, *args: Any, protocol: Any = None, **kwargs: Any) -> None:
+        super().prepare(*args, protocol=protocol or self._default_protocol(), **kwargs)
+
+    async def create_server(self, *args: Any, protocol: Any = None, **kwargs: Any) -> Any:
+        return await super().create_server(*args, protocol=protocol or
+                                            self._default_protocol(), **kwargs)
+
+    def _default_protocol(self) -> Any:
+        config = getattr(self.ctx, "sidecar_config", None)
+        if config is not None and not config.fast_path:
+            return None  # Sanic's default
+        from .fastpath import FunctionProtocol
+
+        return FunctionProtocol
+
+
 def create_app(config: AppConfig, name: str = APP_NAME) -> Sanic:
-    app = Sanic(name)
+    app = SidecarApp(name)
     setup_sanic_config(app, config.sidecar)
     setup_errors(app)
     setup_metrics(app)

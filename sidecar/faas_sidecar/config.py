@@ -31,6 +31,9 @@ class SidecarConfig:
     connect_timeout: float = 2.0  # CONNECT_TIMEOUT seconds to open a connection to a replica
     buffer_limit: int = 1 << 20  # BUFFER_LIMIT bytes: bodies up to this are buffered (retryable)
     log_level: str = "INFO"  # LOG_LEVEL
+    # FAST_PATH: serve plain /function/* requests without Sanic's request cycle
+    # (fastpath.py; docs/sidecar.md has the measurement)
+    fast_path: bool = True
 
 
 def _number(
@@ -60,6 +63,9 @@ def load_config(env: Mapping[str, str]) -> SidecarConfig:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING or ERROR")
     cpus = os.cpu_count() or 1
+    fast = (env.get("FAST_PATH") or "true").strip().lower()
+    if fast not in {"true", "false"}:
+        raise ConfigError(f"FAST_PATH={fast!r}: expected true or false")
     return SidecarConfig(
         functions_network=network,
         host=(env.get("SIDECAR_HOST") or "0.0.0.0").strip(),
@@ -77,4 +83,5 @@ def load_config(env: Mapping[str, str]) -> SidecarConfig:
         buffer_limit=_number(env, "BUFFER_LIMIT", 1 << 20, int, 0, 1 << 30,
                              "bytes between 0 and 1073741824"),
         log_level=level,
+        fast_path=fast == "true",
     )

@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING
 
 from sanic import HTTPResponse, Request
@@ -67,6 +67,22 @@ class UpstreamResponse(HTTPResponse):
             self._done(ok)
 
 
+class Reply:
+    """The replica's answer, before it becomes a response: the head, and either
+    the whole body or the chunks still to come. ``done(ok)`` must be called once
+    the chunks are relayed (it returns the connection to the pool or drops it)."""
+
+    __slots__ = ("body", "chunks", "done", "headers", "status")
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes | None,
+                 chunks: AsyncIterator[bytes] | None, done: Callable[[bool], None]) -> None:
+        self.status = status
+        self.headers = headers  # to the client; Content-Length only when kept from upstream
+        self.body = body
+        self.chunks = chunks
+        self.done = done
+
+
 class Proxy:
     def __init__(
         self,
@@ -97,9 +113,38 @@ class Proxy:
         body: bytes | None = None,
         path: str | None = None,
     ) -> HTTPResponse:
-        started = time.perf_counter()
         call_id = call_id_for(request.headers.get("x-call-id"))
         request.ctx.call_id = call_id
+        if path is None:
+            path = self._derive_path(request)
+        reply = await self.call(
+            function_name, request.method, path, request.query_string,
+            request.headers.items(), client_ip=request.ip or "", scheme=request.scheme,
+            call_id=call_id, body=body, request=request)
+        if reply.body is not None:
+            return HTTPResponse(reply.body, status=reply.status, headers=reply.headers)
+        return UpstreamResponse(reply.status, reply.headers, reply.chunks,  # type: ignore[arg-type]
+                                reply.done)
+
+    async def call(
+        self,
+        function_name: str,
+        method: str,
+        path: str,
+        query: str,
+        headers: Iterable[tuple[str, str]],
+        *,
+        client_ip: str,
+        scheme: str,
+        call_id: str,
+        body: bytes | None = None,
+        request: Request | None = None,
+    ) -> Reply:
+        """One call of a function, independent of the server in front: the
+        Sanic routes (through ``forward``) and the lean function path
+        (fastpath.py) both use it. ``body`` None with a Sanic ``request``
+        reads small bodies first and streams larger ones."""
+        started = time.perf_counter()
         code = "502"
         check_name(function_name)  # callers may pass a header value as it came
         known = function_name in self._table().functions  # bounds metric label values
@@ -107,13 +152,25 @@ class Proxy:
             self._metrics.started(function_name)
         try:
             spec = await self._ready_spec(function_name)
-            if path is None:
-                path = self._derive_path(request)
-            if body is None:
+            stream: AsyncIterator[bytes] | None = None
+            length: int | None
+            if body is None and request is not None:
                 body = await self._maybe_buffer(request)
-            response = await self._exchange(request, spec, path, body, call_id, started)
-            code = str(response.status)
-            return response
+                if body is None:
+                    stream = _body_stream(request)
+                    length = _declared_length(request)
+            if body is not None:
+                length = len(body)
+            elif stream is None:
+                body, length = b"", 0
+            target = path + "?" + query if query else path
+            head = encode_head(method, target, request_headers(
+                headers, call_id=call_id, start_time_ns=time.time_ns(), client_ip=client_ip,
+                scheme=scheme, body_length=length))
+            reply = await self._exchange(spec, head, body, stream, length, call_id,
+                                         method == "HEAD")
+            code = str(reply.status)
+            return reply
         except PlatformError as exc:
             code = str(exc.status)
             raise
@@ -128,7 +185,8 @@ class Proxy:
     # steps
     async def _ready_spec(self, name: str) -> FunctionSpec:
         table = self._table()
-        self._prune(table)
+        if table.generation != self._pool_generation:
+            self._prune(table)
         spec = table.get(name)
         if spec is None:
             raise PlatformError(404, "function_not_found", f"no function named {name!r}")
@@ -168,15 +226,9 @@ class Proxy:
             return request.body
         return None
 
-    async def _exchange(self, request: Request, spec: FunctionSpec, path: str,
-                        body: bytes | None, call_id: str, started: float) -> HTTPResponse:
-        target = path + ("?" + request.query_string if request.query_string else "")
-        length = len(body) if body is not None else _declared_length(request)
-        headers = request_headers(
-            request.headers.items(), call_id=call_id, start_time_ns=time.time_ns(),
-            client_ip=request.ip or "", scheme=request.scheme, body_length=length,
-        )
-        head = encode_head(request.method, target, headers)
+    async def _exchange(self, spec: FunctionSpec, head: bytes, body: bytes | None,
+                        stream: AsyncIterator[bytes] | None, length: int | None,
+                        call_id: str, head_only: bool) -> Reply:
         tried: set[tuple[str, int]] = set()
         last: UpstreamError | None = None
         # Connection refused by every replica (a task reported running before its
@@ -197,8 +249,8 @@ class Proxy:
             tried.add(replica_key(replica))
             attempts += 1
             try:
-                return await self._attempt(request, spec, replica, head, body, length,
-                                           call_id)
+                return await self._attempt(spec, replica, head, body, stream, length, call_id,
+                                           head_only)
             except UpstreamError as exc:
                 last = exc
                 # Retry only what never reached a replica: a failed connect, or
@@ -214,11 +266,12 @@ class Proxy:
             f"function {spec.name!r} has no replica left to try"
         raise PlatformError(502, "replica_unreachable", reason)
 
-    async def _attempt(self, request: Request, spec: FunctionSpec, replica: Replica,
-                       head: bytes, body: bytes | None, length: int | None,
-                       call_id: str) -> HTTPResponse:
-        key = replica_key(replica)
-        self.in_flight[key] = self.in_flight.get(key, 0) + 1
+    async def _attempt(self, spec: FunctionSpec, replica: Replica, head: bytes,
+                       body: bytes | None, stream: AsyncIterator[bytes] | None,
+                       length: int | None, call_id: str, head_only: bool) -> Reply:
+        key = (replica.address, replica.port)
+        in_flight = self.in_flight
+        in_flight[key] = in_flight.get(key, 0) + 1
         conn: Connection | None = None
         released = False
 
@@ -227,9 +280,11 @@ class Proxy:
             if released:
                 return
             released = True
-            self.in_flight[key] -= 1
-            if self.in_flight[key] <= 0:
-                del self.in_flight[key]
+            left = in_flight[key] - 1
+            if left > 0:
+                in_flight[key] = left
+            else:
+                del in_flight[key]
             if conn is not None:
                 if ok:
                     self.pool.release(conn)
@@ -240,25 +295,24 @@ class Proxy:
         try:
             async with asyncio.timeout(timeout):
                 conn = await self.pool.acquire(key)
-                conn.head_only = request.method == "HEAD"
-                source = body if body is not None else _body_stream(request)
-                await conn.send_request(head, source, chunked=length is None)
+                conn.head_only = head_only
+                await conn.send_request(head, body if body is not None else stream,
+                                        chunked=length is None)
                 await conn.read_head()
             complete = conn.take_complete_body()
             out_headers = response_headers(conn.headers, call_id=call_id)
             if complete is not None:
-                if conn.head_only:  # the size of what GET would send, kept for HEAD
+                if head_only:  # the size of what GET would send, kept for HEAD
                     upstream_length = _header(conn.headers, "content-length")
                     if upstream_length is not None:
                         out_headers.append(("Content-Length", upstream_length))
-                response = HTTPResponse(complete, status=conn.status, headers=out_headers)
+                reply = Reply(conn.status, out_headers, complete, None, done)
                 done(True)
-                return response
+                return reply
             upstream_length = _header(conn.headers, "content-length")
             if upstream_length is not None:
                 out_headers.append(("Content-Length", upstream_length))
-            return UpstreamResponse(conn.status, out_headers,
-                                    _timed(conn.iter_body(), timeout), done)
+            return Reply(conn.status, out_headers, None, _timed(conn.iter_body(), timeout), done)
         except TimeoutError:
             done(False)
             raise PlatformError(504, "function_timeout",

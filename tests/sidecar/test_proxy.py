@@ -49,14 +49,17 @@ def table(*specs, generation=1):
                         built_at=1.0, generation=generation)
 
 
-@pytest.fixture
-async def sidecar(echo_server):
+@pytest.fixture(params=["fast", "sanic"])
+async def sidecar(echo_server, request):
+    """Every test runs twice: with the lean function path (fastpath.py, the
+    default) and with Sanic's request cycle only (FAST_PATH=false)."""
     echo_server(LIVE)
     echo_server(LIVE2)
     Sanic.test_mode = True
     config = load_config({"FUNCTIONS_NETWORK": "n", "HOLD_TIMEOUT": "1",
-                          "CONNECT_TIMEOUT": "0.5"})
-    app = Sanic("sidecar_proxy_test")
+                          "CONNECT_TIMEOUT": "0.5",
+                          "FAST_PATH": "true" if request.param == "fast" else "false"})
+    app = app_module.SidecarApp("sidecar_proxy_test")
     app_module.setup_sanic_config(app, config)
     app_module.setup_errors(app)
     app_module.setup_metrics(app)
