@@ -292,13 +292,27 @@ class Proxy:
                     discard(conn)
 
         timeout = spec.timeout + TIMEOUT_MARGIN
+        pool = self.pool
         try:
-            async with asyncio.timeout(timeout):
-                conn = await self.pool.acquire(key)
-                conn.head_only = head_only
-                await conn.send_request(head, body if body is not None else stream,
-                                        chunked=length is None)
-                await conn.read_head()
+            if body is not None:
+                # The common case, a body held in full: the pool's deadline sweep
+                # bounds the exchange (no timer per request).
+                deadline = time.monotonic() + timeout
+                conn = pool.take_idle(key) or await pool.acquire(key, deadline)
+                pool.watch(conn, deadline)
+                try:
+                    conn.head_only = head_only
+                    conn.send_bytes(head, body)
+                    await conn.read_head()
+                finally:
+                    pool.unwatch(conn)
+            else:
+                # A streamed upload also waits on the client: one timeout for the task.
+                async with asyncio.timeout(timeout):
+                    conn = await pool.acquire(key)
+                    conn.head_only = head_only
+                    await conn.send_request(head, stream, chunked=length is None)
+                    await conn.read_head()
             complete = conn.take_complete_body()
             out_headers = response_headers(conn.headers, call_id=call_id)
             if complete is not None:

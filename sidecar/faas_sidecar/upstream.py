@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
 from collections.abc import AsyncIterator, Iterable
 
 import httptools
 
 HIGH_WATER = 256 * 1024  # pause reading the replica when this much body is unread
+SWEEP_INTERVAL = 0.05  # seconds between checks of the exchanges' deadlines
 
 
 class UpstreamError(Exception):
@@ -34,6 +36,10 @@ class UpstreamError(Exception):
 class ConnectError(UpstreamError):
     def __init__(self, message: str) -> None:
         super().__init__(message, sent=False)
+
+
+class ExchangeTimeout(TimeoutError):
+    """The exchange's deadline passed (``Pool.watch``); the connection is closed."""
 
 
 class Connection(asyncio.Protocol):
@@ -135,6 +141,10 @@ class Connection(asyncio.Protocol):
         self.complete = True
         self._wake()
 
+    def expire(self) -> None:
+        """The deadline passed: fail whatever waits on this connection."""
+        self._fail(ExchangeTimeout("the replica did not answer in time"))
+
     # internals
     def _fail(self, exc: Exception) -> None:
         if self.error is None:
@@ -169,6 +179,10 @@ class Connection(asyncio.Protocol):
     # the exchange
     def usable(self) -> bool:
         return not self.closed and self.transport is not None and not self.transport.is_closing()
+
+    def send_bytes(self, head: bytes, body: bytes) -> None:
+        """A request held in full: one write, no waiting."""
+        self.transport.write(head + body if body else head)  # type: ignore[union-attr]
 
     async def send_request(
         self, head: bytes, body: bytes | AsyncIterator[bytes] | None, chunked: bool,
@@ -232,24 +246,63 @@ class Pool:
         self.connect_timeout = connect_timeout
         self.max_idle = max_idle
         self._idle: dict[tuple[str, int], collections.deque[Connection]] = {}
+        # Deadlines of exchanges in progress, checked by one periodic sweep
+        # instead of a timer per request (asyncio.timeout measured ~9 us per
+        # request on this machine, a tenth of the whole hop's CPU).
+        self._deadlines: dict[Connection, float] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
 
-    async def acquire(self, key: tuple[str, int]) -> Connection:
+    def take_idle(self, key: tuple[str, int]) -> Connection | None:
+        """A pooled connection to ``key`` that is still open, if any (no await)."""
         idle = self._idle.get(key)
         while idle:
             conn = idle.pop()
             if conn.usable():
                 conn.reused = True
                 return conn
+        return None
+
+    async def acquire(self, key: tuple[str, int], deadline: float | None = None) -> Connection:
+        """A pooled connection, or a new one. ``deadline`` (monotonic) bounds the
+        connect too: past it, TimeoutError (the exchange's), not ConnectError."""
+        conn = self.take_idle(key)
+        if conn is not None:
+            return conn
         loop = asyncio.get_running_loop()
+        wait = self.connect_timeout
+        exchange_first = deadline is not None and deadline - time.monotonic() < wait
+        if exchange_first:
+            wait = max(deadline - time.monotonic(), 0.0)  # type: ignore[operator]
         try:
-            async with asyncio.timeout(self.connect_timeout):
+            async with asyncio.timeout(wait):
                 _, conn = await loop.create_connection(lambda: Connection(key), key[0], key[1])
         except TimeoutError:
+            if exchange_first:
+                raise ExchangeTimeout(f"connecting to {key[0]}:{key[1]}") from None
             raise ConnectError(f"connecting to {key[0]}:{key[1]} timed out") from None
         except OSError as exc:
             raise ConnectError(f"cannot connect to {key[0]}:{key[1]}: {exc.strerror or exc}") \
                 from None
         return conn
+
+    def watch(self, conn: Connection, deadline: float) -> None:
+        """Expire ``conn`` (``Connection.expire``) if still watched at ``deadline``."""
+        self._deadlines[conn] = deadline
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)
+
+    def unwatch(self, conn: Connection) -> None:
+        self._deadlines.pop(conn, None)
+
+    def _sweep(self) -> None:
+        self._sweeper = None
+        now = time.monotonic()
+        expired = [conn for conn, deadline in self._deadlines.items() if deadline <= now]
+        for conn in expired:
+            del self._deadlines[conn]
+            conn.expire()
+        if self._deadlines:
+            self._sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)
 
     def release(self, conn: Connection) -> None:
         """Back to the pool if the exchange finished cleanly, else closed."""
@@ -270,6 +323,9 @@ class Pool:
 
     def close(self) -> None:
         self.retain(())
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
 
 
 def discard(conn: Connection) -> None:
