@@ -144,7 +144,24 @@ def _no_body(status: int, method: str) -> bool:
 class FunctionProtocol(HttpProtocol):
     """Sanic's HTTP/1.1 protocol, with the lean function path in front."""
 
-    __slots__ = ("_idle_timer", "_keep_alive_timeout", "_waiting")  # Sanic's classes use slots
+    __slots__ = ("_buffer_size", "_idle_timer", "_keep_alive_timeout", "_waiting")  # as Sanic's
+
+    def data_received(self, data: bytes) -> None:
+        # Sanic's, minus a config lookup per read (REQUEST_BUFFER_SIZE is fixed).
+        try:
+            self._time = time.monotonic()
+            if not data:
+                return self.close()
+            self.recv_buffer += data
+            try:
+                limit = self._buffer_size
+            except AttributeError:
+                limit = self._buffer_size = self.app.config.REQUEST_BUFFER_SIZE
+            if len(self.recv_buffer) >= limit and self.transport:
+                self.transport.pause_reading()
+            self._data_received.set()
+        except Exception:
+            log.exception("protocol.data_received")
 
     async def connection_task(self):  # type: ignore[override]
         handed = False
