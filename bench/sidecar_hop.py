@@ -81,7 +81,7 @@ def wrk(url: str, connections: int, duration: float) -> dict[str, float]:
             "socket_errors": socket_errors.group(1) if socket_errors else ""}
 
 
-def setup(workers: int, build: bool) -> tuple[str, str]:
+def setup(workers: int, build: bool, env: dict[str, str] | None = None) -> tuple[str, str]:
     if build:
         build_images()
         build_wrk_image()
@@ -96,7 +96,7 @@ def setup(workers: int, build: bool) -> tuple[str, str]:
                     extra=["--health-interval", "1s", "--health-timeout", "10s",
                            "--health-retries", "10"])
     start_sidecar(SIDECAR, NETWORK, PORT, docker_dir="/var/run",
-                  env={"SIDECAR_WORKERS": str(workers)})
+                  env={"SIDECAR_WORKERS": str(workers), **(env or {})})
     docker("run", "-d", "--name", WRK, "--network", NETWORK, WRK_IMAGE)
     client = httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=10)
     wait_until(lambda: client.get(f"/function/{FUNCTION}").status_code == 200, 120,
@@ -131,13 +131,16 @@ def main() -> int:
     parser.add_argument("--prefix", default=PREFIX, help="name prefix of every resource")
     parser.add_argument("--port", type=int, default=PORT, help="host port of the sidecar")
     parser.add_argument("--fn-image", default=FN_IMAGE, help="tag of the function image")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting of the sidecar, e.g. FAST_PATH=false")
     args = parser.parse_args()
+    sidecar_env = dict(item.split("=", 1) for item in args.env)
     use_prefix(args.prefix, args.port, args.fn_image)
     why = swarm_ready()
     if why:
         print(f"cannot run: {why}", file=sys.stderr)
         return 2
-    direct_url, sidecar_url = setup(args.workers, not args.no_build)
+    direct_url, sidecar_url = setup(args.workers, not args.no_build, sidecar_env)
     results: dict[str, dict[str, list[dict[str, float]]]] = {
         str(c): {"direct": [], "sidecar": []} for c in (1, 32)}
     try:
@@ -167,22 +170,32 @@ def main() -> int:
             "sidecar": {k: median(s, k) for k in ("rps", "p50_ms", "p99_ms")},
             "throughput_ratio": median(s, "rps") / median(d, "rps"),
             "added_p50_ms": median(s, "p50_ms") - median(d, "p50_ms"),
+            "round_ratios": [b["rps"] / a["rps"] for a, b in zip(d, s, strict=True)],
         }
+        # Paired estimate: each round's two runs are adjacent in time, so the
+        # median of per-round ratios is less exposed to the shared machine's
+        # load swings than the ratio of the two medians.
+        summary[connections]["median_round_ratio"] = statistics.median(
+            summary[connections]["round_ratios"])
     print(f"\nmedians of {args.rounds} rounds, {args.duration:g} s each; sidecar workers "
-          f"{args.workers}, uvloop (Sanic default); wrk in a container on the overlay")
+          f"{args.workers}, uvloop (Sanic default); wrk in a container on the overlay; "
+          f"settings {sidecar_env or 'default'}; load average {os.getloadavg()[0]:.1f}")
     for connections, s in summary.items():
         print(f"  c={connections:>2}: direct {s['direct']['rps']:8.0f} req/s p50 "
               f"{s['direct']['p50_ms']:.3f} p99 {s['direct']['p99_ms']:.3f} ms | sidecar "
               f"{s['sidecar']['rps']:8.0f} req/s p50 {s['sidecar']['p50_ms']:.3f} p99 "
               f"{s['sidecar']['p99_ms']:.3f} ms | ratio {s['throughput_ratio']:.2f}x, "
-              f"added p50 {s['added_p50_ms']:.3f} ms")
+              f"added p50 {s['added_p50_ms']:.3f} ms | per round "
+              f"{', '.join(f'{r:.2f}' for r in s['round_ratios'])} (median "
+              f"{s['median_round_ratio']:.2f})")
     print(f"  target: added p50 at c=1 < 0.5 ms -> {summary['1']['added_p50_ms']:.3f} ms; "
           f"ratio at c=32 >= 0.5 -> {summary['32']['throughput_ratio']:.2f}")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"sidecar_hop-w{args.workers}-{int(time.time())}.json"
     path.write_text(json.dumps({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                "workers": args.workers, "rounds": results,
+                                "workers": args.workers, "settings": sidecar_env,
+                                "loadavg": os.getloadavg(), "rounds": results,
                                 "summary": summary}, indent=2))
     print(f"wrote {path}")
     return 0

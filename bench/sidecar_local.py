@@ -11,6 +11,7 @@ what the proxy path's changes move.
 
     .venv/bin/python bench/sidecar_local.py [--rounds 3] [--duration 4] [--port 18810]
     FAST_PATH=false .venv/bin/python bench/sidecar_local.py   # Sanic's request cycle only
+    SIDECAR_UVLOOP=false .venv/bin/python bench/sidecar_local.py   # asyncio's loop
 
 The swarm benchmark (bench/sidecar_hop.py) gives the figures of record.
 """
@@ -61,6 +62,8 @@ def serve_sidecar(port: int, watchdog_port: int) -> None:
     config = load_config({"FUNCTIONS_NETWORK": "n", "SIDECAR_PORT": str(port),
                           "FAST_PATH": os.environ.get("FAST_PATH", "true")})
     app = app_module.SidecarApp("sidecar_local_bench")
+    if os.environ.get("SIDECAR_UVLOOP") == "false":
+        app.config.USE_UVLOOP = False  # asyncio's own loop, for comparison
     app_module.setup_sanic_config(app, config)
     app_module.setup_errors(app)
     app_module.setup_metrics(app)
