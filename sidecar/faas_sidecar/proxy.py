@@ -147,11 +147,14 @@ class Proxy:
         started = time.perf_counter()
         code = "502"
         check_name(function_name)  # callers may pass a header value as it came
-        known = function_name in self._table().functions  # bounds metric label values
+        table = self._table()
+        spec = table.functions.get(function_name)
+        known = spec is not None  # bounds metric label values
         if known:
             self._metrics.started(function_name)
         try:
-            spec = await self._ready_spec(function_name)
+            if spec is None or not spec.replicas or table.generation != self._pool_generation:
+                spec = await self._ready_spec(function_name)  # 404, hold, or a new table
             stream: AsyncIterator[bytes] | None = None
             length: int | None
             if body is None and request is not None:

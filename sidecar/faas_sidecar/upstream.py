@@ -72,6 +72,7 @@ class Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self.head_only = False
         self._until_close = False
+        self._framed = False  # the head had Content-Length or Transfer-Encoding
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -107,17 +108,20 @@ class Connection(asyncio.Protocol):
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        field = name.decode("latin-1")
+        self.headers.append((field, value.decode("latin-1")))
+        if len(field) in (14, 17) and field.lower() in ("content-length", "transfer-encoding"):
+            self._framed = True
 
     def on_headers_complete(self) -> None:
         self.status = self.parser.get_status_code()
         if 100 <= self.status < 200 and self.status != 101:
             self.headers = []  # an interim response; the real one follows
+            self._framed = False
             return
         self.keep_alive = self.parser.should_keep_alive()
         self.headers_done = True
-        framed = any(n.lower() in ("content-length", "transfer-encoding") for n, _ in self.headers)
-        self._until_close = not framed and self.status not in (204, 304)
+        self._until_close = not self._framed and self.status not in (204, 304)
         if self.head_only:
             # llhttp cannot know a HEAD answer has no body; end it here and
             # do not reuse the connection (the parser expects a body).
