@@ -55,7 +55,9 @@ ensure_venv() {
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     step "installing the project and its dev dependencies into .venv"
     "$VENV/bin/pip" install -q --upgrade pip >/dev/null 2>&1 || true
-    "$VENV/bin/pip" install -q -e "$ROOT[dev]" || die "pip install failed (see above): check access to PyPI."
+    local log="$VENV/pip-install.log"
+    "$VENV/bin/pip" install -q -e "$ROOT[dev]" >"$log" 2>&1 \
+      || { tail -n 20 "$log" >&2; die "pip install failed (the end of $log is above): check access to PyPI."; }
     echo "$want" >"$stamp"
   fi
 }
