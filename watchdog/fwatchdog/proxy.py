@@ -21,7 +21,7 @@ from . import errors
 from .headers import forwardable_head, proxied_response_headers, upstream_request_headers
 from .httpwire import HttpError, Request, RequestHead, response_head
 from .proxywire import FastRequest, FastResponse, cut, scan_request
-from .server import READ_PAUSE, RESERVED_PREFIX, SMALL_BODY, HttpConnection, Server
+from .server import RESERVED_PREFIX, SMALL_BODY, HttpConnection, Server
 from .upstream import TOO_LARGE, UpstreamConn
 
 _HEAD_END = b"\r\n\r\n"
@@ -107,13 +107,7 @@ class ProxyConnection(HttpConnection):
                     self._start(request, cut(data, 0, len(data), request.cuts)
                                 if request.cuts else data)
                     return
-        self.buf += data
-        if self.task is not None:
-            if len(self.buf) > READ_PAUSE and not self.read_paused:
-                self.read_paused = True
-                self.transport.pause_reading()
-            return
-        self._parse()
+        self._buffer(data)
 
     def _parse(self) -> None:
         try:

@@ -155,6 +155,11 @@ class HttpConnection(asyncio.Protocol):
         self.last_activity = time.monotonic()
         if not self.buf and self.head is None and self.request_began == 0.0:
             self.request_began = self.last_activity
+        self._buffer(data)
+
+    def _buffer(self, data: bytes) -> None:
+        """Keep what arrived; parse now, or, while a request is in progress,
+        stop reading once READ_PAUSE bytes wait (back-pressure)."""
         self.buf += data
         if self.task is not None:
             if len(self.buf) > READ_PAUSE and not self.read_paused:
