@@ -185,19 +185,6 @@ class ProxyConnection(HttpConnection):
         lines.append(f"Content-Length: {len(request.body)}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + request.body
 
-    def finished(self, status: int, started: float) -> None:
-        """The exchange is over: count it, then read on (pipelined requests)."""
-        server = self.server
-        server.metrics.observe(status, time.perf_counter() - started)
-        server.request_finished()
-        self.task = None
-        if not self.closing and self.transport is not None:
-            if self.read_paused:
-                self.read_paused = False
-                self.transport.resume_reading()
-            if self.buf:
-                self._parse()
-
 
 class Exchange:
     """One request relayed to the upstream; what HttpConnection.task holds in http mode.

@@ -302,15 +302,20 @@ class HttpConnection(asyncio.Protocol):
         except asyncio.CancelledError:
             status = 499  # client gone or shutdown: nobody to answer
         finally:
-            server.metrics.observe(status, time.perf_counter() - started)
-            server.request_finished()
-            self.task = None
-            if not self.closing and self.transport is not None:
-                if self.read_paused:
-                    self.read_paused = False
-                    self.transport.resume_reading()
-                if self.buf:
-                    self._parse()
+            self.finished(status, started)
+
+    def finished(self, status: int, started: float) -> None:
+        """The exchange is over: count it, then read on (pipelined requests)."""
+        server = self.server
+        server.metrics.observe(status, time.perf_counter() - started)
+        server.request_finished()
+        self.task = None
+        if not self.closing and self.transport is not None:
+            if self.read_paused:
+                self.read_paused = False
+                self.transport.resume_reading()
+            if self.buf:
+                self._parse()
 
     def _invocation(self, request: Request) -> Invocation:
         server = self.server
