@@ -25,6 +25,7 @@ from faas_sidecar.model import EMPTY_TABLE, RoutingTable
 from .auth import Credentials, check_authorization, load_credentials
 from .config import SystemApiConfig
 from .payloads import (
+    Deployment,
     parse_delete_request,
     parse_deployment,
     parse_json_body,
@@ -143,25 +144,24 @@ def setup_system_api(app: Sanic, config: SystemApiConfig) -> None:
             invocations=None if counts is None else counts.get(name, 0),
         ))
 
-    @bp.post("/functions")
-    async def deploy_function(request: Request) -> HTTPResponse:
-        deployment = parse_deployment(
+    def parse_deployment_request(request: Request) -> Deployment:
+        """Deploy and update take the same body, checked against the same allowlists."""
+        return parse_deployment(
             parse_json_body(request.body),
             image_allowlist=config.image_allowlist,
             secret_allowlist=config.secret_allowlist,
             max_replicas=config.max_replicas,
         )
+
+    @bp.post("/functions")
+    async def deploy_function(request: Request) -> HTTPResponse:
+        deployment = parse_deployment_request(request)
         await _mutation(metrics, "deploy", admin(request).deploy(deployment))
         return empty(status=202)
 
     @bp.put("/functions")
     async def update_function(request: Request) -> HTTPResponse:
-        deployment = parse_deployment(
-            parse_json_body(request.body),
-            image_allowlist=config.image_allowlist,
-            secret_allowlist=config.secret_allowlist,
-            max_replicas=config.max_replicas,
-        )
+        deployment = parse_deployment_request(request)
         await _mutation(metrics, "update", admin(request).update(deployment))
         return empty(status=202)
 
