@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import random
 import re
 from collections.abc import Iterable
 
@@ -18,6 +18,10 @@ RESPONSE_OWNED = HOP_BY_HOP | {"content-length", "x-call-id"}
 _FORWARDED = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "host"})
 
 CALL_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Version 4 and the RFC 4122 variant, set in a random 128-bit number.
+_UUID_KEEP = ((1 << 128) - 1) ^ (0xF000 << 64) ^ (0xC000 << 48)
+_UUID_V4 = (0x4000 << 64) | (0x8000 << 48)
+_getrandbits = random.getrandbits
 
 
 def connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
@@ -37,12 +41,10 @@ def call_id_for(given: str | None) -> str:
 
 
 def new_call_id() -> str:
-    """A random (version 4) UUID in its usual 36-character form; a third of
-    ``str(uuid.uuid4())``'s cost, which is on every request's path."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = raw.hex()
+    """A random (version 4) UUID in its usual 36-character form, from the
+    ``random`` module: a call ID must be unique, not secret, and this costs
+    less than half of an ``os.urandom`` read (a system call on every request)."""
+    h = "%032x" % ((_getrandbits(128) & _UUID_KEEP) | _UUID_V4)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

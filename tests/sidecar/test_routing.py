@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from faas_sidecar.balancer import pick
 from faas_sidecar.errors import PlatformError
-from faas_sidecar.headers import call_id_for, request_headers, response_headers
+from faas_sidecar.headers import call_id_for, new_call_id, request_headers, response_headers
 from faas_sidecar.model import Replica
 from faas_sidecar.routing import resolve
 
@@ -123,6 +125,15 @@ def test_call_id(given, kept):
     got = call_id_for(given)
     assert (got == given) is kept
     assert 1 <= len(got) <= 128
+
+
+def test_new_call_ids_are_distinct_version_4_uuids():
+    ids = [new_call_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:200]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
 
 
 R = [Replica(f"t{i}", f"10.0.0.{i}", 8080) for i in range(3)]
