@@ -1,5 +1,5 @@
 """The lean function path: ``/function/<name>[/<rest>]`` served without Sanic's
-request cycle.
+request cycle, and in the common case without a task.
 
 Why: on the hop benchmark (docs/sidecar.md) Sanic's per-request machinery
 (Request object, router, handler dispatch, response object, header
@@ -9,18 +9,24 @@ sidecar's job on ``/function/*`` is narrow, so this protocol serves the plain
 cases itself and hands everything else to Sanic, unchanged.
 
 ``FunctionProtocol`` is Sanic's ``HttpProtocol`` with one more step in front
-of Sanic's connection loop: while each request head in the buffer is a plain
+of Sanic's connection loop. While each request head in the buffer is a plain
 HTTP/1.1 ``/function/<name>...`` request (no Transfer-Encoding, no Expect, no
-Upgrade, a Content-Length body of at most ``FAST_BODY_LIMIT`` bytes), it is
-forwarded with ``Proxy.call`` (the same balancing, retries, timeouts, header
-policy and metrics as ``Proxy.forward``) and the answer is written with one
-``write`` for small bodies, streamed with flow control otherwise. At the first
-request that is anything else (another path, a big or chunked upload, HTTP/1.0,
-anything unusual in the head) the connection is handed to Sanic's own loop
-with that request still unread in the buffer, for good: Sanic then parses,
-validates and routes it as before, so ``/system/*``, Alexa, ``/metrics``,
-``X-Function`` and every error of the parser behave exactly as without this
-path.
+Upgrade, a Content-Length body of at most ``FAST_BODY_LIMIT`` bytes):
+
+- if the function has a ready replica with an idle pooled connection,
+  ``data_received`` sends it there at once (``Proxy.call_now``) and the
+  answer is written from that connection's callback: no task, no future, no
+  switch of coroutines on the request's way;
+- otherwise (a new connection to open, a request to hold, a retry, an answer
+  to stream) a task serves it with ``Proxy.call``: the same balancing,
+  retries, timeouts, header policy and metrics.
+
+At the first request that is anything else (another path, a big or chunked
+upload, HTTP/1.0, anything unusual in the head) the connection is handed to
+Sanic's own loop with that request still unread in the buffer, for good:
+Sanic then parses, validates and routes it as before, so ``/system/*``,
+Alexa, ``/metrics``, ``X-Function`` and every error of the parser behave
+exactly as without this path.
 """
 
 from __future__ import annotations
@@ -34,20 +40,24 @@ from sanic.server.protocols.http_protocol import HttpProtocol
 
 from .errors import PlatformError, error_body, error_headers
 from .headers import call_id_for
-from .routing import FUNCTION_PREFIX
+from .proxy import Reply
 
 log = logging.getLogger("faas_sidecar.fastpath")
 
 FAST_BODY_LIMIT = 64 * 1024  # larger bodies go to Sanic, which streams them
 MAX_HEAD = 16 * 1024  # a head without its end by then is Sanic's to judge
-METHODS = frozenset({b"GET", b"POST", b"PUT", b"PATCH", b"DELETE", b"HEAD", b"OPTIONS"})
 # Request fields that send a request to Sanic: framing and protocol switches
 # this path does not implement.
 HAND_OVER_FIELDS = frozenset({"transfer-encoding", "expect", "upgrade"})
+_LOOKED_AT = HAND_OVER_FIELDS | {"content-length", "connection", "x-call-id"}
 # Anything but visible ASCII in the target is Sanic's to parse or reject; so
 # is a field line that is not ``token ":" visible-or-tab*`` (obs-fold, stray
 # CR or LF, control characters): one regex over all field lines at once.
-_ODD_TARGET = re.compile(rb"[^\x21-\x7e]")
+# The request line: a method, then a target of visible ASCII but "#", under
+# /function/<name> with a name that can be a function's, then HTTP/1.1.
+_REQUEST_LINE = re.compile(
+    rb"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /function/([a-z0-9-]{1,63})"
+    rb"(?:/([\x21\x22\x24-\x3e\x40-\x7e]*))?(?:\?([\x21\x22\x24-\x7e]*))? HTTP/1\.1")
 _FIELD_LINES = re.compile(
     rb"(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)*\Z")
 REASONS = {
@@ -65,8 +75,8 @@ REASONS = {
 class Plain:
     """A parsed request head the fast path takes (see ``parse_head``)."""
 
-    __slots__ = ("body_length", "close", "headers", "method", "name", "path", "query",
-                 "x_call_id")
+    __slots__ = ("body_length", "call_id", "close", "headers", "method", "name", "path",
+                 "query", "x_call_id")
 
     def __init__(self, method: str, name: str, path: str, query: str,
                  headers: list[tuple[str, str]], body_length: int, close: bool,
@@ -79,6 +89,7 @@ class Plain:
         self.body_length = body_length
         self.close = close
         self.x_call_id = x_call_id
+        self.call_id = ""  # the one in use, set when the request is served
 
 
 def parse_head(head: bytes) -> Plain | None:
@@ -87,45 +98,41 @@ def parse_head(head: bytes) -> Plain | None:
     ``head`` is everything before the blank line. Pure; tested by table.
     """
     first_end = head.find(b"\r\n")
-    first = head if first_end < 0 else head[:first_end]
-    if first_end >= 0 and not _FIELD_LINES.match(head, first_end):
+    if first_end < 0:
+        first_end = len(head)
+    elif not _FIELD_LINES.match(head, first_end):
         return None
-    parts = first.split(b" ")
-    if len(parts) != 3 or parts[2] != b"HTTP/1.1" or parts[0] not in METHODS:
+    first = _REQUEST_LINE.fullmatch(head, 0, first_end)
+    if first is None:
         return None
-    target = parts[1]
-    if not target.startswith(b"/function/") or _ODD_TARGET.search(target) or b"#" in target:
-        return None
-    raw_path, _, raw_query = target.partition(b"?")
-    path = raw_path.decode("ascii")
-    name, slash, rest = path[len(FUNCTION_PREFIX):].partition("/")
-    if not name:
-        return None  # no name: Sanic's routing decides (the same as before)
+    method, name, rest, query = first.groups()
     headers: list[tuple[str, str]] = []
     body_length = -1
     close = False
     x_call_id = None
-    for line in head[first_end + 2:].split(b"\r\n") if first_end >= 0 else ():
-        raw_name, _, raw_value = line.partition(b":")
-        field = raw_name.decode("latin-1")
-        value = raw_value.strip(b" \t").decode("latin-1")
-        lower = field.lower()
-        if lower in HAND_OVER_FIELDS:
-            return None
-        if lower == "content-length":
-            if not value.isdigit() or (body_length >= 0 and int(value) != body_length):
-                return None
-            body_length = int(value)
-            if body_length > FAST_BODY_LIMIT:
-                return None
-        elif lower == "connection":
-            if "close" in (t.strip().lower() for t in value.split(",")):
-                close = True
-        elif lower == "x-call-id":
-            x_call_id = value
-        headers.append((field, value))
-    return Plain(parts[0].decode("ascii"), name, "/" + rest if slash else "/",
-                 raw_query.decode("ascii"), headers, max(body_length, 0), close, x_call_id)
+    if first_end < len(head):
+        for line in head[first_end + 2:].decode("latin-1").split("\r\n"):
+            field, _, value = line.partition(":")
+            value = value.strip(" \t")
+            lower = field.lower()
+            if lower in _LOOKED_AT:
+                if lower in HAND_OVER_FIELDS:
+                    return None
+                if lower == "content-length":
+                    if not value.isdigit() or (body_length >= 0 and int(value) != body_length):
+                        return None
+                    body_length = int(value)
+                    if body_length > FAST_BODY_LIMIT:
+                        return None
+                elif lower == "connection":
+                    if "close" in (t.strip().lower() for t in value.split(",")):
+                        close = True
+                else:
+                    x_call_id = value
+            headers.append((field, value))
+    return Plain(method.decode(), name.decode(), "/" + rest.decode() if rest is not None else "/",
+                 query.decode() if query is not None else "", headers, max(body_length, 0),
+                 close, x_call_id)
 
 
 def encode_response_head(status: int, headers: list[tuple[str, str]],
@@ -141,115 +148,217 @@ def _no_body(status: int, method: str) -> bool:
     return method == "HEAD" or status < 200 or status in (204, 304)
 
 
-class FunctionProtocol(HttpProtocol):
-    """Sanic's HTTP/1.1 protocol, with the lean function path in front."""
+# What a connection is doing (FunctionProtocol._fp_state).
+IDLE = 0  # waiting for the client's next request
+PENDING = 1  # a request is out to a replica; its answer comes by callback
+LANE = 2  # a task serves the request: held, connecting, retried, or streamed
+SANIC = 3  # handed to Sanic's own loop, for good
 
-    __slots__ = ("_buffer_size", "_idle_timer", "_keep_alive_timeout", "_waiting")  # as Sanic's
+
+class FunctionProtocol(HttpProtocol):
+    """Sanic's HTTP/1.1 protocol, with the lean function path in front.
+
+    The common case runs without a task: ``data_received`` parses the head,
+    ``Proxy.call_now`` sends the request on an idle pooled connection, and
+    the replica's answer comes back through that connection's callback
+    (``_delivered``), which writes it and parses the next request. A request
+    that must wait for anything else goes to a task (the "lane") running the
+    same policy with ``Proxy.call``.
+    """
+
+    __slots__ = ("_fp_closing", "_fp_idle_timer", "_fp_keep_alive", "_fp_lane",
+                 "_fp_limit", "_fp_paused", "_fp_pending", "_fp_plain", "_fp_state",
+                 "_fp_take_over", "_fp_waiting")
+
+    def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
+        self._time = time.monotonic()
+        self._fp_state = IDLE
+        self._fp_waiting = True
+        self._fp_paused = False
+        self._fp_closing = False
+        self._fp_pending = None
+        self._fp_plain = None
+        self._fp_lane: asyncio.Task[None] | None = None
+        self._fp_take_over = self.loop.create_future()
+        self._fp_limit = self.app.config.REQUEST_BUFFER_SIZE
+        # One timer per connection (not per request) closes it when a wait
+        # for the client's bytes lasts longer than Sanic's KEEP_ALIVE_TIMEOUT.
+        self._fp_keep_alive = self.app.config.KEEP_ALIVE_TIMEOUT
+        self._fp_idle_timer: asyncio.TimerHandle | None = self.loop.call_later(
+            self._fp_keep_alive, self._check_idle)
+        super().connection_made(transport)  # starts connection_task
 
     def data_received(self, data: bytes) -> None:
-        # Sanic's, minus a config lookup per read (REQUEST_BUFFER_SIZE is fixed).
         try:
             self._time = time.monotonic()
             if not data:
                 return self.close()
             self.recv_buffer += data
-            try:
-                limit = self._buffer_size
-            except AttributeError:
-                limit = self._buffer_size = self.app.config.REQUEST_BUFFER_SIZE
-            if len(self.recv_buffer) >= limit and self.transport:
+            if len(self.recv_buffer) >= self._fp_limit and self.transport:
+                self._fp_paused = True
                 self.transport.pause_reading()
-            self._data_received.set()
-        except Exception:
-            log.exception("protocol.data_received")
-
-    async def connection_task(self):  # type: ignore[override]
-        handed = False
-        self._waiting = False
-        self._idle_timer: asyncio.TimerHandle | None = None
-        try:
-            handed = await self._serve_plain()
-        except asyncio.CancelledError:
-            pass
+            state = self._fp_state
+            if state == IDLE:
+                self._pump()
+            elif state == SANIC:
+                self._data_received.set()
         except Exception:
             log.exception("function path failed on a connection")
-        finally:
-            if self._idle_timer is not None:
-                self._idle_timer.cancel()
-        if handed:
-            await super().connection_task()
-            return
-        try:
             self.close()
-        except BaseException:
-            log.exception("closing a connection failed")
 
-    async def _serve_plain(self) -> bool:
-        """Serve plain function requests; True to hand the connection to Sanic."""
-        app = self.app
-        proxy = app.ctx.proxy
-        keep_alive_timeout = app.config.KEEP_ALIVE_TIMEOUT
-        conn_info = self.conn_info
-        scheme = "https" if conn_info is not None and conn_info.ssl else "http"
-        client_ip = (conn_info.client_ip if conn_info is not None else "") or ""
+    async def connection_task(self):  # type: ignore[override]
+        # Idle until Sanic must take the connection over (or it closes).
+        try:
+            await self._fp_take_over
+        except asyncio.CancelledError:
+            return
+        await super().connection_task()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_idle_timer()
+        pending, self._fp_pending = self._fp_pending, None
+        if pending is not None:
+            pending.cancel()
+        if self._fp_lane is not None:
+            self._fp_lane.cancel()
+        super().connection_lost(exc)
+
+    def close_if_idle(self) -> bool:
+        # Sanic's graceful shutdown: close now only between requests; a
+        # request being served is answered first (then the connection closes).
+        if self._fp_state == SANIC:
+            return super().close_if_idle()
+        if self._fp_state == IDLE and not self.recv_buffer:
+            self.close()
+            return True
+        self._fp_closing = True
+        return False
+
+    # the function path
+    def _pump(self) -> None:
+        """Start the next request in the buffer, if it is whole."""
         buffer = self.recv_buffer
-        transport = self.transport
-        # One timer per connection (not per request) closes it when a wait
-        # for the client's bytes lasts longer than Sanic's KEEP_ALIVE_TIMEOUT.
-        self._keep_alive_timeout = keep_alive_timeout
-        self._idle_timer = self.loop.call_later(keep_alive_timeout, self._check_idle)
-        while True:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buffer) > MAX_HEAD:
-                    return True
-                if not await self._more():
-                    return False
-                continue
-            plain = parse_head(bytes(buffer[:end]))
-            if plain is None:
-                return True
-            total = end + 4 + plain.body_length
-            while len(buffer) < total:
-                if not await self._more():
-                    return False
-            body = bytes(buffer[end + 4:total])
-            del buffer[:total]
-            if transport is None or transport.is_closing():
-                return False
-            call_id = call_id_for(plain.x_call_id)
-            if not await self._answer(proxy, plain, body, call_id, client_ip, scheme):
-                return False
-            if plain.close:
-                return False
-
-    async def _more(self) -> bool:
-        """Wait for more bytes; False when the client is gone."""
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(buffer) > MAX_HEAD:
+                self._hand_over()
+            else:
+                self._wait_for_client()
+            return
+        plain = parse_head(bytes(buffer[:end]))
+        if plain is None:
+            self._hand_over()
+            return
+        total = end + 4 + plain.body_length
+        if len(buffer) < total:
+            self._wait_for_client()
+            return
+        body = bytes(buffer[end + 4:total])
+        del buffer[:total]
         transport = self.transport
         if transport is None or transport.is_closing():
-            return False
-        transport.resume_reading()
-        self._data_received.clear()
-        self._waiting = True
+            return
+        self._fp_waiting = False
+        self._fp_plain = plain
+        call_id = plain.call_id = call_id_for(plain.x_call_id)
+        conn_info = self.conn_info
+        client_ip = (conn_info.client_ip if conn_info is not None else "") or ""
+        scheme = "https" if conn_info is not None and conn_info.ssl else "http"
+        proxy = self.app.ctx.proxy
+        pending = proxy.call_now(plain.name, plain.method, plain.path, plain.query,
+                                 plain.headers, body, client_ip=client_ip, scheme=scheme,
+                                 call_id=call_id, deliver=self._delivered)
+        if pending is not None:
+            self._fp_state = PENDING
+            self._fp_pending = pending
+            return
+        self._fp_state = LANE
+        self._fp_lane = self.loop.create_task(
+            self._lane(self._answer(proxy, plain, body, call_id, client_ip, scheme)))
+
+    def _wait_for_client(self) -> None:
+        self._fp_state = IDLE
+        self._fp_waiting = True
+        if self._fp_paused and self.transport is not None:
+            self._fp_paused = False
+            self.transport.resume_reading()
+
+    def _hand_over(self) -> None:
+        """Sanic's loop takes the connection, the unread request first."""
+        self._fp_state = SANIC
+        self._stop_idle_timer()
+        if self._fp_paused and self.transport is not None:
+            self._fp_paused = False
+            self.transport.resume_reading()  # Sanic pauses again if it must
+        if not self._fp_take_over.done():
+            self._fp_take_over.set_result(None)
+
+    def _delivered(self, result) -> None:  # type: ignore[no-untyped-def]
+        """The replica's answer (or the platform's error) to a pending call."""
+        self._fp_pending = None
+        plain = self._fp_plain
         try:
-            await self._data_received.wait()
-        finally:
-            self._waiting = False
-        return not transport.is_closing()
+            if isinstance(result, Reply):
+                if result.body is None:
+                    self._fp_state = LANE
+                    self._fp_lane = self.loop.create_task(
+                        self._lane(self._stream(result, plain.method, plain.close)))
+                    return
+                self._write_reply(result, plain.method, plain.close)
+            elif isinstance(result, PlatformError):
+                self._write_error(result.status, result.code, result.reason, plain.call_id,
+                                  result.headers, plain.close)
+            else:
+                log.error("unexpected error on %s %s", plain.method, plain.path,
+                          exc_info=result)
+                self._write_error(500, "internal_error", "the sidecar failed", plain.call_id,
+                                  {}, plain.close)
+        except Exception:
+            log.exception("writing an answer failed")
+            self.close()
+            return
+        self._next(True)
+
+    async def _lane(self, serve) -> None:  # type: ignore[no-untyped-def]
+        try:
+            ok = await serve
+        except asyncio.CancelledError:
+            return
+        except Exception:
+            log.exception("function path failed on a connection")
+            ok = False
+        self._fp_lane = None
+        self._next(ok)
+
+    def _next(self, ok: bool) -> None:
+        """After an answer: the next request, or close."""
+        if not ok or self._fp_plain.close or self._fp_closing:
+            self.close()
+            return
+        self._time = time.monotonic()
+        self._fp_state = IDLE
+        self._pump()
+
+    def _stop_idle_timer(self) -> None:
+        if self._fp_idle_timer is not None:
+            self._fp_idle_timer.cancel()
+            self._fp_idle_timer = None
 
     def _check_idle(self) -> None:
         # self._time is stamped by data_received and after each answer.
         idle = time.monotonic() - self._time
-        if self._waiting and idle >= self._keep_alive_timeout:
-            self.close()  # connection_lost cancels the task
+        waiting = self._fp_waiting and self._fp_state == IDLE
+        if waiting and idle >= self._fp_keep_alive:
+            self._fp_idle_timer = None
+            self.close()
             return
-        delay = self._keep_alive_timeout - idle if self._waiting else self._keep_alive_timeout
-        self._idle_timer = self.loop.call_later(max(delay, 0.1), self._check_idle)
+        delay = self._fp_keep_alive - idle if waiting else self._fp_keep_alive
+        self._fp_idle_timer = self.loop.call_later(max(delay, 0.1), self._check_idle)
 
     async def _answer(self, proxy, plain: Plain, body: bytes, call_id: str,
                       client_ip: str, scheme: str) -> bool:
-        """Forward one request and write the answer; False to close the connection."""
-        transport = self.transport
+        """Forward one request with ``Proxy.call`` and write the answer; False
+        to close the connection."""
         try:
             reply = await proxy.call(
                 plain.name, plain.method, plain.path, plain.query, plain.headers,
@@ -265,21 +374,29 @@ class FunctionProtocol(HttpProtocol):
             self._write_error(500, "internal_error", "the sidecar failed", call_id, {},
                               plain.close)
             return True
+        if reply.body is not None:
+            self._write_reply(reply, plain.method, plain.close)
+            return True
+        return await self._stream(reply, plain.method, plain.close)
+
+    def _write_reply(self, reply: Reply, method: str, close: bool) -> None:
+        """An answer held in full: one write."""
         self._time = time.monotonic()
         status = reply.status
-        if plain.close:
+        if close or self._fp_closing:
             reply.headers.append(("connection", "close"))
-        if reply.body is not None:
-            if _no_body(status, plain.method):
-                transport.write(encode_response_head(status, reply.headers, None))
-            else:
-                transport.write(encode_response_head(
-                    status, reply.headers, f"content-length: {len(reply.body)}") + reply.body)
-            return True
-        return await self._stream(reply, plain.method)
+        if _no_body(status, method):
+            self.transport.write(encode_response_head(status, reply.headers, None))
+        else:
+            self.transport.write(encode_response_head(
+                status, reply.headers, f"content-length: {len(reply.body)}") + reply.body)
 
-    async def _stream(self, reply, method: str) -> bool:
+    async def _stream(self, reply: Reply, method: str, close: bool) -> bool:
+        """An answer whose body is still coming: relayed chunk by chunk."""
+        self._time = time.monotonic()
         transport = self.transport
+        if close or self._fp_closing:
+            reply.headers.append(("connection", "close"))
         ok = False
         try:
             if _no_body(reply.status, method):

@@ -34,6 +34,9 @@ TIMEOUT_MARGIN = 1.0  # the sidecar gives up at the function's timeout + 1 s
 MAX_ATTEMPTS_TOTAL = 32
 REFUSED_PAUSE_FIRST, REFUSED_PAUSE_MAX = 0.02, 0.5
 RETRY_AFTER = "1"
+# A pending call waits for a body of at most this size to arrive whole; a
+# larger one is relayed as it comes.
+SMALL_BODY = 64 * 1024
 
 
 class UpstreamResponse(HTTPResponse):
@@ -81,6 +84,143 @@ class Reply:
         self.body = body
         self.chunks = chunks
         self.done = done
+
+
+class Lease:
+    """A call's slot on one replica (its count in ``in_flight``) and the
+    connection it uses once there is one; ``done(ok)`` gives both back, once:
+    the connection to the pool if the exchange ended cleanly, else closed."""
+
+    __slots__ = ("_proxy", "conn", "key", "released")
+
+    def __init__(self, proxy: Proxy, key: tuple[str, int],
+                 conn: Connection | None = None) -> None:
+        self._proxy = proxy
+        self.key = key
+        self.conn = conn
+        self.released = False
+        proxy.in_flight[key] = proxy.in_flight.get(key, 0) + 1
+
+    def done(self, ok: bool) -> None:
+        if self.released:
+            return
+        self.released = True
+        in_flight = self._proxy.in_flight
+        left = in_flight[self.key] - 1
+        if left > 0:
+            in_flight[self.key] = left
+        else:
+            del in_flight[self.key]
+        conn = self.conn
+        if conn is not None:
+            if ok:
+                self._proxy.pool.release(conn)
+            else:
+                discard(conn)
+
+
+class PendingCall:
+    """A call sent without a task (``Proxy.call_now``): the connection calls
+    ``_on_connection`` after each read, on failure and at its deadline, and
+    the Reply, or the PlatformError, goes to ``deliver`` once."""
+
+    __slots__ = ("_body", "_call_id", "_conn", "_deliver", "_head", "_head_only", "_lease",
+                 "_proxy", "_spec", "_started", "_task", "_timeout")
+
+    def __init__(self, proxy: Proxy, spec: FunctionSpec, conn: Connection, head: bytes,
+                 body: bytes, call_id: str, head_only: bool,
+                 deliver: Callable[[Reply | BaseException], None]) -> None:
+        self._proxy = proxy
+        self._spec = spec
+        self._conn = conn
+        self._head = head
+        self._body = body
+        self._call_id = call_id
+        self._head_only = head_only
+        self._deliver = deliver
+        self._task: asyncio.Task[None] | None = None
+        self._started = time.perf_counter()
+        proxy._metrics.started(spec.name)
+        self._lease = Lease(proxy, conn.key, conn)
+        self._timeout = spec.timeout + TIMEOUT_MARGIN
+        proxy.pool.watch(conn, time.monotonic() + self._timeout)
+        conn.head_only = head_only
+        conn.listener = self._on_connection
+        conn.send_bytes(head, body)
+
+    def cancel(self) -> None:
+        """The client left: drop the exchange (the replica sees the close)."""
+        if self._task is not None:
+            self._task.cancel()  # its own bookkeeping records the 499
+            return
+        if self._conn.listener is None:
+            return  # already delivered
+        self._detach()
+        self._lease.done(False)
+        self._observed("499")
+
+    def _on_connection(self) -> None:
+        conn = self._conn
+        if conn.headers_done:
+            if not conn.complete and conn.error is None and _small_body_coming(conn):
+                return  # a small body split over reads: wait for the rest
+            self._detach()
+            reply = Proxy._reply(conn, self._call_id, self._head_only, self._lease,
+                                 self._timeout)
+            self._observed(str(reply.status))
+            self._deliver(reply)
+            return
+        error = conn.error
+        if error is None:
+            return  # the head is not complete yet
+        self._detach()
+        self._lease.done(False)
+        spec = self._spec
+        if isinstance(error, TimeoutError):
+            self._finish(PlatformError(504, "function_timeout", f"function {spec.name!r} did "
+                                       f"not answer within {self._timeout:g} s"))
+        elif isinstance(error, UpstreamError) and (
+                not error.sent or (conn.reused and conn.received == 0)):
+            # Never reached the replica (a pooled connection it had closed):
+            # the call starts over in _exchange, in a task.
+            log.info("retrying %s after %s (call %s)", spec.name, error, self._call_id)
+            self._proxy._metrics.retried(spec.name)
+            self._task = asyncio.get_running_loop().create_task(self._retry())
+        else:
+            self._finish(PlatformError(502, "replica_unreachable",
+                                       f"function {spec.name!r}: {error}"))
+
+    async def _retry(self) -> None:
+        code = "502"
+        try:
+            result: Reply | BaseException = await self._proxy._exchange(
+                self._spec, self._head, self._body, None, len(self._body), self._call_id,
+                self._head_only)
+            code = str(result.status)
+        except PlatformError as exc:
+            code = str(exc.status)
+            result = exc
+        except asyncio.CancelledError:
+            code = "499"
+            raise
+        except Exception as exc:
+            code = "500"
+            result = exc
+        finally:
+            self._observed(code)
+        self._deliver(result)
+
+    def _detach(self) -> None:
+        conn = self._conn
+        conn.listener = None
+        self._proxy.pool.unwatch(conn)
+
+    def _finish(self, error: PlatformError) -> None:
+        self._observed(str(error.status))
+        self._deliver(error)
+
+    def _observed(self, code: str) -> None:
+        self._proxy._metrics.observed(self._spec.name, code, time.perf_counter() - self._started)
 
 
 class Proxy:
@@ -166,10 +306,8 @@ class Proxy:
                 length = len(body)
             elif stream is None:
                 body, length = b"", 0
-            target = path + "?" + query if query else path
-            head = encode_head(method, target, request_headers(
-                headers, call_id=call_id, start_time_ns=time.time_ns(), client_ip=client_ip,
-                scheme=scheme, body_length=length))
+            head = _request_head(method, path, query, headers, call_id, client_ip, scheme,
+                                 length)
             reply = await self._exchange(spec, head, body, stream, length, call_id,
                                          method == "HEAD")
             code = str(reply.status)
@@ -184,6 +322,43 @@ class Proxy:
             # Time to the response head; a streamed body is not included.
             if known:
                 self._metrics.observed(function_name, code, time.perf_counter() - started)
+
+    def call_now(
+        self,
+        function_name: str,
+        method: str,
+        path: str,
+        query: str,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+        *,
+        client_ip: str,
+        scheme: str,
+        call_id: str,
+        deliver: Callable[[Reply | BaseException], None],
+    ) -> PendingCall | None:
+        """``call`` without a task, for a body held in full: when the function
+        has a ready replica and a pooled connection to it is idle, send the
+        request now and return the pending call; ``deliver`` gets the Reply
+        (or the PlatformError) from the connection's callbacks. None when the
+        call needs to wait for something else (a table, a connect, a replica):
+        then ``await call(...)`` it. The policy is ``call``'s: a retry, if
+        the first replica fails, continues in ``_exchange``.
+        """
+        table = self._table()
+        spec = table.functions.get(function_name)  # names in a table are valid
+        if spec is None or not spec.replicas or table.generation != self._pool_generation:
+            return None
+        replica = pick(spec.replicas, self.in_flight, (), next(self._turn))
+        if replica is None:
+            return None
+        key = (replica.address, replica.port)
+        conn = self.pool.take_idle(key)
+        if conn is None:
+            return None
+        head = _request_head(method, path, query, headers, call_id, client_ip, scheme,
+                             len(body))
+        return PendingCall(self, spec, conn, head, body, call_id, method == "HEAD", deliver)
 
     # steps
     async def _ready_spec(self, name: str) -> FunctionSpec:
@@ -273,27 +448,8 @@ class Proxy:
                        body: bytes | None, stream: AsyncIterator[bytes] | None,
                        length: int | None, call_id: str, head_only: bool) -> Reply:
         key = (replica.address, replica.port)
-        in_flight = self.in_flight
-        in_flight[key] = in_flight.get(key, 0) + 1
+        lease = Lease(self, key)
         conn: Connection | None = None
-        released = False
-
-        def done(ok: bool) -> None:
-            nonlocal released
-            if released:
-                return
-            released = True
-            left = in_flight[key] - 1
-            if left > 0:
-                in_flight[key] = left
-            else:
-                del in_flight[key]
-            if conn is not None:
-                if ok:
-                    self.pool.release(conn)
-                else:
-                    discard(conn)
-
         timeout = spec.timeout + TIMEOUT_MARGIN
         pool = self.pool
         try:
@@ -304,6 +460,7 @@ class Proxy:
                 conn = pool.take_idle(key) or await pool.acquire(key, deadline)
                 pool.watch(conn, deadline)
                 try:
+                    lease.conn = conn
                     conn.head_only = head_only
                     conn.send_bytes(head, body)
                     await conn.read_head()
@@ -312,37 +469,44 @@ class Proxy:
             else:
                 # A streamed upload also waits on the client: one timeout for the task.
                 async with asyncio.timeout(timeout):
-                    conn = await pool.acquire(key)
+                    conn = lease.conn = await pool.acquire(key)
                     conn.head_only = head_only
                     await conn.send_request(head, stream, chunked=length is None)
                     await conn.read_head()
-            complete = conn.take_complete_body()
-            out_headers = response_headers(conn.headers, call_id=call_id)
-            if complete is not None:
-                if head_only:  # the size of what GET would send, kept for HEAD
-                    upstream_length = _header(conn.headers, "content-length")
-                    if upstream_length is not None:
-                        out_headers.append(("Content-Length", upstream_length))
-                reply = Reply(conn.status, out_headers, complete, None, done)
-                done(True)
-                return reply
-            upstream_length = _header(conn.headers, "content-length")
-            if upstream_length is not None:
-                out_headers.append(("Content-Length", upstream_length))
-            return Reply(conn.status, out_headers, None, _timed(conn.iter_body(), timeout), done)
+            return self._reply(conn, call_id, head_only, lease, timeout)
         except TimeoutError:
-            done(False)
+            lease.done(False)
             raise PlatformError(504, "function_timeout",
                                 f"function {spec.name!r} did not answer within "
                                 f"{timeout:g} s") from None
         except UpstreamError as exc:
             if conn is not None and not exc.reused and conn.reused and conn.received == 0:
                 exc.reused = True
-            done(False)
+            lease.done(False)
             raise
         except BaseException:
-            done(False)
+            lease.done(False)
             raise
+
+    @staticmethod
+    def _reply(conn: Connection, call_id: str, head_only: bool, lease: Lease,
+               timeout: float) -> Reply:
+        """The replica's answer once its head is in: whole, or chunks to come."""
+        complete = conn.take_complete_body()
+        out_headers = response_headers(conn.headers, call_id=call_id)
+        if complete is not None:
+            if head_only:  # the size of what GET would send, kept for HEAD
+                upstream_length = _header(conn.headers, "content-length")
+                if upstream_length is not None:
+                    out_headers.append(("Content-Length", upstream_length))
+            reply = Reply(conn.status, out_headers, complete, None, lease.done)
+            lease.done(True)
+            return reply
+        upstream_length = _header(conn.headers, "content-length")
+        if upstream_length is not None:
+            out_headers.append(("Content-Length", upstream_length))
+        return Reply(conn.status, out_headers, None, _timed(conn.iter_body(), timeout),
+                     lease.done)
 
     def _prune(self, table: RoutingTable) -> None:
         if table.generation != self._pool_generation:
@@ -386,3 +550,17 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
         if key.lower() == name:
             return value
     return None
+
+
+def _request_head(method: str, path: str, query: str, headers: Iterable[tuple[str, str]],
+                  call_id: str, client_ip: str, scheme: str, length: int | None) -> bytes:
+    target = path + "?" + query if query else path
+    return encode_head(method, target, request_headers(
+        headers, call_id=call_id, start_time_ns=time.time_ns(), client_ip=client_ip,
+        scheme=scheme, body_length=length))
+
+
+def _small_body_coming(conn: Connection) -> bool:
+    """The rest of a body of declared length, at most SMALL_BODY, is still to come."""
+    length = _header(conn.headers, "content-length")
+    return length is not None and length.isdigit() and int(length) <= SMALL_BODY

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 import httptools
 
@@ -71,6 +71,9 @@ class Connection(asyncio.Protocol):
         self._paused = False
         self._waiter: asyncio.Future[None] | None = None
         self.head_only = False
+        # Called after each read, on failure and at the deadline, for an
+        # exchange driven by callbacks instead of a task (proxy.PendingCall).
+        self.listener: Callable[[], None] | None = None
         self._until_close = False
         self._framed = False  # the head had Content-Length or Transfer-Encoding
 
@@ -86,6 +89,8 @@ class Connection(asyncio.Protocol):
             self._fail(UpstreamError("the replica tried to upgrade the connection", sent=True))
         except httptools.HttpParserError as exc:
             self._fail(UpstreamError(f"the replica answered garbage: {exc}", sent=True))
+        if self.listener is not None:
+            self.listener()
 
     def eof_received(self) -> bool:
         return False
@@ -97,6 +102,8 @@ class Connection(asyncio.Protocol):
         if not self.complete:
             self._fail(UpstreamError("the replica closed the connection", sent=True,
                                      reused=self.reused))
+        elif self.listener is not None:
+            self.listener()
         self._wake_writer()
 
     def pause_writing(self) -> None:
@@ -157,6 +164,8 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
         self._wake()
+        if self.listener is not None:
+            self.listener()
 
     def _wake(self) -> None:
         waiter = self._waiter

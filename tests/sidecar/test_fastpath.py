@@ -22,6 +22,7 @@ from faas_sidecar.fastpath import FAST_BODY_LIMIT, parse_head
 
 PORT = 18820
 ECHO = 18821
+RUDE = 18822  # answers once per connection, then drops it unanswered (rude_server)
 
 GET = b"GET /function/echo/a?b=1 HTTP/1.1\r\nHost: h\r\nAccept: */*"
 
@@ -81,9 +82,21 @@ async def server(echo_server):
     app_module.setup_sanic_config(app, config)
     app_module.setup_errors(app)
     app_module.setup_metrics(app)
-    app.ctx.discovery = FixedTables(table(spec("echo", [ECHO])))
+    app.ctx.discovery = FixedTables(table(spec("echo", [ECHO]), spec("slow", [ECHO], timeout=0.2),
+                                          spec("rude", [RUDE])))
     app_module.setup_proxy(app, config)
     app_module.setup_function_routes(app, root_post=True)
+    # Which requests went out without a task (Proxy.call_now took them).
+    pending: list[bool] = []
+    real_call_now = app.ctx.proxy.call_now
+
+    def counting_call_now(*args, **kw):
+        started = real_call_now(*args, **kw)
+        pending.append(started is not None)
+        return started
+
+    app.ctx.proxy.call_now = counting_call_now
+    app.ctx.pending = pending
     forwarded = []
     real_forward = app.ctx.proxy.forward
 
@@ -93,6 +106,7 @@ async def server(echo_server):
 
     app.ctx.proxy.forward = counting_forward
     srv = await app.create_server(host="127.0.0.1", port=PORT, return_asyncio_server=True)
+    app.ctx.server = srv
     await srv.startup()
     await srv.before_start()
     await srv.after_start()
@@ -210,3 +224,77 @@ async def test_client_leaving_is_a_499_and_harmless(server):
     writer.write(GET + b"\r\n\r\n")
     assert (await read_response(reader))[0] == 200
     writer.close()
+
+
+async def request(reader, writer, head: bytes) -> tuple[int, dict[str, str], bytes]:
+    writer.write(head)
+    return await read_response(reader)
+
+
+async def test_a_warm_connection_skips_the_task(server):
+    reader, writer = await asyncio.open_connection("127.0.0.1", PORT)
+    for _ in range(3):
+        assert (await request(reader, writer, GET + b"\r\n\r\n"))[0] == 200
+    # the first needed a new connection to the replica (a task); then the pool's
+    assert server.ctx.pending == [False, True, True]
+    writer.close()
+
+
+async def test_timeout_without_a_task_is_a_504(server):
+    reader, writer = await asyncio.open_connection("127.0.0.1", PORT)
+    await request(reader, writer, b"GET /function/slow HTTP/1.1\r\nHost: h\r\n\r\n")
+    status, headers, body = await request(
+        reader, writer, b"GET /function/slow/sleep/3 HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert server.ctx.pending == [False, True]
+    assert status == 504 and json.loads(body)["error"] == "function_timeout"
+    assert headers["x-swarmfaas-internal"] == "sidecar"
+    status, _, _ = await request(reader, writer, GET + b"\r\n\r\n")
+    assert status == 200  # the client's connection is still good
+    text = server.ctx.sidecar_metrics.render().decode()
+    assert 'gateway_function_invocation_total{code="504",function_name="slow"} 1.0' in text
+    writer.close()
+
+
+@pytest.fixture
+async def rude_server():
+    """A replica that closes a kept-alive connection when its second request
+    arrives, unanswered: the race of a keep-alive timeout, every time."""
+
+    async def serve(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nrude")
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    srv = await asyncio.start_server(serve, "127.0.0.1", RUDE)
+    yield
+    srv.close()
+
+
+async def test_a_pooled_connection_the_replica_dropped_is_retried(server, rude_server):
+    reader, writer = await asyncio.open_connection("127.0.0.1", PORT)
+    rude = b"GET /function/rude HTTP/1.1\r\nHost: h\r\n\r\n"
+    for _ in range(4):
+        status, _, body = await request(reader, writer, rude)
+        assert (status, body) == (200, b"rude")
+    assert server.ctx.pending == [False, True, True, True]
+    text = server.ctx.sidecar_metrics.render().decode()
+    assert 'swarmfaas_proxy_retries_total{function_name="rude"} 3.0' in text
+    writer.close()
+
+
+async def test_graceful_shutdown_answers_the_request_in_flight(server):
+    busy_reader, busy = await asyncio.open_connection("127.0.0.1", PORT)
+    await request(busy_reader, busy, GET + b"\r\n\r\n")  # warm: the next has no task
+    idle_reader, idle = await asyncio.open_connection("127.0.0.1", PORT)
+    busy.write(b"GET /function/echo/sleep/0.3 HTTP/1.1\r\nHost: h\r\n\r\n")
+    await asyncio.sleep(0.1)
+    closed_now = [conn.close_if_idle() for conn in list(server.ctx.server.connections)]
+    assert sorted(closed_now) == [False, True]
+    assert await asyncio.wait_for(idle_reader.read(), 2) == b""
+    status, headers, _ = await read_response(busy_reader)
+    assert status == 200 and headers["connection"] == "close"
+    assert await asyncio.wait_for(busy_reader.read(), 2) == b""
+    busy.close()
+    idle.close()
