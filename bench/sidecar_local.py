@@ -5,9 +5,10 @@ Same three real processes as the swarm benchmark (the tiny upstream of
 tests/sidecar/images/hopfn, the real watchdog in HTTP mode in front of it, and
 the sidecar's app factory pieces with a fixed routing table instead of
 discovery), and wrk on 127.0.0.1 (loopback, no overlay). Besides req/s and
-latency it reports the CPU time each server process spent per request (from
-/proc), which is much less noisy than req/s on a shared 2-core machine and is
-what the proxy path's changes move.
+latency it reports the CPU time each process spent per request (from /proc;
+wrk's from getrusage), which is much less noisy than req/s on a shared 2-core
+machine and is what the proxy path's changes move, and how often per request
+the servers were preempted (involuntary context switches).
 
     .venv/bin/python bench/sidecar_local.py [--rounds 3] [--duration 4] [--port 18810]
     FAST_PATH=false .venv/bin/python bench/sidecar_local.py   # Sanic's request cycle only
@@ -23,6 +24,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import socket
 import statistics
 import subprocess
@@ -96,10 +98,28 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def preemptions(pids: list[int]) -> int:
+    """Involuntary context switches of these processes so far (from /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            continue
+        total += int(re.search(r"nonvoluntary_ctxt_switches:\s+(\d+)", status).group(1))
+    return total
+
+
 def children(pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     pids = [int(p) for p in out.split()]
     return pids + [g for c in pids for g in children(c)]
+
+
+def load_generator() -> tuple[float, int]:
+    """CPU seconds used by finished children (the wrk runs) so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime, usage.ru_nivcsw
 
 
 def wrk(url: str, connections: int, duration: float) -> dict[str, float]:
@@ -157,17 +177,27 @@ def main() -> int:
                 order.reverse()
             for connections in (1, 32):
                 for label, url in order:
-                    before = (cpu_seconds(sc_pids), cpu_seconds(wd_pids))
+                    before = (cpu_seconds(sc_pids), cpu_seconds(wd_pids),
+                              preemptions(sc_pids), preemptions(wd_pids), load_generator())
                     r = wrk(url, connections, args.duration)
-                    after = (cpu_seconds(sc_pids), cpu_seconds(wd_pids))
+                    after = (cpu_seconds(sc_pids), cpu_seconds(wd_pids),
+                             preemptions(sc_pids), preemptions(wd_pids), load_generator())
                     n = max(r["requests"], 1)
                     r["sidecar_cpu_us"] = (after[0] - before[0]) / n * 1e6
                     r["watchdog_cpu_us"] = (after[1] - before[1]) / n * 1e6
+                    # Preempted while runnable, per request: how often the
+                    # processes of the chain interrupt each other (see
+                    # docs/sidecar.md, "Why the hop costs more than its CPU").
+                    r["sidecar_preempted"] = (after[2] - before[2]) / n
+                    r["watchdog_preempted"] = (after[3] - before[3]) / n
+                    r["wrk_cpu_us"] = (after[4][0] - before[4][0]) / n * 1e6
                     results[str(connections)][label].append(r)
                     print(f"round {index + 1} c={connections:2d} {label:7s} {r['rps']:8.0f} req/s"
                           f"  p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms  CPU/req: "
-                          f"sidecar {r['sidecar_cpu_us']:5.0f} us, watchdog+upstream "
-                          f"{r['watchdog_cpu_us']:5.0f} us"
+                          f"sidecar {r['sidecar_cpu_us']:4.0f} us, watchdog+upstream "
+                          f"{r['watchdog_cpu_us']:4.0f} us, wrk {r['wrk_cpu_us']:3.0f} us; "
+                          f"preempted/req: sidecar {r['sidecar_preempted']:.2f}, "
+                          f"watchdog+upstream {r['watchdog_preempted']:.2f}"
                           + (f"  non-2xx {r['non_2xx']}" if r["non_2xx"] else ""), flush=True)
     finally:
         for proc in procs:
@@ -192,8 +222,12 @@ def main() -> int:
               f"p50 {med['sidecar']['p50_ms']:.3f} ms | ratio "
               f"{summary[connections]['ratio']:.2f}x (rounds "
               f"{', '.join(f'{x:.2f}' for x in ratios)}) | sidecar CPU/req "
-              f"{med['sidecar']['sidecar_cpu_us']:.0f} us, watchdog+upstream CPU/req "
-              f"{med['direct']['watchdog_cpu_us']:.0f} us")
+              f"{med['sidecar']['sidecar_cpu_us']:.0f} us | watchdog+upstream CPU/req direct "
+              f"{med['direct']['watchdog_cpu_us']:.0f} us, via sidecar "
+              f"{med['sidecar']['watchdog_cpu_us']:.0f} us (preempted/req "
+              f"{med['direct']['watchdog_preempted']:.2f} -> "
+              f"{med['sidecar']['watchdog_preempted']:.2f}) | wrk CPU/req "
+              f"{med['direct']['wrk_cpu_us']:.0f} -> {med['sidecar']['wrk_cpu_us']:.0f} us")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"sidecar_local-{int(time.time())}.json"
