@@ -297,6 +297,12 @@ class FunctionProtocol(HttpProtocol):
         """The replica's answer (or the platform's error) to a pending call."""
         self._fp_pending = None
         plain = self._fp_plain
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            # The client is leaving (connection_lost has not run yet).
+            if isinstance(result, Reply) and result.body is None:
+                result.done(False)
+            return
         try:
             if isinstance(result, Reply):
                 if result.body is None:
