@@ -7,15 +7,18 @@ what it accepts.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from functools import partial
 
-T = TypeVar("T")
+from .settings import bounded
 
 
 class ConfigError(ValueError):
     """A setting has a value the sidecar cannot use."""
+
+
+_number = partial(bounded, error=ConfigError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,22 +37,6 @@ class SidecarConfig:
     # FAST_PATH: serve plain /function/* requests without Sanic's request cycle
     # (fastpath.py; docs/sidecar.md has the measurement)
     fast_path: bool = True
-
-
-def _number(
-    env: Mapping[str, str], name: str, default: T, cast: Callable[[str], T], low: float,
-    high: float, what: str,
-) -> T:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = cast(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: expected {what}") from None
-    if not low <= value <= high:  # type: ignore[operator]
-        raise ConfigError(f"{name}={raw!r}: expected {what}")
-    return value
 
 
 def load_config(env: Mapping[str, str]) -> SidecarConfig:

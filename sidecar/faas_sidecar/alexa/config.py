@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .. import settings
+
 # The OS bundle (Debian's ca-certificates); Amazon's chain ends in one of its roots.
 DEFAULT_TRUST_ROOTS = Path("/etc/ssl/certs/ca-certificates.crt")
 SCHEMA_FILE = "alexa-request.schema.json"
@@ -51,32 +53,16 @@ class AlexaConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AlexaConfig:
         def text(name: str) -> str | None:
-            value = env.get(name)
-            return value.strip() if value is not None and value.strip() else None
+            return settings.text(env, name)
 
         def number(name: str, default: float, low: float, high: float) -> float:
-            raw = text(name)
-            if raw is None:
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                raise AlexaConfigError(f"{name}={raw!r}: expected a number of seconds") from None
-            if not low <= value <= high:
-                raise AlexaConfigError(f"{name}={raw!r}: expected a number in [{low:g}, {high:g}]")
-            return value
+            return settings.bounded(env, name, default, float, low, high,
+                                    f"a number of seconds in [{low:g}, {high:g}]",
+                                    AlexaConfigError)
 
         def integer(name: str, default: int, low: int, high: int) -> int:
-            raw = text(name)
-            if raw is None:
-                return default
-            try:
-                value = int(raw)
-            except ValueError:
-                raise AlexaConfigError(f"{name}={raw!r}: expected an integer") from None
-            if not low <= value <= high:
-                raise AlexaConfigError(f"{name}={raw!r}: expected an integer in [{low}, {high}]")
-            return value
+            return settings.bounded(env, name, default, int, low, high,
+                                    f"an integer in [{low}, {high}]", AlexaConfigError)
 
         roots_setting = text("ALEXA_TRUST_ROOTS")
         roots: Path | None = Path(roots_setting) if roots_setting else DEFAULT_TRUST_ROOTS

@@ -10,6 +10,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..settings import bounded
+
 DEFAULT_USER_FILE = "/run/secrets/basic-auth-user"
 DEFAULT_PASSWORD_FILE = "/run/secrets/basic-auth-password"
 
@@ -90,25 +92,13 @@ def _bool(env: Mapping[str, str], key: str) -> bool:
 
 
 def _int(env: Mapping[str, str], key: str, default: int, *, low: int, high: int) -> int:
-    value = _raw(env, key, str(default))
-    try:
-        number = int(value)
-    except ValueError:
-        raise SystemConfigError(f"{key} must be an integer, got {value!r}") from None
-    if not low <= number <= high:
-        raise SystemConfigError(f"{key} must be between {low} and {high}, got {number}")
-    return number
+    return bounded(env, key, default, int, low, high, f"an integer in [{low}, {high}]",
+                   SystemConfigError)
 
 
 def _float(env: Mapping[str, str], key: str, default: float, *, low: float, high: float) -> float:
-    value = _raw(env, key, str(default))
-    try:
-        number = float(value)
-    except ValueError:
-        raise SystemConfigError(f"{key} must be a number of seconds, got {value!r}") from None
-    if not low <= number <= high:
-        raise SystemConfigError(f"{key} must be between {low} and {high}, got {number}")
-    return number
+    return bounded(env, key, default, float, low, high,
+                   f"a number of seconds in [{low:g}, {high:g}]", SystemConfigError)
 
 
 def _matching(env: Mapping[str, str], key: str, default: str, pattern: re.Pattern[str],
