@@ -158,13 +158,7 @@ class Pool:
         self.started_at[index] = time.monotonic()
 
     def _reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in procs.exited_children():
             index = self.pids.pop(pid, None)
             if index is None:
                 self.own.orphan_reaped()

@@ -15,7 +15,7 @@ import ctypes
 import fcntl
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM,
@@ -108,13 +108,7 @@ class Reaper:
         return fut
 
     def reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in exited_children():
             code = os.waitstatus_to_exitcode(status)
             fut = self._waiters.pop(pid, None)
             if fut is None:
@@ -125,6 +119,18 @@ class Reaper:
 
     def watching(self) -> int:
         return len(self._waiters)
+
+
+def exited_children() -> Iterator[tuple[int, int]]:
+    """(pid, wait status) of each child that has exited, reaping it; never blocks."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return  # no children at all
+        if pid == 0:
+            return  # children, none exited
+        yield pid, status
 
 
 def signal_group(pgid: int, sig: int) -> bool:
