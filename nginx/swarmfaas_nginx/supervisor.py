@@ -161,10 +161,14 @@ class Supervisor:
             self.process.send_signal(signal.SIGQUIT)
 
     def run(self) -> int:
-        self.start()
-        assert self.process is not None
+        # Handlers first: a stop asked for while nginx starts must reach it
+        # too, not end this process and leave nginx running without a parent.
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
+        self.start()
+        assert self.process is not None
+        if self.stopping.is_set():
+            self.stop()
         while self.process.poll() is None:
             if self.stopping.wait(self.s.watch_interval):
                 break

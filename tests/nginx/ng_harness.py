@@ -145,6 +145,25 @@ class Front:
         return self.base / "supervisor.log"
 
     def start(self) -> Front:
+        """Launch, and return once nginx listens (127.0.0.1, and ::1 if there)."""
+        env = self.launch()
+        try:
+            wait_port(self.https_port)
+            # nginx listens on 127.0.0.1 before ::1 (and retries a busy port for
+            # 2.5 s while holding the first): ready means both, and still running.
+            from swarmfaas_nginx.supervisor import probe_ipv6
+
+            if probe_ipv6() and env.get("NGINX_IPV6", "auto") != "off":
+                wait_port(self.https_port, host="::1")
+            if self.process.poll() is not None:
+                raise TimeoutError
+        except TimeoutError:
+            self.stop()
+            raise AssertionError(f"the front door did not start:\n{self.log.read_text()}") from None
+        return self
+
+    def launch(self) -> dict[str, str]:
+        """Start the supervisor without waiting for it; returns its environment."""
         env = {
             "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
             "PYTHONPATH": str(REPO / "nginx"),
@@ -163,20 +182,7 @@ class Front:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "swarmfaas_nginx"], env=env, stdout=out, stderr=out
         )
-        try:
-            wait_port(self.https_port)
-            # nginx listens on 127.0.0.1 before ::1 (and retries a busy port for
-            # 2.5 s while holding the first): ready means both, and still running.
-            from swarmfaas_nginx.supervisor import probe_ipv6
-
-            if probe_ipv6() and env.get("NGINX_IPV6", "auto") != "off":
-                wait_port(self.https_port, host="::1")
-            if self.process.poll() is not None:
-                raise TimeoutError
-        except TimeoutError:
-            self.stop()
-            raise AssertionError(f"the front door did not start:\n{self.log.read_text()}") from None
-        return self
+        return env
 
     def nginx_pid(self) -> int:
         return int((self.state / "nginx.pid").read_text())

@@ -3,13 +3,23 @@ picked up with no restart and no failed request."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import ssl
 import time
+from pathlib import Path
 
 import httpx
 import pytest
-from ng_harness import SteadyLoop, served_serial, tls_context, world_readable_dir
+from ng_harness import (
+    Front,
+    SteadyLoop,
+    need_binary,
+    served_serial,
+    tls_context,
+    world_readable_dir,
+)
 
 from swarmfaas_nginx import upstream as upstream_mod
 from swarmfaas_nginx.settings import load_settings
@@ -118,3 +128,41 @@ def test_a_broken_acme_certificate_does_not_stop_nginx_from_starting(start_front
         assert "serving the default certificate" in front.log.read_text()
     finally:
         shutil.rmtree(base_le, ignore_errors=True)
+
+
+def nginx_masters_under(state: Path) -> list[int]:
+    """PIDs of nginx processes whose command line names this state directory."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if cmdline.startswith(b"nginx") and str(state).encode() in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.15, 0.3, 0.6])
+def test_a_stop_while_starting_leaves_no_nginx_behind(dev_ca, upstream, delay):
+    need_binary("nginx")
+    front = Front(18527, 18528, world_readable_dir("ng-stop-"), {
+        "TLS_CERT_FILE": str(dev_ca / "cert.pem"),
+        "TLS_KEY_FILE": str(dev_ca / "key.pem"),
+        "SIDECAR_UPSTREAM": f"127.0.0.1:{upstream.port}",
+    })
+    front.launch()
+    try:
+        time.sleep(delay)  # somewhere in start-up: imports, nginx -t, nginx starting
+        front.process.send_signal(signal.SIGTERM)
+        front.process.wait(15)
+        deadline = time.monotonic() + 5
+        while nginx_masters_under(front.state) and time.monotonic() < deadline:
+            time.sleep(0.1)  # SIGQUIT is a graceful stop: give it a moment
+        assert nginx_masters_under(front.state) == [], front.log.read_text()
+    finally:
+        for pid in nginx_masters_under(front.state):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(front.base, ignore_errors=True)
