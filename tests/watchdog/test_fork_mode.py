@@ -225,12 +225,14 @@ def test_health_ready_lock_and_metrics(start_watchdog):
     env = watchdog_env(wd.tmp)
     check = [sys.executable, "-m", "fwatchdog", "--healthcheck"]
     assert subprocess.run(check, env=env).returncode == 0
-    wd.request("POST", "/", b"x")
+    assert wd.request("POST", "/", b"x").status == 200
+    # A worker counts a request just after writing its answer, and in the pool
+    # another worker may serve /_/metrics first: wait for the count to land.
+    assert wait_for(lambda: 'status="200"} 1' in wd.metrics(), 5), wd.metrics()
     text = wd.metrics()
     for name in ("fwatchdog_requests_total", "fwatchdog_request_duration_seconds_bucket",
                  "fwatchdog_inflight_requests", "fwatchdog_process_starts_total"):
         assert name in text
-    assert 'status="200"} 1' in text
     promtool = subprocess.run(["which", "promtool"], capture_output=True, text=True).stdout.strip()
     if promtool:
         result = subprocess.run([promtool, "check", "metrics"], input=text, text=True,
