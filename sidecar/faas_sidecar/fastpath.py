@@ -167,8 +167,8 @@ class FunctionProtocol(HttpProtocol):
     """
 
     __slots__ = ("_fp_closing", "_fp_idle_timer", "_fp_keep_alive", "_fp_lane",
-                 "_fp_limit", "_fp_paused", "_fp_pending", "_fp_plain", "_fp_state",
-                 "_fp_take_over", "_fp_waiting")
+                 "_fp_limit", "_fp_paused", "_fp_peer", "_fp_pending", "_fp_plain",
+                 "_fp_state", "_fp_take_over", "_fp_waiting")
 
     def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
         self._time = time.monotonic()
@@ -186,7 +186,11 @@ class FunctionProtocol(HttpProtocol):
         self._fp_keep_alive = self.app.config.KEEP_ALIVE_TIMEOUT
         self._fp_idle_timer: asyncio.TimerHandle | None = self.loop.call_later(
             self._fp_keep_alive, self._check_idle)
-        super().connection_made(transport)  # starts connection_task
+        super().connection_made(transport)  # starts connection_task, sets conn_info
+        conn_info = self.conn_info
+        # (client address, scheme): the same for every request on the connection
+        self._fp_peer = ((conn_info.client_ip if conn_info is not None else "") or "",
+                         "https" if conn_info is not None and conn_info.ssl else "http")
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -261,9 +265,7 @@ class FunctionProtocol(HttpProtocol):
         self._fp_waiting = False
         self._fp_plain = plain
         call_id = plain.call_id = call_id_for(plain.x_call_id)
-        conn_info = self.conn_info
-        client_ip = (conn_info.client_ip if conn_info is not None else "") or ""
-        scheme = "https" if conn_info is not None and conn_info.ssl else "http"
+        client_ip, scheme = self._fp_peer
         proxy = self.app.ctx.proxy
         pending = proxy.call_now(plain.name, plain.method, plain.path, plain.query,
                                  plain.headers, body, client_ip=client_ip, scheme=scheme,
@@ -274,7 +276,7 @@ class FunctionProtocol(HttpProtocol):
             return
         self._fp_state = LANE
         self._fp_lane = self.loop.create_task(
-            self._lane(self._answer(proxy, plain, body, call_id, client_ip, scheme)))
+            self._lane(self._answer(proxy, plain, body)))
 
     def _wait_for_client(self) -> None:
         self._fp_state = IDLE
@@ -311,14 +313,8 @@ class FunctionProtocol(HttpProtocol):
                         self._lane(self._stream(result, plain.method, plain.close)))
                     return
                 self._write_reply(result, plain.method, plain.close)
-            elif isinstance(result, PlatformError):
-                self._write_error(result.status, result.code, result.reason, plain.call_id,
-                                  result.headers, plain.close)
             else:
-                log.error("unexpected error on %s %s", plain.method, plain.path,
-                          exc_info=result)
-                self._write_error(500, "internal_error", "the sidecar failed", plain.call_id,
-                                  {}, plain.close)
+                self._write_failure(result, plain)
         except Exception:
             log.exception("writing an answer failed")
             self.close()
@@ -361,24 +357,18 @@ class FunctionProtocol(HttpProtocol):
         delay = self._fp_keep_alive - idle if waiting else self._fp_keep_alive
         self._fp_idle_timer = self.loop.call_later(max(delay, 0.1), self._check_idle)
 
-    async def _answer(self, proxy, plain: Plain, body: bytes, call_id: str,
-                      client_ip: str, scheme: str) -> bool:
+    async def _answer(self, proxy, plain: Plain, body: bytes) -> bool:
         """Forward one request with ``Proxy.call`` and write the answer; False
         to close the connection."""
+        client_ip, scheme = self._fp_peer
         try:
             reply = await proxy.call(
                 plain.name, plain.method, plain.path, plain.query, plain.headers,
-                client_ip=client_ip, scheme=scheme, call_id=call_id, body=body)
-        except PlatformError as exc:
-            self._write_error(exc.status, exc.code, exc.reason, call_id, exc.headers,
-                              plain.close)
-            return True
+                client_ip=client_ip, scheme=scheme, call_id=plain.call_id, body=body)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("unexpected error on %s %s", plain.method, plain.path)
-            self._write_error(500, "internal_error", "the sidecar failed", call_id, {},
-                              plain.close)
+        except Exception as exc:
+            self._write_failure(exc, plain)
             return True
         if reply.body is not None:
             self._write_reply(reply, plain.method, plain.close)
@@ -429,6 +419,16 @@ class FunctionProtocol(HttpProtocol):
             return False
         finally:
             reply.done(ok)
+
+    def _write_failure(self, exc: BaseException, plain: Plain) -> None:
+        """A PlatformError as itself; anything else as a 500 that shows no internals."""
+        if isinstance(exc, PlatformError):
+            self._write_error(exc.status, exc.code, exc.reason, plain.call_id, exc.headers,
+                              plain.close)
+            return
+        log.error("unexpected error on %s %s", plain.method, plain.path, exc_info=exc)
+        self._write_error(500, "internal_error", "the sidecar failed", plain.call_id, {},
+                          plain.close)
 
     def _write_error(self, status: int, code: str, reason: str, call_id: str,
                      extra: dict[str, str], close: bool = False) -> None:
