@@ -25,7 +25,6 @@ import json
 import os
 import re
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,10 @@ from types import MappingProxyType
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "sidecar" / "images" / "hopfn" / "tiny.py"
+sys.path.insert(0, str(ROOT / "tests" / "sidecar"))
+
+from sidecar_swarm import wait_port  # noqa: E402
+
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -74,17 +77,6 @@ def serve_sidecar(port: int, watchdog_port: int) -> None:
     app_module.setup_health(app)
     app_module.setup_function_routes(app, root_post=True)
     app.run(host="127.0.0.1", port=port, single_process=True, access_log=False, motd=False)
-
-
-def wait_port(port: int, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -161,8 +153,8 @@ def main() -> int:
     procs.append(subprocess.Popen([sys.executable, __file__, "--serve-sidecar", str(sc_port),
                                    str(wd_port)]))
     try:
-        wait_port(wd_port)
-        wait_port(sc_port)
+        wait_port(wd_port, timeout=15)
+        wait_port(sc_port, timeout=15)
         wd_pids = [procs[0].pid, *children(procs[0].pid)]  # watchdog (+ tiny, + workers)
         sc_pids = [procs[1].pid]
         urls = {"direct": f"http://127.0.0.1:{wd_port}/",

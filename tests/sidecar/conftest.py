@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,16 +14,7 @@ ECHO = Path(__file__).parent / "images" / "echo" / "echo.py"
 # Helper modules of these tests (sidecar_swarm, sidecar_relay) import by name.
 sys.path.insert(0, str(Path(__file__).parent))
 
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+from sidecar_swarm import wait_port  # noqa: E402
 
 
 @pytest.fixture

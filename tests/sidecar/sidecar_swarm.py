@@ -1,4 +1,4 @@
-"""Helpers for the sidecar's tests on the real swarm: docker CLI, images, load.
+"""Helpers for the sidecar's tests and benches: docker CLI, images, load, waits.
 
 Every Docker resource is named ``sc-t<pid>-...`` (this helper's prefix) and is
 removed at the end of the session.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -91,6 +92,18 @@ def wait_running(service: str, count: int, timeout: float = 60) -> None:
 def remove(*names: str, kind: str = "service") -> None:
     for name in names:
         docker(kind, "rm", name, check=False)
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    """Return once something accepts connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str,
