@@ -79,8 +79,15 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    # socketserver's default backlog is 5: a burst of new connections from the
+    # sidecar (tests open 200 at once) overflowed it, and a dropped SYN is only
+    # retried after 1 s, past the tests' 0.5 s connect timeout.
+    request_queue_size = 128
+
+
 def main() -> None:
-    server = ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8080"))), Handler)
+    server = Server(("0.0.0.0", int(os.environ.get("PORT", "8080"))), Handler)
     server.daemon_threads = False
     server.block_on_close = True
 
