@@ -8,6 +8,10 @@ rounds of "direct" and "via sidecar" alternate, each bounded in time.
 Targets: added median latency < 0.5 ms at 1 connection; >= 0.5x the direct
 throughput at 32 connections.
 
+A third side puts plain nginx (C, one worker, keep-alive upstream, the
+nginx of our own front-door image) where the sidecar stands: what any proxy
+hop costs on this machine, so the sidecar's figure can be read against it.
+
     .venv/bin/python bench/sidecar_hop.py [--rounds 5] [--duration 5] [--workers 1]
 
 Resource names, the host port and the image tags are options, so two helpers
@@ -54,12 +58,26 @@ WRK = f"{PREFIX}-wrk"
 FN_IMAGE = "sc-hopfn:test"
 
 
+NGINX = f"{PREFIX}-nginx"
+
+
 def use_prefix(prefix: str, port: int, fn_image: str) -> None:
-    global PORT, PREFIX, NETWORK, SIDECAR, FUNCTION, WRK, FN_IMAGE
+    global PORT, PREFIX, NETWORK, SIDECAR, FUNCTION, WRK, FN_IMAGE, NGINX
     PORT, PREFIX, FN_IMAGE = port, prefix, fn_image
     NETWORK, SIDECAR = f"{prefix}-net", f"{prefix}-sidecar"
-    FUNCTION, WRK = f"{prefix}-fn", f"{prefix}-wrk"
+    FUNCTION, WRK, NGINX = f"{prefix}-fn", f"{prefix}-wrk", f"{prefix}-nginx"
 WATCHDOG_IMAGE = os.environ.get("SC_WATCHDOG_IMAGE", "swarmfaas/watchdog:dev")
+NGINX_IMAGE = os.environ.get("SC_NGINX_IMAGE", "swarmfaas/nginx:dev")
+# The reference proxy: as close to the sidecar's job as nginx gets (one worker,
+# HTTP/1.1 keep-alive pool to the replica, no logging).
+NGINX_CONF = """worker_processes 1; pid /tmp/nginx.pid; error_log stderr warn;
+events { worker_connections 4096; }
+http { access_log off;
+  upstream fn { server %s:8080; keepalive 64; }
+  server { listen 8080;
+    location / { proxy_pass http://fn; proxy_http_version 1.1;
+                 proxy_set_header Connection ""; } } }
+"""
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
@@ -81,13 +99,23 @@ def wrk(url: str, connections: int, duration: float) -> dict[str, float]:
             "socket_errors": socket_errors.group(1) if socket_errors else ""}
 
 
-def setup(workers: int, build: bool, env: dict[str, str] | None = None) -> tuple[str, str]:
+def answers(url: str) -> bool:
+    try:
+        r = wrk(url, 1, 1)
+    except (RuntimeError, AttributeError):  # refused: wrk fails, or prints no figures
+        return False
+    return r["rps"] > 0 and not r["socket_errors"] and not r["non_2xx"]
+
+
+def setup(workers: int, build: bool, env: dict[str, str] | None = None) -> dict[str, str]:
+    """Start everything; the URL of each side: direct, sidecar, nginx."""
     if build:
         build_images()
         build_wrk_image()
-        if not docker("images", "-q", WATCHDOG_IMAGE):
-            docker("build", "-q", "-f", str(ROOT / "watchdog/Dockerfile"), "-t", WATCHDOG_IMAGE,
-                   str(ROOT), timeout=600)
+        for image, dockerfile in ((WATCHDOG_IMAGE, "watchdog"), (NGINX_IMAGE, "nginx")):
+            if not docker("images", "-q", image):
+                docker("build", "-q", "-f", str(ROOT / dockerfile / "Dockerfile"), "-t", image,
+                       str(ROOT), timeout=600)
         docker("build", "-q", "--build-arg", f"WATCHDOG_IMAGE={WATCHDOG_IMAGE}", "-t", FN_IMAGE,
                str(ROOT / "tests/sidecar/images/hopfn"), timeout=600)
     teardown()
@@ -104,11 +132,22 @@ def setup(workers: int, build: bool, env: dict[str, str] | None = None) -> tuple
     client.close()
     (fn_ip,) = task_ips(FUNCTION, NETWORK)
     (sidecar_ip,) = task_ips(SIDECAR, NETWORK)
-    return f"http://{fn_ip}:8080/", f"http://{sidecar_ip}:8080/function/{FUNCTION}/"
+    docker("run", "-d", "--name", NGINX, "--network", NETWORK, "--env",
+           f"NGINX_CONF={NGINX_CONF % fn_ip}", "--entrypoint", "sh", NGINX_IMAGE, "-c",
+           'printf %s "$NGINX_CONF" > /tmp/nginx.conf && exec nginx -c /tmp/nginx.conf '
+           '-g "daemon off;"')
+    nginx_ip = docker("inspect", "--format",
+                      f'{{{{(index .NetworkSettings.Networks "{NETWORK}").IPAddress}}}}', NGINX)
+    sides = {"direct": f"http://{fn_ip}:8080/",
+             "sidecar": f"http://{sidecar_ip}:8080/function/{FUNCTION}/",
+             "nginx": f"http://{nginx_ip.strip()}:8080/"}
+    wait_until(lambda: answers(sides["nginx"]), 30, "nginx answering on the overlay",
+               interval=0.5)
+    return sides
 
 
 def teardown() -> None:
-    docker("rm", "-f", WRK, check=False)
+    docker("rm", "-f", WRK, NGINX, check=False)
     remove(SIDECAR, FUNCTION)
     for _ in range(20):
         if not docker("network", "ls", "-q", "--filter", f"name=^{NETWORK}$", check=False):
@@ -120,6 +159,25 @@ def teardown() -> None:
 
 def median(rounds: list[dict[str, float]], key: str) -> float:
     return statistics.median(r[key] for r in rounds)
+
+
+def summarize(rounds: dict[str, list[dict[str, float]]]) -> dict:
+    d, s, n = rounds["direct"], rounds["sidecar"], rounds["nginx"]
+    summary: dict = {side: {k: median(r, k) for k in ("rps", "p50_ms", "p99_ms")}
+                     for side, r in rounds.items()}
+    # Paired estimate: each round's runs are adjacent in time, so the median of
+    # per-round ratios is less exposed to the shared machine's load swings
+    # than the ratio of the two medians.
+    round_ratios = [b["rps"] / a["rps"] for a, b in zip(d, s, strict=True)]
+    summary.update(
+        throughput_ratio=median(s, "rps") / median(d, "rps"),
+        added_p50_ms=median(s, "p50_ms") - median(d, "p50_ms"),
+        round_ratios=round_ratios,
+        median_round_ratio=statistics.median(round_ratios),
+        nginx_ratio=median(n, "rps") / median(d, "rps"),
+        sidecar_vs_nginx=statistics.median(
+            b["rps"] / a["rps"] for a, b in zip(n, s, strict=True)))
+    return summary
 
 
 def main() -> int:
@@ -140,17 +198,17 @@ def main() -> int:
     if why:
         print(f"cannot run: {why}", file=sys.stderr)
         return 2
-    direct_url, sidecar_url = setup(args.workers, not args.no_build, sidecar_env)
+    urls = setup(args.workers, not args.no_build, sidecar_env)
     results: dict[str, dict[str, list[dict[str, float]]]] = {
-        str(c): {"direct": [], "sidecar": []} for c in (1, 32)}
+        str(c): {side: [] for side in urls} for c in (1, 32)}
     try:
-        for _ in range(2):  # warm both paths
-            wrk(direct_url, 32, 1)
-            wrk(sidecar_url, 32, 1)
+        for _ in range(2):  # warm every path
+            for url in urls.values():
+                wrk(url, 32, 1)
+        sides = list(urls.items())
         for index in range(args.rounds):
-            order = [("direct", direct_url), ("sidecar", sidecar_url)]
-            if index % 2:
-                order.reverse()  # interleave: neither side always runs first
+            # Rotate the order: no side always runs first, or right after another.
+            order = sides[index % len(sides):] + sides[:index % len(sides)]
             for connections in (1, 32):
                 for label, url in order:
                     r = wrk(url, connections, args.duration)
@@ -162,32 +220,19 @@ def main() -> int:
                           flush=True)
     finally:
         teardown()
-    summary = {}
-    for connections, sides in results.items():
-        d, s = sides["direct"], sides["sidecar"]
-        summary[connections] = {
-            "direct": {k: median(d, k) for k in ("rps", "p50_ms", "p99_ms")},
-            "sidecar": {k: median(s, k) for k in ("rps", "p50_ms", "p99_ms")},
-            "throughput_ratio": median(s, "rps") / median(d, "rps"),
-            "added_p50_ms": median(s, "p50_ms") - median(d, "p50_ms"),
-            "round_ratios": [b["rps"] / a["rps"] for a, b in zip(d, s, strict=True)],
-        }
-        # Paired estimate: each round's two runs are adjacent in time, so the
-        # median of per-round ratios is less exposed to the shared machine's
-        # load swings than the ratio of the two medians.
-        summary[connections]["median_round_ratio"] = statistics.median(
-            summary[connections]["round_ratios"])
+    summary = {c: summarize(rounds) for c, rounds in results.items()}
     print(f"\nmedians of {args.rounds} rounds, {args.duration:g} s each; sidecar workers "
-          f"{args.workers}, uvloop (Sanic default); wrk in a container on the overlay; "
-          f"settings {sidecar_env or 'default'}; load average {os.getloadavg()[0]:.1f}")
+          f"{args.workers}, uvloop (Sanic default); nginx 1 worker; wrk in a container on the "
+          f"overlay; settings {sidecar_env or 'default'}; load average {os.getloadavg()[0]:.1f}")
     for connections, s in summary.items():
-        print(f"  c={connections:>2}: direct {s['direct']['rps']:8.0f} req/s p50 "
-              f"{s['direct']['p50_ms']:.3f} p99 {s['direct']['p99_ms']:.3f} ms | sidecar "
-              f"{s['sidecar']['rps']:8.0f} req/s p50 {s['sidecar']['p50_ms']:.3f} p99 "
-              f"{s['sidecar']['p99_ms']:.3f} ms | ratio {s['throughput_ratio']:.2f}x, "
-              f"added p50 {s['added_p50_ms']:.3f} ms | per round "
-              f"{', '.join(f'{r:.2f}' for r in s['round_ratios'])} (median "
-              f"{s['median_round_ratio']:.2f})")
+        line = " | ".join(f"{side} {s[side]['rps']:8.0f} req/s p50 {s[side]['p50_ms']:.3f} "
+                          f"p99 {s[side]['p99_ms']:.3f} ms" for side in urls)
+        print(f"  c={connections:>2}: {line}")
+        print(f"        sidecar/direct {s['throughput_ratio']:.2f}x (per round "
+              f"{', '.join(f'{r:.2f}' for r in s['round_ratios'])}; median "
+              f"{s['median_round_ratio']:.2f}), added p50 {s['added_p50_ms']:.3f} ms | "
+              f"nginx/direct {s['nginx_ratio']:.2f}x | sidecar/nginx "
+              f"{s['sidecar_vs_nginx']:.2f}x")
     print(f"  target: added p50 at c=1 < 0.5 ms -> {summary['1']['added_p50_ms']:.3f} ms; "
           f"ratio at c=32 >= 0.5 -> {summary['32']['throughput_ratio']:.2f}")
     out = ROOT / "bench" / "results"
