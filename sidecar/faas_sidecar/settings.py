@@ -7,10 +7,12 @@ the variable, the value and what it accepts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 T = TypeVar("T", int, float)
+_GLOB_RE = re.compile(r"^[A-Za-z0-9*?\[\]!._:/@-]+$")
 
 
 def text(env: Mapping[str, str], name: str) -> str | None:
@@ -34,3 +36,15 @@ def bounded(env: Mapping[str, str], name: str, default: T, cast: Callable[[str],
     if not low <= value <= high:
         raise error(f"{name}={raw!r}: expected {what}")
     return value
+
+
+def globs(env: Mapping[str, str], name: str, error: type[ValueError]) -> tuple[str, ...]:
+    """Comma-separated glob patterns (fnmatch, case-sensitive); unset or blank: none."""
+    items = [item.strip() for item in (env.get(name) or "").split(",")]
+    patterns = tuple(item for item in items if item)
+    for item in patterns:
+        if not _GLOB_RE.match(item):
+            raise error(
+                f"{name} must be comma-separated glob patterns like 'swarmfaas/*', got {item!r}"
+            )
+    return patterns

@@ -10,10 +10,13 @@ import json
 import os
 import socket
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -32,6 +35,21 @@ def docker(*args: str, check: bool = True, timeout: float = 120) -> str:
     if check and proc.returncode != 0:
         raise RuntimeError(f"docker {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc.stdout.strip()
+
+
+def swarm_client_or_skip():
+    """A docker-py client of a swarm manager, or pytest.skip saying why not."""
+    import docker
+    import docker.errors
+    import pytest
+
+    try:
+        client = docker.from_env()
+        if not client.info().get("Swarm", {}).get("ControlAvailable"):
+            pytest.skip("this Docker Engine is not a swarm manager")
+    except docker.errors.DockerException as exc:
+        pytest.skip(f"no Docker Engine: {exc}")
+    return client
 
 
 def swarm_ready() -> str | None:
@@ -104,6 +122,27 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
         except OSError:
             time.sleep(0.02)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@contextmanager
+def engine_gate(port: int, network: str, *, images: str = "", secrets: str = "") -> Iterator[str]:
+    """The real engine gate as a process on 127.0.0.1:``port`` in front of the host's
+    Docker socket; yields its DOCKER_HOST URL. Its log is printed if it failed."""
+    env = {**os.environ, "FUNCTIONS_NETWORK": network, "SYSTEM_IMAGE_ALLOWLIST": images,
+           "SYSTEM_SECRET_ALLOWLIST": secrets, "GATE_HOST": "127.0.0.1",
+           "GATE_PORT": str(port)}
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen([sys.executable, "-m", "faas_sidecar.gate"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_port(port)
+            yield f"tcp://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            code = proc.wait(10)
+            if code != 0:
+                log.seek(0)
+                print(f"engine gate exited {code}:\n{log.read().decode(errors='replace')}")
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str,

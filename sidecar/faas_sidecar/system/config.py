@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..settings import bounded
+from ..settings import bounded, globs
 
 DEFAULT_USER_FILE = "/run/secrets/basic-auth-user"
 DEFAULT_PASSWORD_FILE = "/run/secrets/basic-auth-password"
@@ -19,7 +19,6 @@ DEFAULT_PASSWORD_FILE = "/run/secrets/basic-auth-password"
 # '-' or '_' because a function name is appended to it.
 _NETWORK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _PREFIX_RE = re.compile(r"^([a-z0-9][a-z0-9_-]{0,30})?$")
-_PATTERN_RE = re.compile(r"^[A-Za-z0-9*?\[\]!._:/@-]+$")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -110,12 +109,4 @@ def _matching(env: Mapping[str, str], key: str, default: str, pattern: re.Patter
 
 
 def _patterns(env: Mapping[str, str], key: str) -> tuple[str, ...]:
-    """Comma-separated glob patterns (fnmatch, case-sensitive); empty means none."""
-    items = [item.strip() for item in _raw(env, key, "").split(",")]
-    patterns = tuple(item for item in items if item)
-    for item in patterns:
-        if not _PATTERN_RE.match(item):
-            raise SystemConfigError(
-                f"{key} must be comma-separated glob patterns like 'swarmfaas/*', got {item!r}"
-            )
-    return patterns
+    return globs(env, key, SystemConfigError)

@@ -35,6 +35,9 @@ def translate_docker_error(exc: Exception, action: str) -> PlatformError:
     if isinstance(exc, docker.errors.APIError):
         status = exc.status_code or 0
         detail = exc.explanation or str(exc)
+        if status == 403:
+            # The engine gate (docs/engine-gate.md) refused what this would do.
+            return PlatformError(403, "refused_by_engine_gate", f"{action}: {detail}")
         if status == 409:
             return PlatformError(409, "conflict", f"{action}: Docker reports a conflict: {detail}")
         if status == 404 and action in ("scale", "update", "remove"):

@@ -31,6 +31,8 @@ def api_error(status: int, explanation: str = "explained") -> docker.errors.APIE
     (api_error(404, "service not found"), "scale", 404, "function_not_found"),
     (api_error(404, "network x not found"), "deploy", 400, "rejected_by_docker"),
     (api_error(400, "invalid constraint"), "update", 400, "rejected_by_docker"),
+    (api_error(403, "the engine gate refuses to create this service: bind mount"), "deploy",
+     403, "refused_by_engine_gate"),
     (api_error(500, "raft failure"), "deploy", 502, "docker_error"),
     (api_error(503, "not a manager"), "list", 502, "docker_error"),
     (docker.errors.DockerException("no socket"), "list", 502, "docker_unavailable"),

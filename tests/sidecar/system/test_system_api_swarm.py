@@ -11,6 +11,7 @@ import time
 import docker
 import docker.errors
 import pytest
+from sidecar_swarm import engine_gate, swarm_client_or_skip
 from sys_harness import (
     GOOD_AUTH,
     PASSWORD,
@@ -43,12 +44,7 @@ DOCKERFILE = f'FROM debian:bookworm-slim\nCMD ["python3", "-c", "{IDLE}"]\n'.enc
 
 @pytest.fixture(scope="module")
 def client():
-    try:
-        dc = docker.from_env()
-        if not dc.info().get("Swarm", {}).get("ControlAvailable"):
-            pytest.skip("this Docker Engine is not a swarm manager")
-    except docker.errors.DockerException as exc:
-        pytest.skip(f"no Docker Engine: {exc}")
+    dc = swarm_client_or_skip()
     yield dc
     dc.close()
 
@@ -86,6 +82,17 @@ def swarm(client):
                 break
             except docker.errors.APIError:
                 time.sleep(0.5)
+
+
+@pytest.fixture(params=["socket", "engine gate"])
+def engine_url(request, swarm):
+    """The sidecar talks to the Engine's socket, or through the engine gate as in
+    stack.yml (same allowlist); both must behave the same."""
+    if request.param == "socket":
+        yield {}
+        return
+    with engine_gate(18291, NETWORK, images="swarmfaas/sys-*") as url:
+        yield {"DOCKER_HOST": url}
 
 
 def make_app(secret_files, **extra):
@@ -134,8 +141,9 @@ async def test_every_system_route_needs_credentials_on_the_real_app(swarm, secre
         assert PASSWORD not in metrics
 
 
-async def test_deploy_list_scale_update_delete_on_the_real_swarm(swarm, secret_files):
-    app = make_app(secret_files)
+async def test_deploy_list_scale_update_delete_on_the_real_swarm(swarm, secret_files,
+                                                                 engine_url):
+    app = make_app(secret_files, **engine_url)
     name = "sys-it-hello"
     service_name = PREFIX + name
     async with serving(app) as http:
@@ -252,13 +260,13 @@ def replicas(dc: docker.DockerClient, service_name: str) -> int:
 @pytest.mark.parametrize("labels", [{}, {"swarmfaas.function": "false"},
                                     {"swarmfaas.name": "sys-plain"}])
 async def test_services_not_labelled_as_functions_are_never_touched(swarm, secret_files,
-                                                                     labels):
+                                                                     labels, engine_url):
     plain = swarm.services.create(IMAGE, name="sys-plain", labels=labels,
                                   mode=docker.types.ServiceMode("replicated", replicas=0),
                                   endpoint_spec=docker.types.EndpointSpec(mode="dnsrr"))
     try:
         version = plain.attrs["Version"]["Index"]
-        app = make_app(secret_files)
+        app = make_app(secret_files, **engine_url)
         async with serving(app) as http:
             attempts = [
                 ("GET", "/system/function/sys-plain", None),

@@ -1,0 +1,179 @@
+"""What the engine gate lets through to the Docker Engine (pure, no IO).
+
+The sidecar needs a small part of the Engine API: read services, tasks,
+networks, secrets' names and events; create, update and remove services that
+are functions. Everything else is refused, so a compromised sidecar cannot
+start a privileged container, mount the host or the Docker socket, publish a
+port, attach a platform secret, or touch a service that is not a function.
+
+``route`` classifies a request by method and path. ``violations`` lists what a
+service spec does beyond what a function deployed by the system API needs;
+a create must have none, an update may keep the ones the service already has
+(the operator put them there with ``docker stack deploy``) but add none.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from fnmatch import fnmatchcase
+from typing import Any
+from urllib.parse import parse_qs
+
+from faas_sidecar.model import FUNCTION_LABEL
+from faas_sidecar.spec import is_function
+
+FUNCTION_FILTER = f"{FUNCTION_LABEL}=true"
+_DIGEST_RE = re.compile(r"@sha256:[a-f0-9]{64}$")
+
+
+class Kind(Enum):
+    PASS = "pass"                          # read-only, no function data at stake
+    LIST_FUNCTIONS = "list functions"      # GET /services: only with the function filter
+    FUNCTION_READ = "function read"        # the service must be a function
+    CREATE = "create"                      # the new spec must have no violation
+    UPDATE = "update"                      # a function; no violation it did not have
+    REMOVE = "remove"                      # the service must be a function
+    DENY = "deny"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    kind: Kind
+    target: str = ""    # the id or name in the path, if any
+    reason: str = ""    # why, when denied
+
+
+_ID = r"(?P<id>[A-Za-z0-9][A-Za-z0-9_.-]{0,127})"
+_ROUTES: tuple[tuple[frozenset[str], re.Pattern[str], Kind], ...] = tuple(
+    (frozenset(methods.split()), re.compile(rf"^{path}$"), kind)
+    for methods, path, kind in (
+        ("GET HEAD", r"/_ping", Kind.PASS),
+        ("GET", r"/version", Kind.PASS),
+        ("GET", r"/events", Kind.PASS),
+        ("GET", r"/tasks", Kind.PASS),
+        ("GET", rf"/tasks/{_ID}", Kind.PASS),
+        ("GET", rf"/networks/{_ID}", Kind.PASS),
+        ("GET", r"/secrets", Kind.PASS),       # names and labels; Docker never returns data
+        ("GET", r"/services", Kind.LIST_FUNCTIONS),
+        ("GET", rf"/services/{_ID}", Kind.FUNCTION_READ),
+        ("GET", rf"/services/{_ID}/logs", Kind.FUNCTION_READ),
+        ("POST", r"/services/create", Kind.CREATE),
+        ("POST", rf"/services/{_ID}/update", Kind.UPDATE),
+        ("DELETE", rf"/services/{_ID}", Kind.REMOVE),
+    )
+)
+_VERSION_PREFIX = re.compile(r"^/v\d+\.\d+(?=/)")
+
+
+def route(method: str, path: str) -> Route:
+    """The kind of an Engine API request; ``path`` without the query string."""
+    bare = _VERSION_PREFIX.sub("", path, count=1)
+    for methods, pattern, kind in _ROUTES:
+        match = pattern.match(bare)
+        if match and method in methods:
+            return Route(kind, target=match.groupdict().get("id") or "")
+    return Route(Kind.DENY, reason=f"the engine gate does not allow {method} {bare}")
+
+
+def lists_only_functions(query: str) -> bool:
+    """True when GET /services carries the filter label=swarmfaas.function=true."""
+    raw = parse_qs(query).get("filters")
+    if not raw:
+        return False
+    try:
+        filters = json.loads(raw[-1])
+    except ValueError:
+        return False
+    labels = filters.get("label") if isinstance(filters, dict) else None
+    if isinstance(labels, dict):  # the older form: {"label": {"k=v": true}}
+        labels = [key for key, on in labels.items() if on]
+    return isinstance(labels, list) and FUNCTION_FILTER in labels
+
+
+@dataclass(frozen=True, slots=True)
+class SpecRules:
+    """What a function's spec may use: the functions network (its name and id)
+    and the same image and secret allowlists as the system API."""
+
+    networks: frozenset[str]
+    image_allowlist: tuple[str, ...]
+    secret_allowlist: tuple[str, ...]
+
+
+def _allowed(value: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatchcase(value, pattern) for pattern in patterns)
+
+
+def violations(spec: Mapping[str, Any], rules: SpecRules) -> frozenset[str]:
+    """Everything in a ServiceSpec that a function does not need; empty if none.
+
+    Each entry is a stable sentence, so the entries of two specs compare."""
+    found: set[str] = set()
+    if (spec.get("Labels") or {}).get(FUNCTION_LABEL) != "true":
+        found.add(f"the service is not labelled {FUNCTION_FILTER}")
+    task = spec.get("TaskTemplate") or {}
+    if task.get("Runtime") not in (None, "", "container"):
+        found.add(f"runtime {task.get('Runtime')!r} (only containers)")
+    for key in ("PluginSpec", "NetworkAttachmentSpec"):
+        if task.get(key):
+            found.add(f"TaskTemplate.{key} (only containers)")
+    if task.get("LogDriver"):
+        found.add(f"log driver {(task['LogDriver'] or {}).get('Name')!r}")
+    container = task.get("ContainerSpec") or {}
+    image = str(container.get("Image") or "")
+    if not _allowed(_DIGEST_RE.sub("", image), rules.image_allowlist):
+        found.add(f"image {image!r} is not in the image allowlist")
+    for mount in container.get("Mounts") or []:
+        if mount.get("Type") != "tmpfs":
+            found.add(f"{mount.get('Type') or 'volume'} mount {mount.get('Source') or ''!s}"
+                      f" -> {mount.get('Target')}")
+    privileges = container.get("Privileges") or {}
+    for key, value in sorted(privileges.items()):
+        if value:
+            found.add(f"privileges: {key}")
+    for key in ("CapabilityAdd", "Sysctls", "Configs"):
+        if container.get(key):
+            found.add(f"ContainerSpec.{key}")
+    if container.get("Isolation") not in (None, "", "default"):
+        found.add(f"isolation {container['Isolation']!r}")
+    for secret in container.get("Secrets") or []:
+        name = str(secret.get("SecretName") or secret.get("SecretID") or "")
+        if not _allowed(name, rules.secret_allowlist):
+            found.add(f"secret {name!r} is not in the secret allowlist")
+    attached = [*(task.get("Networks") or []), *(spec.get("Networks") or [])]
+    for network in attached:
+        target = str(network.get("Target") or "")
+        if target not in rules.networks:
+            found.add(f"network {target!r} (only the functions network)")
+    if ((spec.get("EndpointSpec") or {}).get("Ports")):
+        found.add("published ports (functions are reached through the sidecar)")
+    return frozenset(found)
+
+
+def refuse_create(spec: Mapping[str, Any], rules: SpecRules) -> str | None:
+    """Why a new service may not be created, or None."""
+    found = violations(spec, rules)
+    return _sentence("create", found) if found else None
+
+
+def refuse_update(current: Mapping[str, Any], spec: Mapping[str, Any],
+                  rules: SpecRules) -> str | None:
+    """Why ``current`` (the service's inspect JSON) may not take ``spec``, or None."""
+    if not is_function(current):
+        return "the engine gate only updates services labelled " + FUNCTION_FILTER
+    added = violations(spec, rules) - violations(current.get("Spec") or {}, rules)
+    return _sentence("update", added) if added else None
+
+
+def refuse_function_only(current: Mapping[str, Any], action: str) -> str | None:
+    if is_function(current):
+        return None
+    return f"the engine gate only lets the sidecar {action} services labelled {FUNCTION_FILTER}"
+
+
+def _sentence(action: str, found: Iterable[str]) -> str:
+    return f"the engine gate refuses to {action} this service: " + "; ".join(sorted(found))

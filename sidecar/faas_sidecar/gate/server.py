@@ -1,0 +1,276 @@
+"""The engine gate's IO: one HTTP request per connection, checked, then piped.
+
+A request is read whole (head and body, bounded), classified by ``policy``,
+and either refused with a JSON error or sent to the Engine's unix socket with
+``Connection: close``; the Engine's answer is piped back as it comes, which
+keeps the events stream a stream. Lookups the policy needs (is this service
+a function? the functions network's id) go to the Engine through docker-py,
+in a thread, since docker-py blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+import docker.errors
+import httptools
+
+from .config import GateConfig
+from .policy import (
+    Kind,
+    SpecRules,
+    lists_only_functions,
+    refuse_create,
+    refuse_function_only,
+    refuse_update,
+    route,
+)
+
+log = logging.getLogger(__name__)
+COMPONENT = "engine-gate"
+API_VERSION = "1.41"
+_HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
+               b"transfer-encoding", b"upgrade", b"content-length", b"host", b"expect"}
+_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 413: "Payload Too Large",
+            502: "Bad Gateway"}
+
+
+class Refused(Exception):
+    def __init__(self, status: int, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.code, self.reason = status, code, reason
+
+
+def refusal(status: int, code: str, reason: str) -> bytes:
+    """A whole HTTP response: Docker's error shape (``message``, which docker-py
+    shows) plus the platform's (docs/errors.md)."""
+    body = json.dumps({"message": reason, "error": code, "reason": reason, "status": status,
+                       "component": COMPONENT}).encode()
+    head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"X-Swarmfaas-Internal: {COMPONENT}\r\nConnection: close\r\n\r\n")
+    return head.encode() + body
+
+
+@dataclass
+class Request:
+    url: bytes = b""
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytearray = field(default_factory=bytearray)
+    complete: bool = False
+    limit: int = 0
+
+    # httptools callbacks
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_body(self, body: bytes) -> None:
+        self.body += body
+        if len(self.body) > self.limit:
+            raise Refused(413, "body_too_large", f"request bodies are limited to {self.limit} "
+                          "bytes (GATE_MAX_BODY)")
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+
+async def read_request(reader: asyncio.StreamReader, limit: int) -> tuple[str, Request] | None:
+    """(method, request) once a whole request arrived; None if the client left first."""
+    request = Request(limit=limit)
+    parser = httptools.HttpRequestParser(request)
+    while not request.complete:
+        data = await reader.read(65536)
+        if not data:
+            return None
+        try:
+            parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            raise Refused(400, "bad_request", "protocol upgrades are not allowed") from None
+        except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, Refused):
+                raise exc.__context__ from None
+            raise Refused(400, "bad_request", f"malformed HTTP request: {exc}") from None
+    return parser.get_method().decode("ascii"), request
+
+
+def engine_request(method: str, request: Request) -> bytes:
+    """The request as the Engine gets it: same method, URL and headers, one
+    exchange per connection."""
+    lines = [f"{method} ".encode() + request.url + b" HTTP/1.1", b"Host: docker"]
+    lines += [name + b": " + value for name, value in request.headers
+              if name.lower() not in _HOP_BY_HOP]
+    if request.body or method in ("POST", "PUT"):
+        lines.append(b"Content-Length: %d" % len(request.body))
+    lines.append(b"Connection: close")
+    return b"\r\n".join(lines) + b"\r\n\r\n" + bytes(request.body)
+
+
+class Gate:
+    def __init__(self, config: GateConfig) -> None:
+        self.config = config
+        self._api = docker.APIClient(base_url=f"unix://{config.socket}", version=API_VERSION,
+                                     timeout=int(config.timeout))
+
+    # -- lookups (blocking docker-py, run in a thread) -------------------------
+
+    def _inspect_service(self, service: str) -> Mapping[str, Any]:
+        try:
+            return self._api.inspect_service(service)
+        except docker.errors.NotFound:
+            raise Refused(404, "not_found", f"service {service} not found") from None
+
+    def _rules(self) -> SpecRules:
+        network = self._api.inspect_network(self.config.functions_network)
+        return SpecRules(networks=frozenset({self.config.functions_network, network["Id"],
+                                             network.get("Name", "")}),
+                         image_allowlist=self.config.image_allowlist,
+                         secret_allowlist=self.config.secret_allowlist)
+
+    async def _lookup(self, func: Any, *args: Any) -> Any:
+        try:
+            return await asyncio.to_thread(func, *args)
+        except Refused:
+            raise
+        except Exception as exc:  # the Engine cannot answer: refuse, never guess
+            raise Refused(502, "docker_unavailable",
+                          f"the engine gate could not check the request: {exc}") from exc
+
+    # -- the decision ------------------------------------------------------------
+
+    async def check(self, method: str, request: Request) -> None:
+        """Return if the request may reach the Engine; raise Refused otherwise."""
+        url = request.url.decode("latin-1")
+        if not url.startswith("/"):
+            raise Refused(400, "bad_request", "only origin-form request targets are accepted")
+        path, _, query = url.partition("?")
+        where = route(method, path)
+        if where.kind is Kind.PASS:
+            return
+        if where.kind is Kind.DENY:
+            raise Refused(403, "forbidden", where.reason)
+        if where.kind is Kind.LIST_FUNCTIONS:
+            if not lists_only_functions(query):
+                raise Refused(403, "forbidden", "the engine gate lists services only with the "
+                              "filter label=swarmfaas.function=true")
+            return
+        if where.kind is Kind.CREATE:
+            why = refuse_create(_json(request.body), await self._lookup(self._rules))
+        else:
+            current = await self._lookup(self._inspect_service, where.target)
+            if where.kind is Kind.UPDATE:
+                why = refuse_update(current, _json(request.body),
+                                    await self._lookup(self._rules))
+            else:
+                action = "remove" if where.kind is Kind.REMOVE else "read"
+                why = refuse_function_only(current, action)
+        if why:
+            raise Refused(403, "forbidden", why)
+
+    # -- the connection ----------------------------------------------------------
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            try:
+                got = await asyncio.wait_for(read_request(reader, self.config.max_body),
+                                             self.config.timeout)
+                if got is None:
+                    return
+                method, request = got
+                await self.check(method, request)
+            except Refused as exc:
+                log.warning("refused: %s (%s)", exc.reason, exc.status)
+                writer.write(refusal(exc.status, exc.code, exc.reason))
+                await writer.drain()
+                await _linger(reader, writer)
+                return
+            except TimeoutError:
+                return
+            log.debug("%s %s", method, request.url.decode("latin-1"))
+            await self._forward(method, request, reader, writer)
+        except (ConnectionError, OSError) as exc:
+            log.debug("connection ended: %s", exc)
+        finally:
+            writer.close()
+
+    async def _forward(self, method: str, request: Request, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_unix_connection(self.config.socket)
+        except OSError as exc:
+            writer.write(refusal(502, "docker_unavailable",
+                                 f"the Docker Engine cannot be reached: {exc}"))
+            await writer.drain()
+            return
+        try:
+            up_writer.write(engine_request(method, request))
+            await up_writer.drain()
+
+            async def answer() -> None:
+                while data := await up_reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+
+            async def client_left() -> None:
+                while await reader.read(65536):
+                    pass  # one request per connection: anything more is dropped
+
+            tasks = {asyncio.create_task(answer()), asyncio.create_task(client_left())}
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            for task in (*done, *pending):
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
+                    await task
+        finally:
+            up_writer.close()
+
+    def close(self) -> None:
+        self._api.close()
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Half-close, then drop what the client still sends (up to a second), so a
+    refused client reads the answer instead of a reset."""
+    with contextlib.suppress(Exception):
+        writer.write_eof()
+        async with asyncio.timeout(1):
+            while await reader.read(65536):
+                pass
+
+
+def _json(body: bytearray) -> Mapping[str, Any]:
+    try:
+        doc = json.loads(body or b"null")
+    except ValueError:
+        raise Refused(400, "bad_request", "the body must be a JSON service spec") from None
+    if not isinstance(doc, dict):
+        raise Refused(400, "bad_request", "the body must be a JSON service spec")
+    return doc
+
+
+async def serve(config: GateConfig) -> None:
+    gate = Gate(config)
+    server = await asyncio.start_server(gate.handle, config.host, config.port,
+                                        limit=1 << 16)
+    log.info("engine gate on %s:%d -> %s (functions network %s)", config.host, config.port,
+             config.socket, config.functions_network)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # PID 1 gets no default action
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with server:
+            await stop.wait()
+    finally:
+        gate.close()

@@ -1,0 +1,209 @@
+"""The engine gate's policy (pure): which Engine API calls pass, which specs a
+function may have."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import pytest
+
+from faas_sidecar.gate.policy import (
+    Kind,
+    SpecRules,
+    lists_only_functions,
+    refuse_create,
+    refuse_function_only,
+    refuse_update,
+    route,
+    violations,
+)
+
+RULES = SpecRules(networks=frozenset({"faas_functions", "n3tw0rk1d"}),
+                  image_allowlist=("swarmfaas/*",), secret_allowlist=("fn-*",))
+
+
+@pytest.mark.parametrize(("method", "path", "kind", "target"), [
+    ("GET", "/v1.41/_ping", Kind.PASS, ""),
+    ("HEAD", "/_ping", Kind.PASS, ""),
+    ("GET", "/v1.44/version", Kind.PASS, ""),
+    ("GET", "/v1.41/events", Kind.PASS, ""),
+    ("GET", "/v1.41/tasks", Kind.PASS, ""),
+    ("GET", "/v1.41/tasks/t1", Kind.PASS, "t1"),
+    ("GET", "/v1.41/networks/faas_functions", Kind.PASS, "faas_functions"),
+    ("GET", "/v1.41/secrets", Kind.PASS, ""),
+    ("GET", "/v1.41/services", Kind.LIST_FUNCTIONS, ""),
+    ("GET", "/v1.41/services/abc123", Kind.FUNCTION_READ, "abc123"),
+    ("GET", "/v1.41/services/faas_echo/logs", Kind.FUNCTION_READ, "faas_echo"),
+    ("POST", "/v1.41/services/create", Kind.CREATE, ""),
+    ("POST", "/v1.41/services/abc123/update", Kind.UPDATE, "abc123"),
+    ("DELETE", "/v1.41/services/abc123", Kind.REMOVE, "abc123"),
+    # everything else the sidecar never needs
+    ("GET", "/v1.41/info", Kind.DENY, ""),
+    ("GET", "/v1.41/containers/json", Kind.DENY, ""),
+    ("POST", "/v1.41/containers/create", Kind.DENY, ""),
+    ("POST", "/v1.41/containers/abc/exec", Kind.DENY, ""),
+    ("POST", "/v1.41/images/create", Kind.DENY, ""),
+    ("POST", "/v1.41/swarm/leave", Kind.DENY, ""),
+    ("POST", "/v1.41/secrets/create", Kind.DENY, ""),
+    ("GET", "/v1.41/secrets/abc", Kind.DENY, ""),
+    ("DELETE", "/v1.41/networks/faas_functions", Kind.DENY, ""),
+    ("POST", "/v1.41/services/abc/update/x", Kind.DENY, ""),
+    ("PUT", "/v1.41/services/create", Kind.DENY, ""),
+    ("DELETE", "/v1.41/services/..", Kind.DENY, ""),          # no dot names
+    ("DELETE", "/v1.41/services/%2e%2e", Kind.DENY, ""),
+    ("GET", "/v1.41//services", Kind.DENY, ""),
+    ("GET", "/services/abc/../../info", Kind.DENY, ""),
+])
+def test_routes(method, path, kind, target):
+    got = route(method, path)
+    assert (got.kind, got.target) == (kind, target)
+    if kind is Kind.DENY:
+        assert method in got.reason and "engine gate" in got.reason
+
+
+def query(filters) -> str:
+    return urlencode({"filters": json.dumps(filters)})
+
+
+@pytest.mark.parametrize(("query_string", "ok"), [
+    (query({"label": ["swarmfaas.function=true"]}), True),
+    (query({"label": ["team=a", "swarmfaas.function=true"]}), True),
+    (query({"label": {"swarmfaas.function=true": True}}), True),
+    (query({"label": {"swarmfaas.function=true": False}}), False),
+    (query({"label": ["swarmfaas.function"]}), False),
+    (query({"label": ["swarmfaas.function=false"]}), False),
+    (query({"name": ["swarmfaas.function=true"]}), False),
+    (query(["swarmfaas.function=true"]), False),
+    ("filters=%7Bnot-json", False),
+    ("", False),
+    ("status=true", False),
+])
+def test_listing_services_needs_the_function_filter(query_string, ok):
+    assert lists_only_functions(query_string) is ok
+
+
+def spec(**container) -> dict:
+    """A spec like the one the system API sends for a function."""
+    return {
+        "Name": "fn-hello",
+        "Labels": {"swarmfaas.function": "true", "swarmfaas.name": "hello"},
+        "TaskTemplate": {
+            "ContainerSpec": {"Image": "swarmfaas/fn-hello:1", "Env": ["fprocess=cat"],
+                              **container},
+            "Networks": [{"Target": "faas_functions"}],
+        },
+        "Mode": {"Replicated": {"Replicas": 1}},
+        "EndpointSpec": {"Mode": "dnsrr"},
+    }
+
+
+def with_(base: dict, **top) -> dict:
+    return {**base, **top}
+
+
+DIGEST = "@sha256:" + "a" * 64
+
+
+@pytest.mark.parametrize(("service_spec", "found"), [
+    (spec(), set()),
+    (spec(Image="swarmfaas/fn-hello:1" + DIGEST), set()),
+    (spec(ReadOnly=True, User="nobody", Mounts=[{"Type": "tmpfs", "Target": "/tmp"}]), set()),
+    (spec(Secrets=[{"SecretID": "s1", "SecretName": "fn-token"}]), set()),
+    (with_(spec(), Networks=[{"Target": "n3tw0rk1d"}]), set()),
+    (with_(spec(), Labels={"swarmfaas.function": "false"}),
+     {"the service is not labelled swarmfaas.function=true"}),
+    (with_(spec(), Labels=None), {"the service is not labelled swarmfaas.function=true"}),
+    (spec(Image="debian:bookworm-slim"),
+     {"image 'debian:bookworm-slim' is not in the image allowlist"}),
+    (spec(Image=""), {"image '' is not in the image allowlist"}),
+    (spec(Mounts=[{"Type": "bind", "Source": "/var/run/docker.sock",
+                   "Target": "/var/run/docker.sock"}]),
+     {"bind mount /var/run/docker.sock -> /var/run/docker.sock"}),
+    (spec(Mounts=[{"Type": "volume", "Source": "faas_letsencrypt", "Target": "/le"}]),
+     {"volume mount faas_letsencrypt -> /le"}),
+    (spec(Mounts=[{"Type": "volume", "Target": "/x", "VolumeOptions": {"DriverConfig": {
+        "Name": "local", "Options": {"type": "none", "o": "bind", "device": "/"}}}}]),
+     {"volume mount  -> /x"}),
+    (spec(Mounts=[{"Source": "/etc", "Target": "/etc"}]), {"volume mount /etc -> /etc"}),
+    (spec(Mounts=[{"Type": "npipe", "Source": "x", "Target": "y"}]), {"npipe mount x -> y"}),
+    (spec(Privileges={"SELinuxContext": {"Disable": True}}), {"privileges: SELinuxContext"}),
+    (spec(Privileges={"Seccomp": {"Mode": "unconfined"}, "NoNewPrivileges": False}),
+     {"privileges: Seccomp"}),
+    (spec(Privileges={"CredentialSpec": None}), set()),
+    (spec(CapabilityAdd=["CAP_SYS_ADMIN"]), {"ContainerSpec.CapabilityAdd"}),
+    (spec(CapabilityDrop=["CAP_NET_RAW"]), set()),
+    (spec(Sysctls={"net.ipv4.ip_forward": "1"}), {"ContainerSpec.Sysctls"}),
+    (spec(Configs=[{"ConfigName": "x"}]), {"ContainerSpec.Configs"}),
+    (spec(Isolation="hyperv"), {"isolation 'hyperv'"}),
+    (spec(Isolation="default"), set()),
+    (spec(Secrets=[{"SecretID": "s2", "SecretName": "faas_tls-key-1"}]),
+     {"secret 'faas_tls-key-1' is not in the secret allowlist"}),
+    (with_(spec(), TaskTemplate={**spec()["TaskTemplate"], "Runtime": "plugin",
+                                 "PluginSpec": {"Name": "x"}}),
+     {"runtime 'plugin' (only containers)", "TaskTemplate.PluginSpec (only containers)"}),
+    (with_(spec(), TaskTemplate={**spec()["TaskTemplate"],
+                                 "LogDriver": {"Name": "syslog"}}), {"log driver 'syslog'"}),
+    (with_(spec(), TaskTemplate={**spec()["TaskTemplate"],
+                                 "Networks": [{"Target": "host"}]}),
+     {"network 'host' (only the functions network)"}),
+    (with_(spec(), Networks=[{"Target": "faas_edge"}]),
+     {"network 'faas_edge' (only the functions network)"}),
+    (with_(spec(), EndpointSpec={"Mode": "vip", "Ports": [{"TargetPort": 8080,
+                                                           "PublishedPort": 80}]}),
+     {"published ports (functions are reached through the sidecar)"}),
+    ({}, {"the service is not labelled swarmfaas.function=true",
+          "image '' is not in the image allowlist"}),
+])
+def test_violations(service_spec, found):
+    assert violations(service_spec, RULES) == found
+
+
+def test_create_needs_a_clean_spec():
+    assert refuse_create(spec(), RULES) is None
+    why = refuse_create(spec(Image="evil/x", CapabilityAdd=["ALL"]), RULES)
+    assert why == ("the engine gate refuses to create this service: "
+                   "ContainerSpec.CapabilityAdd; image 'evil/x' is not in the image allowlist")
+
+
+STACK_FUNCTION = {  # deployed by the operator with a volume, as webhookstash is
+    "ID": "svc1",
+    "Spec": spec(Mounts=[{"Type": "volume", "Source": "faas_webhookstash", "Target": "/data"}]),
+}
+
+
+@pytest.mark.parametrize(("current", "new", "refused"), [
+    # scaling a stack-deployed function sends its whole spec back: allowed
+    (STACK_FUNCTION, with_(STACK_FUNCTION["Spec"], Mode={"Replicated": {"Replicas": 3}}), None),
+    # the system API's update drops the volume: fewer violations, allowed
+    (STACK_FUNCTION, spec(), None),
+    # ... but may not add one
+    (STACK_FUNCTION, spec(Mounts=[
+        {"Type": "volume", "Source": "faas_webhookstash", "Target": "/data"},
+        {"Type": "bind", "Source": "/", "Target": "/host"}]), "bind mount / -> /host"),
+    # nor unmark the function
+    ({"Spec": spec()}, with_(spec(), Labels={}),
+     "the service is not labelled swarmfaas.function=true"),
+    # nor touch a service that is not a function, whatever the new spec says
+    ({"Spec": with_(spec(), Labels={"com.docker.stack.namespace": "faas"})}, spec(),
+     "only updates services labelled swarmfaas.function=true"),
+    ({}, spec(), "only updates services labelled"),
+])
+def test_update_may_keep_but_not_add_violations(current, new, refused):
+    why = refuse_update(current, new, RULES)
+    if refused is None:
+        assert why is None
+    else:
+        assert why is not None and refused in why
+
+
+@pytest.mark.parametrize(("labels", "allowed"), [
+    ({"swarmfaas.function": "true"}, True),
+    ({"swarmfaas.function": "True"}, False),
+    ({}, False),
+])
+def test_remove_and_read_only_functions(labels, allowed):
+    why = refuse_function_only({"Spec": {"Labels": labels}}, "remove")
+    assert (why is None) is allowed
+    if not allowed:
+        assert "remove" in why
