@@ -1,0 +1,70 @@
+"""Least privilege for the Docker socket, in the deployed stack: only the engine
+gate holds it, and the sidecar still discovers, deploys, scales and removes
+functions through it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+
+import pytest
+
+from .conftest import ROOT, Platform, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.docker]
+SOCKET = "/var/run/docker.sock"
+
+
+def _inspect(*args: str) -> list[dict]:
+    out = subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def test_only_the_engine_gate_holds_the_docker_socket(platform: Platform) -> None:
+    names = subprocess.run(
+        ["docker", "service", "ls", "-q", "--filter",
+         f"label=com.docker.stack.namespace={platform.stack}"],
+        capture_output=True, text=True, check=True).stdout.split()
+    services = _inspect("service", "inspect", *names)
+    holders = {s["Spec"]["Name"] for s in services
+               for m in s["Spec"]["TaskTemplate"]["ContainerSpec"].get("Mounts") or []
+               if m.get("Source") == SOCKET}
+    assert holders == {f"{platform.stack}_engine-gate"}
+    (sidecar,) = [s for s in services if s["Spec"]["Name"] == f"{platform.stack}_sidecar"]
+    env = sidecar["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
+    assert "DOCKER_HOST=tcp://engine-gate:2375" in env
+    (network,) = _inspect("network", "inspect", f"{platform.stack}_engine")
+    assert network["Internal"] is True
+    on_it = {s["Spec"]["Name"] for s in services
+             for n in s["Spec"]["TaskTemplate"].get("Networks") or []
+             if n["Target"] == network["Id"]}
+    assert on_it == {f"{platform.stack}_engine-gate", f"{platform.stack}_sidecar"}
+
+
+def test_the_system_api_works_through_the_gate(platform: Platform) -> None:
+    state = ROOT / ".state" / platform.stack
+    auth = ((state / "basic-auth-user").read_text().strip(),
+            (state / "basic-auth-password").read_text().strip())
+    name = f"e2e-gated-{uuid.uuid4().hex[:6]}"
+    try:
+        with platform.client(auth=auth) as c:
+            r = c.post("/system/functions", json={
+                "service": name, "image": f"swarmfaas/fn-echo:{platform.tag}",
+                "envProcess": "cat"})
+            assert r.status_code == 202, r.text
+            wait_for(lambda: c.post(f"/function/{name}", content=b"gated").content == b"gated",
+                     timeout=60)
+            r = c.post(f"/system/scale-function/{name}", json={"replicas": 2})
+            assert r.status_code == 202, r.text
+            wait_for(lambda: c.get(f"/system/function/{name}").json().get(
+                "availableReplicas") == 2, timeout=60)
+            # The system API's own allowlist answers first; the gate is the second line.
+            r = c.post("/system/functions", json={"service": f"{name}-x",
+                                                  "image": "debian:bookworm-slim"})
+            assert r.status_code == 403 and r.json()["error"] == "image_not_allowed"
+            r = c.request("DELETE", "/system/functions", json={"functionName": name})
+            assert r.status_code == 202, r.text
+            wait_for(lambda: c.post(f"/function/{name}", content=b"x").status_code == 404, 30)
+    finally:
+        subprocess.run(["docker", "service", "rm", name], capture_output=True)
