@@ -10,7 +10,7 @@ ensure_venv
 bash scripts/engine.sh
 bash scripts/build.sh
 mkdir -p bench/results
-for b in watchdog_fork watchdog_http sidecar_hop sidecar_convergence sidecar_workers nginx_overhead; do
+for b in watchdog_fork watchdog_http sidecar_hop sidecar_convergence sidecar_workers engine_gate nginx_overhead; do
   step "bench/$b.py"
   "$VENV/bin/python" "bench/$b.py" || die "bench/$b.py failed (see above)."
 done
