@@ -165,12 +165,13 @@ class Gate:
                               "filter label=swarmfaas.function=true")
             return
         if where.kind is Kind.CREATE:
-            why = refuse_create(_json(request.body), await self._lookup(self._rules))
+            spec = _json(request.body)
+            why = _checked(refuse_create, spec, await self._lookup(self._rules))
         else:
             current = await self._lookup(self._inspect_service, where.target)
             if where.kind is Kind.UPDATE:
-                why = refuse_update(current, _json(request.body),
-                                    await self._lookup(self._rules))
+                spec = _json(request.body)
+                why = _checked(refuse_update, current, spec, await self._lookup(self._rules))
             else:
                 action = "remove" if where.kind is Kind.REMOVE else "read"
                 why = refuse_function_only(current, action)
@@ -247,6 +248,15 @@ async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
         async with asyncio.timeout(1):
             while await reader.read(65536):
                 pass
+
+
+def _checked(refuse: Any, *args: Any) -> str | None:
+    """The policy's verdict; a spec whose parts have the wrong JSON types is a 400."""
+    try:
+        return refuse(*args)
+    except (AttributeError, TypeError, ValueError):
+        raise Refused(400, "bad_request", "the service spec does not have the shape of a "
+                      "Docker ServiceSpec") from None
 
 
 def _json(body: bytearray) -> Mapping[str, Any]:

@@ -217,12 +217,17 @@ def test_refusals_are_platform_errors_and_bad_requests_harm_nothing(gated):
     assert doc["component"] == "engine-gate" and doc["status"] == 403
     assert doc["error"] == "forbidden" and doc["reason"] == doc["message"]
     assert "GET /containers/json" in doc["reason"]
-    # malformed, oversized, upgrade, absolute-form, a client that leaves mid-request
+    # malformed, oversized, upgrade, absolute-form, specs of the wrong shape, a client
+    # that leaves mid-request
     for raw in (b"NOT HTTP\r\n\r\n",
                 b"POST /v1.41/services/create HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n"
                 + b"{" * 1_100_000,
                 b"GET /v1.41/_ping HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
                 b"GET http://docker/v1.41/info HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"POST /v1.41/services/create HTTP/1.1\r\nContent-Length: 21\r\n\r\n"
+                b'{"TaskTemplate": "x"}',
+                b"POST /v1.41/services/create HTTP/1.1\r\nContent-Length: 9\r\n\r\n"
+                b"[1, 2, 3]",
                 b"POST /v1.41/services/create HTTP/1.1\r\nContent-Length: 10\r\n\r\n{"):
         with socket.create_connection(("127.0.0.1", PORT), timeout=5) as conn:
             conn.sendall(raw)
