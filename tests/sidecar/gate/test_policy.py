@@ -4,6 +4,7 @@ function may have."""
 from __future__ import annotations
 
 import json
+import random
 from urllib.parse import urlencode
 
 import pytest
@@ -207,3 +208,32 @@ def test_remove_and_read_only_functions(labels, allowed):
     assert (why is None) is allowed
     if not allowed:
         assert "remove" in why
+
+
+def test_any_json_shape_gives_a_verdict_or_a_shape_error():
+    """The server turns AttributeError/TypeError/ValueError into a 400; nothing
+    else may escape, whatever JSON a caller sends (seeded random shapes)."""
+    rng = random.Random(4)
+    leaves = [None, True, 0, 1.5, "", "x", "swarmfaas/x", [], {}, ["a"], {"a": 1}]
+    keys = ["Labels", "TaskTemplate", "ContainerSpec", "Image", "Mounts", "Type", "Source",
+            "Privileges", "CapabilityAdd", "Secrets", "SecretName", "Networks", "Target",
+            "EndpointSpec", "Ports", "Runtime", "LogDriver", "Name", "Isolation"]
+
+    def shape(depth: int):
+        if depth == 0 or rng.random() < 0.3:
+            return rng.choice(leaves)
+        if rng.random() < 0.3:
+            return [shape(depth - 1) for _ in range(rng.randint(0, 3))]
+        return {rng.choice(keys): shape(depth - 1) for _ in range(rng.randint(0, 5))}
+
+    verdicts = 0
+    for _ in range(3000):
+        doc = shape(4)
+        if not isinstance(doc, dict):
+            continue
+        try:
+            assert isinstance(violations(doc, RULES), frozenset)
+            verdicts += 1
+        except (AttributeError, TypeError, ValueError):
+            pass
+    assert verdicts > 100
