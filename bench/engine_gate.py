@@ -16,7 +16,6 @@ figures are medians of every round.
 from __future__ import annotations
 
 import argparse
-import json
 import queue
 import statistics
 import sys
@@ -29,6 +28,7 @@ sys.path.insert(0, str(ROOT / "tests" / "sidecar"))
 
 import docker  # noqa: E402
 from docker.types import ServiceMode  # noqa: E402
+from report import write_json  # noqa: E402
 from sidecar_swarm import engine_gate, swarm_ready  # noqa: E402
 
 from faas_sidecar.engine import Engine  # noqa: E402
@@ -116,12 +116,7 @@ def main() -> int:
           f"(+{g['relist_ms'] - s['relist_ms']:.2f} ms, {g['relist_ms'] / s['relist_ms']:.2f}x)")
     print(f"  event:   socket {s['event_ms']:.1f} ms, gate {g['event_ms']:.1f} ms "
           f"(+{g['event_ms'] - s['event_ms']:.1f} ms)")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"engine_gate-{int(time.time())}.json"
-    path.write_text(json.dumps({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                "rounds": results, "summary": summary}, indent=2))
-    print(f"wrote {path}")
+    write_json("engine_gate", {"rounds": results, "summary": summary})
     return 0
 
 

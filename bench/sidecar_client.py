@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import uvloop
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "sidecar"))
+
+from report import write_json  # noqa: E402
 
 from faas_sidecar.upstream import Pool, encode_head  # noqa: E402
 
@@ -154,12 +155,7 @@ def main() -> int:
         summary[name] = s
         print(f"  {name:32s} p50 {s['p50_us']:6.0f} us  p99 {s['p99_us']:6.0f} us  "
               f"32 in flight {s['rps32']:7.0f} req/s ({s['rps32_vs_ours']:.2f}x ours)")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"sidecar_client-{int(time.time())}.json"
-    path.write_text(json.dumps({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                "results": results, "summary": summary}, indent=2))
-    print(f"wrote {path}")
+    write_json("sidecar_client", {"results": results, "summary": summary})
     return 0
 
 

@@ -17,7 +17,6 @@ network of its own (sc-bench-*), published on 127.0.0.1:18202.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -30,6 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "sidecar"))
 
+from report import write_json  # noqa: E402
 from sidecar_swarm import (  # noqa: E402
     ECHO_IMAGE,
     build_images,
@@ -149,12 +149,7 @@ def main() -> int:
     for key, s in summary.items():
         print(f"  {key:24s} median {s['median_ms']:7.0f} ms  min {s['min_ms']:6.0f}  "
               f"max {s['max_ms']:6.0f}")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"sidecar_convergence-{int(time.time())}.json"
-    path.write_text(json.dumps({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                "rounds": rounds, "summary": summary}, indent=2))
-    print(f"wrote {path}")
+    write_json("sidecar_convergence", {"rounds": rounds, "summary": summary})
     return 0
 
 

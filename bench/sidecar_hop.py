@@ -23,7 +23,6 @@ working tree's package over the image's.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -36,6 +35,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "sidecar"))
 
+from report import write_json  # noqa: E402
 from sidecar_swarm import (  # noqa: E402
     WRK_IMAGE,
     build_images,
@@ -235,14 +235,9 @@ def main() -> int:
               f"{s['sidecar_vs_nginx']:.2f}x")
     print(f"  target: added p50 at c=1 < 0.5 ms -> {summary['1']['added_p50_ms']:.3f} ms; "
           f"ratio at c=32 >= 0.5 -> {summary['32']['throughput_ratio']:.2f}")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"sidecar_hop-w{args.workers}-{int(time.time())}.json"
-    path.write_text(json.dumps({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                "workers": args.workers, "settings": sidecar_env,
-                                "loadavg": os.getloadavg(), "rounds": results,
-                                "summary": summary}, indent=2))
-    print(f"wrote {path}")
+    write_json(f"sidecar_hop-w{args.workers}", {
+        "workers": args.workers, "settings": sidecar_env, "loadavg": os.getloadavg(),
+        "rounds": results, "summary": summary})
     return 0
 
 

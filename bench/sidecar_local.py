@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import resource
@@ -36,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "sidecar" / "images" / "hopfn" / "tiny.py"
 sys.path.insert(0, str(ROOT / "tests" / "sidecar"))
 
+from report import write_json  # noqa: E402
 from sidecar_swarm import wait_port  # noqa: E402
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
@@ -220,12 +220,7 @@ def main() -> int:
               f"{med['direct']['watchdog_preempted']:.2f} -> "
               f"{med['sidecar']['watchdog_preempted']:.2f}) | wrk CPU/req "
               f"{med['direct']['wrk_cpu_us']:.0f} -> {med['sidecar']['wrk_cpu_us']:.0f} us")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"sidecar_local-{int(time.time())}.json"
-    path.write_text(json.dumps({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                "rounds": results, "summary": summary}, indent=2))
-    print(f"wrote {path}")
+    write_json("sidecar_local", {"rounds": results, "summary": summary})
     return 0
 
 

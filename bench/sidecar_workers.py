@@ -20,7 +20,6 @@ Throughput with 1 and 2 workers comes from ``bench/sidecar_hop.py --workers``.
 from __future__ import annotations
 
 import argparse
-import json
 import pickle
 import statistics
 import sys
@@ -31,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "sidecar"))
 sys.path.insert(0, str(ROOT / "sidecar"))
 
+from report import write_json  # noqa: E402
 from sidecar_swarm import (  # noqa: E402
     build_images,
     create_function,
@@ -109,12 +109,7 @@ def main() -> int:
     for key, value in summary.items():
         print(f"  {key:22s} {value:10.3f}" if isinstance(value, float) else
               f"  {key:22s} {value:10d}")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"sidecar_workers-{int(time.time())}.json"
-    path.write_text(json.dumps({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                "summary": summary}, indent=2))
-    print(f"wrote {path}")
+    write_json("sidecar_workers", {"summary": summary})
     return 0
 
 

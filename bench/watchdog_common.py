@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -13,8 +12,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from report import write_json
+
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 PYTHON = os.environ.get("BENCH_PYTHON", sys.executable)
 
 
@@ -138,7 +138,4 @@ def cpu_model() -> str:
 
 
 def write_results(name: str, doc: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    path.write_text(json.dumps(doc, indent=2))
-    return path
+    return write_json(name, doc)

@@ -121,7 +121,7 @@ def main() -> None:
               f"ratio median {median(ratios[v]):.2f}x (of medians {rps / base:.2f}x; per round "
               f"{', '.join(f'{x:.2f}' for x in ratios[v])}; min {min(ratios[v]):.2f}), "
               f"idle pool RSS {idle[v]['rss_kib']} KiB, PSS {idle[v]['pss_kib']} KiB")
-    print("results:", write_results("watchdog_fork", summary))
+    write_results("watchdog_fork", summary)
 
 
 if __name__ == "__main__":

@@ -126,7 +126,7 @@ def main() -> None:
                   f"{med[f'{lp}1']['p50_ms']:.3f} ms (+{added:.3f} ms); "
                   f"idle RSS {idle[lp]} KiB", flush=True)
         summary["upstreams"][name] = entry
-    print("results:", write_results("watchdog_http", summary))
+    write_results("watchdog_http", summary)
 
 
 if __name__ == "__main__":
