@@ -79,20 +79,29 @@ class ForkRunner:
         try:
             writer = self._feed(loop, child, invocation.body)
             assert child.stdout is not None
-            output = await procs.read_all(loop, child.stdout, self.response_limit)
-            if output is None:
+            try:
+                outcome = await self._collect(loop, child.stdout, sink)
+            except OutputTooLarge:
                 reason = "response_too_large"
-                raise OutputTooLarge()
+                raise
             code = await exited
             reason = None
             if code != 0:
                 raise ProcessFailed(code)
-            return Outcome(body=output)
+            return outcome
         except asyncio.CancelledError as exc:
             reason = kill_reason(exc)
             raise
         finally:
             self._cleanup(loop, child, exited, writer, reason)
+
+    async def _collect(self, loop: asyncio.AbstractEventLoop, stdout: int,
+                       sink: Sink) -> Outcome:
+        """The process's stdout, whole: the answer is sent once the process is done."""
+        output = await procs.read_all(loop, stdout, self.response_limit)
+        if output is None:
+            raise OutputTooLarge()
+        return Outcome(body=output)
 
 
 def kill_reason(exc: asyncio.CancelledError) -> str:
