@@ -65,6 +65,11 @@ class Discovery:
         self._retry_delay = RETRY_FIRST
         self._connections = 0
         self.stream_connected = False
+        # The functions network's ID, looked up again after a network event, a
+        # reconnect (events may have been missed) or a quiet interval; the
+        # epoch keeps a re-list in flight from storing an ID already stale.
+        self._network_id: str | None = None
+        self._network_epoch = 0
 
     # what handlers read
     @property
@@ -138,7 +143,12 @@ class Discovery:
             backoff = min(backoff * 2, STREAM_BACKOFF_MAX)
 
     # loop callbacks
+    def _forget_network_id(self) -> None:
+        self._network_id = None
+        self._network_epoch += 1
+
     def _on_connected(self) -> None:
+        self._forget_network_id()
         self._connections += 1
         if self._connections > 1:
             self._metrics.reconnects.inc()
@@ -155,6 +165,8 @@ class Discovery:
         if action.startswith("exec_"):
             return  # healthcheck probes: noise; health_status events matter
         self._metrics.events.labels(kind or "unknown").inc()
+        if kind == "network":
+            self._forget_network_id()
         # Something moved: watch task states at the fast pace again (a task
         # reports "running" shortly after its container's start event, and
         # that report has no event of its own).
@@ -175,7 +187,7 @@ class Discovery:
                 async with asyncio.timeout(self._relist_interval):
                     await self._kick.wait()
             except TimeoutError:
-                pass
+                self._forget_network_id()  # bounds how long a lost event can matter
             if self._debounce:
                 await asyncio.sleep(self._debounce)
             self._kick.clear()
@@ -183,12 +195,15 @@ class Discovery:
 
     async def relist(self) -> bool:
         started = time.perf_counter()
+        epoch = self._network_epoch
         try:
             if self._engine is None:
                 self._engine = await asyncio.to_thread(self._engine_factory)
             async with asyncio.timeout(LIST_TIMEOUT):
-                network_id, (services, tasks) = await asyncio.to_thread(self._list)
+                network_id, (services, tasks) = await asyncio.to_thread(
+                    self._list, self._network_id)
         except (EngineError, TimeoutError) as exc:
+            self._forget_network_id()
             self._metrics.relists.labels("error").inc()
             log.warning("re-list failed, keeping table %d: %s", self._table.generation,
                         exc or "timed out")
@@ -196,6 +211,8 @@ class Discovery:
             self._retry_delay = min(self._retry_delay * 2, self._relist_interval)
             return False
         self._retry_delay = RETRY_FIRST
+        if self._network_epoch == epoch:
+            self._network_id = network_id
         took = time.perf_counter() - started
         self._metrics.relists.labels("ok").inc()
         self._metrics.relist_seconds.observe(took)
@@ -216,10 +233,14 @@ class Discovery:
             self._settle_delay = SETTLE_FIRST
         return True
 
-    def _list(self) -> tuple[str, tuple[list, list]]:
-        assert self._engine is not None
-        # Re-resolved every time: a re-created network gets a new ID.
-        return self._engine.network_id(self._network), self._engine.list_functions()
+    def _list(self, network_id: str | None) -> tuple[str, tuple[list, list]]:
+        """Runs in a thread. A re-created network gets a new ID: the loop forgets
+        the known one on network events (see ``_forget_network_id``)."""
+        engine = self._engine
+        assert engine is not None
+        if network_id is None:
+            network_id = engine.network_id(self._network)
+        return network_id, engine.list_functions()
 
     def _publish(self, table: RoutingTable) -> None:
         old = self._table

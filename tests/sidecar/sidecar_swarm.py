@@ -217,6 +217,23 @@ class SteadyLoad:
             worker.join(30)
 
 
+def start_engine_gate_service(name: str, network: str, functions_network: str,
+                              images: str) -> str:
+    """The engine gate as a swarm service on ``network``, as in stack.yml (same
+    image as the sidecar); its DOCKER_HOST URL for the sidecar."""
+    docker("service", "create", "--detach", "--name", name, "--network", network,
+           "--endpoint-mode", "dnsrr",
+           "--mount", "type=bind,src=/var/run/docker.sock,dst=/var/run/docker.sock",
+           "--env", f"FUNCTIONS_NETWORK={functions_network}",
+           "--env", f"SYSTEM_IMAGE_ALLOWLIST={images}",
+           "--health-cmd", "python3 -c \"import urllib.request as u; "
+           "u.urlopen('http://127.0.0.1:2375/_ping', timeout=2)\"",
+           "--health-interval", "1s", SIDECAR_IMAGE, "faas-engine-gate")
+    wait_until(lambda: docker("service", "ls", "--filter", f"name={name}", "--format",
+                              "{{.Replicas}}") == "1/1", 60, f"{name} running", interval=0.2)
+    return f"tcp://{name}:2375"
+
+
 def start_sidecar(name: str, network: str, port: int, *, docker_dir: str,
                   socket_name: str = "docker.sock", auth_dir: str | None = None,
                   env: dict[str, str] | None = None, mount_source: bool | None = None,

@@ -16,16 +16,16 @@ from faas_sidecar.metrics import Metrics
 NET, NET_ID = "fnet", "fnet-id"
 
 
-def svc(name, sid):
+def svc(name, sid, net_id=NET_ID):
     return {"ID": sid, "CreatedAt": "2026-01-01", "Spec": {
         "Name": name, "Labels": {"swarmfaas.function": "true"},
         "Mode": {"Replicated": {"Replicas": 1}},
-        "TaskTemplate": {"ContainerSpec": {"Image": "i"}, "Networks": [{"Target": NET_ID}]}}}
+        "TaskTemplate": {"ContainerSpec": {"Image": "i"}, "Networks": [{"Target": net_id}]}}}
 
 
-def tsk(tid, sid, ip, state="running"):
+def tsk(tid, sid, ip, state="running", net_id=NET_ID):
     return {"ID": tid, "ServiceID": sid, "DesiredState": "running", "Status": {"State": state},
-            "NetworksAttachments": [{"Network": {"ID": NET_ID, "Spec": {"Name": NET}},
+            "NetworksAttachments": [{"Network": {"ID": net_id, "Spec": {"Name": NET}},
                                      "Addresses": [f"{ip}/24"]}]}
 
 
@@ -34,6 +34,7 @@ class StandInEngine:
         self.services, self.tasks = [svc("echo", "s1")], [tsk("t1", "s1", "10.0.0.2")]
         self.fail = False
         self.lists = 0
+        self.net_id, self.network_lookups = NET_ID, 0
         self.events_queue: list[dict] = []
         self.stream_open = threading.Event()
         self.closed = threading.Event()
@@ -41,7 +42,8 @@ class StandInEngine:
     def network_id(self, network):
         if self.fail:
             raise EngineError("engine away")
-        return NET_ID
+        self.network_lookups += 1
+        return self.net_id
 
     def list_functions(self):
         if self.fail:
@@ -137,3 +139,29 @@ async def test_a_starting_task_is_watched_until_running(running):
     assert len(discovery.table.get("echo").replicas) == 1
     engine.tasks[-1] = tsk("t3", "s1", "10.0.0.4")  # no event: the settle re-lists see it
     await until(lambda: len(discovery.table.get("echo").replicas) == 2, timeout=1)
+
+
+async def test_relists_reuse_the_network_id_until_a_network_event(running):
+    engine, discovery = running
+    lookups = engine.network_lookups
+    for _ in range(3):
+        assert await discovery.relist()
+    assert engine.network_lookups == lookups  # one Engine call fewer per re-list
+    # The network is re-created: same name, new ID, the task on the new one.
+    engine.net_id = "fnet-id-2"
+    engine.services = [svc("echo", "s1", net_id="fnet-id-2")]
+    engine.tasks = [tsk("t9", "s1", "10.0.9.2", net_id="fnet-id-2")]
+    engine.events_queue.append({"Type": "network", "Action": "create"})
+    await until(lambda: [r.address for r in discovery.table.get("echo").replicas]
+                == ["10.0.9.2"])
+    assert engine.network_lookups == lookups + 1
+
+
+async def test_a_failed_relist_looks_the_network_up_again(running):
+    engine, discovery = running
+    lookups = engine.network_lookups
+    engine.fail = True
+    assert await discovery.relist() is False
+    engine.fail = False
+    assert await discovery.relist()
+    assert engine.network_lookups == lookups + 1
