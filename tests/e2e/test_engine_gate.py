@@ -21,6 +21,22 @@ def _inspect(*args: str) -> list[dict]:
     return json.loads(out)
 
 
+def sidecar_metric(platform: Platform, name: str) -> float:
+    """A value of the sidecar's /metrics, read inside its container (nginx does
+    not publish /metrics by default)."""
+    (container,) = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"name={platform.stack}_sidecar."],
+        capture_output=True, text=True, check=True).stdout.split()[:1]
+    text = subprocess.run(
+        ["docker", "exec", container, "python3", "-c",
+         "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8080/metrics')"
+         ".read().decode())"], capture_output=True, text=True, check=True).stdout
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in the sidecar's metrics")
+
+
 def test_only_the_engine_gate_holds_the_docker_socket(platform: Platform) -> None:
     names = subprocess.run(
         ["docker", "service", "ls", "-q", "--filter",
@@ -66,5 +82,31 @@ def test_the_system_api_works_through_the_gate(platform: Platform) -> None:
             r = c.request("DELETE", "/system/functions", json={"functionName": name})
             assert r.status_code == 202, r.text
             wait_for(lambda: c.post(f"/function/{name}", content=b"x").status_code == 404, 30)
+    finally:
+        subprocess.run(["docker", "service", "rm", name], capture_output=True)
+
+
+def test_the_sidecar_follows_a_restarted_gate(platform: Platform) -> None:
+    """The gate is replaced (a stack update, a crash): the sidecar's events stream
+    breaks, reconnects through the new gate and re-lists; routing never stops."""
+    gate = f"{platform.stack}_engine-gate"
+    reconnects = sidecar_metric(platform, "swarmfaas_discovery_reconnects_total")
+    subprocess.run(["docker", "service", "update", "--force", "--detach=false", gate],
+                   check=True, capture_output=True, timeout=120)
+    wait_for(lambda: sidecar_metric(platform, "swarmfaas_discovery_reconnects_total")
+             > reconnects and sidecar_metric(platform, "swarmfaas_discovery_stream_connected")
+             == 1.0, timeout=30)
+    name = f"e2e-after-gate-{uuid.uuid4().hex[:6]}"
+    try:
+        with platform.client() as c:
+            assert c.post("/function/echo", content=b"still").content == b"still"
+            subprocess.run(
+                ["docker", "service", "create", "--detach", "--name", name,
+                 "--label", "swarmfaas.function=true", "--network", platform.functions_network,
+                 "--endpoint-mode", "dnsrr", "--health-interval", "1s",
+                 f"swarmfaas/fn-echo:{platform.tag}"], check=True, capture_output=True)
+            # Only discovery through the new gate can make it routable.
+            wait_for(lambda: c.post(f"/function/{name}", content=b"new").content == b"new",
+                     timeout=60)
     finally:
         subprocess.run(["docker", "service", "rm", name], capture_output=True)
