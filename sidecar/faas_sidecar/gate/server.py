@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ COMPONENT = "engine-gate"
 API_VERSION = "1.41"
 _HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
                b"transfer-encoding", b"upgrade", b"content-length", b"host", b"expect"}
+_SERVICE_IN_PATH = re.compile(rb"(/services/)[^/?]+")
 _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 413: "Payload Too Large",
             502: "Bad Gateway"}
 
@@ -149,7 +151,11 @@ class Gate:
     # -- the decision ------------------------------------------------------------
 
     async def check(self, method: str, request: Request) -> None:
-        """Return if the request may reach the Engine; raise Refused otherwise."""
+        """Return if the request may reach the Engine; raise Refused otherwise.
+
+        A request about one service is sent on naming that service by the full
+        ID that was checked, so a name or ID prefix cannot come to mean another
+        service between the check and the call."""
         url = request.url.decode("latin-1")
         if not url.startswith("/"):
             raise Refused(400, "bad_request", "only origin-form request targets are accepted")
@@ -169,6 +175,9 @@ class Gate:
             why = _checked(refuse_create, spec, await self._lookup(self._rules))
         else:
             current = await self._lookup(self._inspect_service, where.target)
+            request.url = _SERVICE_IN_PATH.sub(
+                lambda m: m.group(1) + str(current.get("ID", "")).encode("ascii"),
+                request.url, count=1)
             if where.kind is Kind.UPDATE:
                 spec = _json(request.body)
                 why = _checked(refuse_update, current, spec, await self._lookup(self._rules))

@@ -87,15 +87,20 @@ def test_what_the_sidecar_needs_passes(engine, gated):
         assert gated.api.tasks(filters={"desired-state": "running"}) is not None
         assert gated.api.inspect_network(NETWORK)["Name"] == NETWORK
         assert isinstance(gated.secrets.list(filters={"name": "gt-"}), list)
+        # by name too: the gate sends the call on with the full ID it checked
+        assert gated.api.inspect_service("gt-fn-ok")["ID"] == service.id
         service = gated.services.get(service.id)
         service.scale(2)   # docker-py sends the whole current spec back
         assert engine.services.get(service.id).attrs["Spec"]["Mode"] == {
             "Replicated": {"Replicas": 2}}
         service.reload()
         service.scale(0)
+        gated.api.remove_service("gt-fn-ok")
     finally:
-        service.remove()
-    assert not engine.services.list(filters={"name": "gt-fn-ok"})
+        leftover = engine.services.list(filters={"name": "gt-fn-ok"})
+        for service in leftover:
+            service.remove()
+    assert not leftover  # removed by name through the gate
 
 
 def test_the_events_stream_streams_through_the_gate(engine, gated):
