@@ -97,6 +97,11 @@ def test_metrics_are_totals_over_the_workers(start_watchdog):
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda _: _request(wd.port, "POST")[0], range(40)))
     assert statuses == [200] * 40
+    # A worker counts a request just after writing its answer: let the last
+    # counts land (as in test_fork_mode), then every scrape must agree.
+    assert wait_for(lambda: 'fwatchdog_requests_total{status="200"} 40' in _scrape(wd.port)
+                    and "fwatchdog_inflight_requests 0" in _scrape(wd.port), 5), \
+        _scrape(wd.port)
     # every scrape, whichever worker answers it, sees the same totals
     for _ in range(6):
         text = _scrape(wd.port)
