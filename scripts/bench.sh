@@ -14,4 +14,8 @@ for b in watchdog_fork watchdog_http sidecar_hop sidecar_convergence sidecar_wor
   step "bench/$b.py"
   "$VENV/bin/python" "bench/$b.py" || die "bench/$b.py failed (see above)."
 done
+# Against the deployed stack (make up is idempotent).
+bash scripts/up.sh
+step "bench/health_interval.py"
+"$VENV/bin/python" bench/health_interval.py || die "bench/health_interval.py failed (see above)."
 note "results in bench/results/*.json"

@@ -39,6 +39,9 @@ class SystemApiConfig:
     functions_network: str = "functions"
     service_prefix: str = ""
     max_replicas: int = 20
+    # Seconds between health checks of the functions it deploys (the image's
+    # check, run more often than its default); 0 keeps the image's interval.
+    health_interval: float = 2.0
     docker_url: str = "unix:///var/run/docker.sock"
     docker_timeout: float = 30.0
     git_sha: str = "unknown"
@@ -56,6 +59,7 @@ class SystemApiConfig:
             service_prefix=_matching(env, "SYSTEM_SERVICE_PREFIX", "", _PREFIX_RE,
                                      "up to 31 characters of [a-z0-9_-], starting with [a-z0-9]"),
             max_replicas=_int(env, "SYSTEM_MAX_REPLICAS", 20, low=0, high=1000),
+            health_interval=_float(env, "SYSTEM_HEALTH_INTERVAL", 2.0, low=0.0, high=300.0),
             docker_url=_nonempty(env, "DOCKER_HOST", "unix:///var/run/docker.sock"),
             docker_timeout=_float(env, "SYSTEM_DOCKER_TIMEOUT", 30.0, low=1.0, high=600.0),
             git_sha=_nonempty(env, "SWARMFAAS_GIT_SHA", "unknown"),

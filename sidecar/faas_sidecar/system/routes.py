@@ -98,6 +98,7 @@ def setup_system_api(app: Sanic, config: SystemApiConfig) -> None:
             app.ctx.system_admin = SwarmAdmin.connect(
                 config.docker_url, config.docker_timeout,
                 network=config.functions_network, service_prefix=config.service_prefix,
+                health_interval=config.health_interval,
             )
 
     @bp.after_server_stop

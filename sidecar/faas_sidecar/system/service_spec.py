@@ -11,7 +11,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from docker.types import EndpointSpec, Resources, SecretReference, ServiceMode, UpdateConfig
+from docker.types import (
+    EndpointSpec,
+    Healthcheck,
+    Resources,
+    SecretReference,
+    ServiceMode,
+    UpdateConfig,
+)
 
 from faas_sidecar.model import FUNCTION_LABEL
 from faas_sidecar.spec import function_name, is_function
@@ -59,8 +66,15 @@ def service_resources(deployment: Deployment) -> Resources | None:
 
 
 def service_kwargs(deployment: Deployment, *, service_name: str, network: str,
-                   replicas: int, secret_ids: Mapping[str, str]) -> dict[str, Any]:
-    """docker-py service kwargs; ``secret_ids`` maps each secret name to its id."""
+                   replicas: int, secret_ids: Mapping[str, str],
+                   health_interval: float = 0.0) -> dict[str, Any]:
+    """docker-py service kwargs; ``secret_ids`` maps each secret name to its id.
+
+    ``health_interval`` (seconds, 0: the image's own) sets only how often the
+    image's health check runs: Docker keeps the image's command, timeout and
+    retries. A replica joins the rotation at its first passing check, so this
+    is most of the time from "running" to "routable" (5 s in the watchdog's
+    image by default)."""
     kwargs: dict[str, Any] = {
         "name": service_name,
         "image": deployment.image,
@@ -81,6 +95,8 @@ def service_kwargs(deployment: Deployment, *, service_name: str, network: str,
     resources = service_resources(deployment)
     if resources is not None:
         kwargs["resources"] = resources
+    if health_interval > 0:
+        kwargs["healthcheck"] = Healthcheck(interval=round(health_interval * 1e9))
     return kwargs
 
 

@@ -61,10 +61,12 @@ class SwarmAdmin:
     """Async facade over a docker-py client; one per Sanic worker."""
 
     def __init__(self, client: docker.DockerClient, *, network: str, service_prefix: str,
-                 secret_lookup: Callable[[str], str] | None = None) -> None:
+                 secret_lookup: Callable[[str], str] | None = None,
+                 health_interval: float = 0.0) -> None:
         self._client = client
         self._network = network
         self._prefix = service_prefix
+        self._health_interval = health_interval
         self._secret_lookup = secret_lookup or self._secret_id
 
     @classmethod
@@ -145,6 +147,7 @@ class SwarmAdmin:
             network=self._network,
             replicas=deployment.initial_replicas,
             secret_ids={name: self._secret_lookup(name) for name in deployment.secrets},
+            health_interval=self._health_interval,
         )
         service = self._client.services.create(**kwargs)
         log.info("deployed function %s (service %s, image %s)",
@@ -164,6 +167,7 @@ class SwarmAdmin:
             network=self._network,
             replicas=current,  # an update keeps the scale
             secret_ids={name: self._secret_lookup(name) for name in deployment.secrets},
+            health_interval=self._health_interval,
         )
         # Keep the stack's own labels, so a stack-deployed function stays in its stack.
         kept = {k: v for k, v in (service.attrs["Spec"].get("Labels") or {}).items()

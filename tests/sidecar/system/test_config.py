@@ -23,6 +23,9 @@ def test_defaults_are_openfaas_secret_paths_and_an_empty_allowlist():
     ({"SYSTEM_AUTH_DANGEROUSLY_DISABLE": "TRUE"}, "auth_dangerously_disabled", True),
     ({"SYSTEM_AUTH_DANGEROUSLY_DISABLE": "0"}, "auth_dangerously_disabled", False),
     ({"SYSTEM_MAX_REPLICAS": "4"}, "max_replicas", 4),
+    ({}, "health_interval", 2.0),
+    ({"SYSTEM_HEALTH_INTERVAL": "1.5"}, "health_interval", 1.5),
+    ({"SYSTEM_HEALTH_INTERVAL": "0"}, "health_interval", 0.0),
     ({"FUNCTIONS_NETWORK": "faas_functions"}, "functions_network", "faas_functions"),
     ({"SYSTEM_SERVICE_PREFIX": "sys-"}, "service_prefix", "sys-"),
     ({"SYSTEM_AUTH_USER_FILE": "/tmp/u"}, "auth_user_file", "/tmp/u"),
@@ -37,6 +40,8 @@ def test_settings_are_parsed(env, attr, expected):
 @pytest.mark.parametrize(("env", "setting"), [
     ({"SYSTEM_AUTH_DANGEROUSLY_DISABLE": "maybe"}, "SYSTEM_AUTH_DANGEROUSLY_DISABLE"),
     ({"SYSTEM_MAX_REPLICAS": "many"}, "SYSTEM_MAX_REPLICAS"),
+    ({"SYSTEM_HEALTH_INTERVAL": "-1"}, "SYSTEM_HEALTH_INTERVAL"),
+    ({"SYSTEM_HEALTH_INTERVAL": "2s"}, "SYSTEM_HEALTH_INTERVAL"),
     ({"SYSTEM_MAX_REPLICAS": "-1"}, "SYSTEM_MAX_REPLICAS"),
     ({"SYSTEM_MAX_REPLICAS": "100000"}, "SYSTEM_MAX_REPLICAS"),
     ({"SYSTEM_AUTH_USER_FILE": "relative/path"}, "SYSTEM_AUTH_USER_FILE"),

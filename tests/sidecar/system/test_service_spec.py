@@ -76,6 +76,18 @@ def test_secrets_are_referenced_by_id_and_name():
     assert ref["File"]["Name"] == "fn-key"
 
 
+@pytest.mark.parametrize(("seconds", "expected"), [
+    (2.0, {"Test": None, "Interval": 2_000_000_000, "Timeout": None, "Retries": None,
+           "StartPeriod": None}),
+    (0.5, {"Test": None, "Interval": 500_000_000, "Timeout": None, "Retries": None,
+           "StartPeriod": None}),
+    (0.0, None),  # the image's own interval
+])
+def test_health_interval_sets_only_how_often_the_images_check_runs(seconds, expected):
+    kwargs = kwargs_of(dep(), health_interval=seconds)
+    assert kwargs.get("healthcheck") == expected
+
+
 def test_replicas_are_the_callers_choice():
     assert kwargs_of(dep(), replicas=0)["mode"] == {"replicated": {"Replicas": 0}}
 

@@ -172,6 +172,8 @@ async def test_deploy_list_scale_update_delete_on_the_real_swarm(swarm, secret_f
         assert [n["Target"] for n in spec["TaskTemplate"]["Networks"]] == [network_id]
         container = spec["TaskTemplate"]["ContainerSpec"]
         assert sorted(container["Env"]) == ["MODE=test", "fprocess=cat"]
+        # the image's own check (none here), run every 2 s (SYSTEM_HEALTH_INTERVAL)
+        assert container["Healthcheck"] == {"Interval": 2_000_000_000}
         assert spec["TaskTemplate"]["Resources"]["Limits"] == {
             "MemoryBytes": 64 * 2**20, "NanoCPUs": 250_000_000}
 
