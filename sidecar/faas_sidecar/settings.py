@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 T = TypeVar("T", int, float)
+# A Docker network's name, as the system API and the engine gate accept it.
+NETWORK_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _GLOB_RE = re.compile(r"^[A-Za-z0-9*?\[\]!._:/@-]+$")
 
 

@@ -6,11 +6,10 @@ The allowlists and the functions network are the system API's own settings
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..settings import bounded, globs, text
+from ..settings import NETWORK_NAME_RE, bounded, globs, text
 
 
 class GateConfigError(ValueError):
@@ -18,7 +17,6 @@ class GateConfigError(ValueError):
 
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
-_NETWORK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +34,7 @@ class GateConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GateConfig:
         network = text(env, "FUNCTIONS_NETWORK")
-        if network is None or not _NETWORK_RE.match(network):
+        if network is None or not NETWORK_NAME_RE.match(network):
             raise GateConfigError(
                 f"FUNCTIONS_NETWORK must be the name of the functions overlay network "
                 f"(e.g. faas_functions), got {network!r}")

@@ -10,14 +10,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..settings import bounded, globs
+from ..settings import NETWORK_NAME_RE, bounded, globs
 
 DEFAULT_USER_FILE = "/run/secrets/basic-auth-user"
 DEFAULT_PASSWORD_FILE = "/run/secrets/basic-auth-password"
 
-# Docker names networks and services with this alphabet; a prefix may end in
-# '-' or '_' because a function name is appended to it.
-_NETWORK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# A prefix may end in '-' or '_' because a function name is appended to it.
 _PREFIX_RE = re.compile(r"^([a-z0-9][a-z0-9_-]{0,30})?$")
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -54,7 +52,7 @@ class SystemApiConfig:
             auth_dangerously_disabled=_bool(env, "SYSTEM_AUTH_DANGEROUSLY_DISABLE"),
             image_allowlist=_patterns(env, "SYSTEM_IMAGE_ALLOWLIST"),
             secret_allowlist=_patterns(env, "SYSTEM_SECRET_ALLOWLIST"),
-            functions_network=_matching(env, "FUNCTIONS_NETWORK", "functions", _NETWORK_RE,
+            functions_network=_matching(env, "FUNCTIONS_NETWORK", "functions", NETWORK_NAME_RE,
                                         "a Docker network name"),
             service_prefix=_matching(env, "SYSTEM_SERVICE_PREFIX", "", _PREFIX_RE,
                                      "up to 31 characters of [a-z0-9_-], starting with [a-z0-9]"),
