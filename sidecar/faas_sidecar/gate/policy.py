@@ -19,12 +19,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import parse_qs
 
 from faas_sidecar.model import FUNCTION_LABEL
 from faas_sidecar.spec import is_function
+from faas_sidecar.system.payloads import image_allowed
 
 FUNCTION_FILTER = f"{FUNCTION_LABEL}=true"
 _DIGEST_RE = re.compile(r"@sha256:[a-f0-9]{64}$")
@@ -104,10 +104,6 @@ class SpecRules:
     secret_allowlist: tuple[str, ...]
 
 
-def _allowed(value: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatchcase(value, pattern) for pattern in patterns)
-
-
 def violations(spec: Mapping[str, Any], rules: SpecRules) -> frozenset[str]:
     """Everything in a ServiceSpec that a function does not need; empty if none.
 
@@ -125,7 +121,7 @@ def violations(spec: Mapping[str, Any], rules: SpecRules) -> frozenset[str]:
         found.add(f"log driver {(task['LogDriver'] or {}).get('Name')!r}")
     container = task.get("ContainerSpec") or {}
     image = str(container.get("Image") or "")
-    if not _allowed(_DIGEST_RE.sub("", image), rules.image_allowlist):
+    if not image_allowed(_DIGEST_RE.sub("", image), rules.image_allowlist):
         found.add(f"image {image!r} is not in the image allowlist")
     for mount in container.get("Mounts") or []:
         if mount.get("Type") != "tmpfs":
@@ -142,7 +138,7 @@ def violations(spec: Mapping[str, Any], rules: SpecRules) -> frozenset[str]:
         found.add(f"isolation {container['Isolation']!r}")
     for secret in container.get("Secrets") or []:
         name = str(secret.get("SecretName") or secret.get("SecretID") or "")
-        if not _allowed(name, rules.secret_allowlist):
+        if not image_allowed(name, rules.secret_allowlist):  # the system API's check
             found.add(f"secret {name!r} is not in the secret allowlist")
     attached = [*(task.get("Networks") or []), *(spec.get("Networks") or [])]
     for network in attached:
