@@ -52,6 +52,16 @@ def test_image_builds_and_answers(image):
     assert docker("inspect", "-f", "{{.State.ExitCode}}", NAME).stdout.strip() == "0"
 
 
+def test_exit_status_reaches_docker(image):
+    """The zipapp's exit status is the watchdog's: the health check fails while
+    there is no lock file, and a configuration error stops the container with 2."""
+    check = docker("run", "--rm", "--entrypoint", "fwatchdog", image, "--healthcheck",
+                   check=False)
+    assert check.returncode == 1
+    bad = docker("run", "--rm", "-e", "port=not-a-port", image, check=False)
+    assert bad.returncode == 2 and "configuration error" in bad.stderr
+
+
 def test_zipapp_copies_into_another_python_image(image, tmp_path):
     tag = "swarmfaas/wd-copy-test:dev"
     (tmp_path / "Dockerfile").write_text(

@@ -1,13 +1,13 @@
-"""Command line: `fwatchdog` runs the watchdog; `fwatchdog --healthcheck` checks the lock file."""
+"""Command line: `fwatchdog` runs the watchdog; `fwatchdog --healthcheck` checks the lock file.
+
+Imports are deferred: the health check runs every few seconds in every
+replica and needs only ``os`` (see lockfile.py).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
 import sys
-
-from . import __version__
 
 
 def _ensure_std_fds() -> None:
@@ -21,17 +21,22 @@ def _ensure_std_fds() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "--healthcheck":
+        from .lockfile import lock_path
+
+        return 0 if os.path.exists(lock_path()) else 1
     if args and args[0] in ("--version", "-V"):
+        from . import __version__
+
         print(f"fwatchdog {__version__}")
         return 0
-    from .app import lock_path
-
-    if args and args[0] == "--healthcheck":
-        return 0 if os.path.exists(lock_path()) else 1
     if args:
         print("usage: fwatchdog [--healthcheck | --version]  (configured by environment)",
               file=sys.stderr)
         return 2
+
+    import asyncio
+    import logging
 
     from .config import Config, ConfigError
 
@@ -45,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fwatchdog: configuration error: {exc}", file=sys.stderr)
         return 2
     _ensure_std_fds()
-    from .app import lock_path, make_listener, serve
+    from .app import make_listener, serve
+    from .lockfile import lock_path
 
     host = env.get("fwatchdog_host", "")
     workers = config.worker_count(len(os.sched_getaffinity(0)))
@@ -60,5 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     return run_pool(config, env, socks, None if config.suppress_lock else lock_path())
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The zipapp's entry point: zipapp's generated __main__ calls it and
+    drops what it returns, so the exit status must be raised here (else
+    `--healthcheck` and a configuration error would exit 0)."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()
