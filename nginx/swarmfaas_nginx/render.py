@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from .health import HEALTH_PATH
 from .settings import Settings
 
 MOZILLA_INTERMEDIATE_CIPHERS = (
@@ -19,7 +20,6 @@ MOZILLA_INTERMEDIATE_CIPHERS = (
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 )
-HEALTH_PATH = "/.swarmfaas/nginx-health"
 # Stands in for the sidecar until its name resolves: `down` makes nginx answer
 # 502 at once ("no live upstreams") instead of trying to connect anywhere.
 NO_UPSTREAM = "127.0.0.1:9 down"

@@ -63,6 +63,21 @@ def test_health_path_only_from_loopback_and_on_http(front):
     assert resp.status_code == 200 and resp.json()["status"] == "ok"
 
 
+def test_the_image_health_check_probes_that_path(front, monkeypatch, capsys):
+    from swarmfaas_nginx.health import main as health_check
+
+    monkeypatch.setenv("LISTEN_HTTP_PORT", str(front.http_port))
+    assert health_check() == 0
+    # The HTTPS port answers a plain-HTTP request with nginx's 400: not healthy.
+    monkeypatch.setenv("LISTEN_HTTP_PORT", str(front.https_port))
+    assert health_check() == 1
+    assert "400" in capsys.readouterr().err
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("LISTEN_HTTP_PORT", str(unused.getsockname()[1]))
+        assert health_check() == 1  # nothing listens there
+
+
 # -- routes ----------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("method", "path", "headers"),

@@ -226,8 +226,7 @@ def start_engine_gate_service(name: str, network: str, functions_network: str,
            "--mount", "type=bind,src=/var/run/docker.sock,dst=/var/run/docker.sock",
            "--env", f"FUNCTIONS_NETWORK={functions_network}",
            "--env", f"SYSTEM_IMAGE_ALLOWLIST={images}",
-           "--health-cmd", "python3 -c \"import urllib.request as u; "
-           "u.urlopen('http://127.0.0.1:2375/_ping', timeout=2)\"",
+           "--health-cmd", "python3 -m faas_sidecar.healthcheck 2375 /_ping",
            "--health-interval", "1s", SIDECAR_IMAGE, "faas-engine-gate")
     wait_until(lambda: docker("service", "ls", "--filter", f"name={name}", "--format",
                               "{{.Replicas}}") == "1/1", 60, f"{name} running", interval=0.2)

@@ -15,22 +15,17 @@ import os
 import shutil
 import signal
 import socket
-import tempfile
 from collections.abc import Mapping
 
 from . import metrics as metrics_mod
 from . import procs
 from .config import Config, ConfigError
+from .lockfile import lock_path
 from .runners import make_runner
 from .server import Server
 
 log = logging.getLogger("fwatchdog")
 SWEEP_INTERVAL = 0.5
-
-
-def lock_path() -> str:
-    """OpenFaaS's convention: a file in the temp dir that exists while the watchdog is ready."""
-    return os.path.join(tempfile.gettempdir(), ".lock")
 
 
 def resolve_executable(config: Config, env: Mapping[str, str]) -> str:
