@@ -14,6 +14,11 @@ for b in watchdog_fork watchdog_http sidecar_hop sidecar_convergence sidecar_wor
   step "bench/$b.py"
   "$VENV/bin/python" "bench/$b.py" || die "bench/$b.py failed (see above)."
 done
+# One health check of each image, against Docker's floor (add --baseline-tag
+# OLD by hand to compare with older images; bench/stack_idle.py likewise).
+step "bench/healthcheck_cost.py"
+"$VENV/bin/python" bench/healthcheck_cost.py --tag "$(cat "$BUILD_DIR/tag")" \
+  || die "bench/healthcheck_cost.py failed (see above)."
 # Against the deployed stack (make up is idempotent).
 bash scripts/up.sh
 step "bench/health_interval.py"
