@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import docker
+from containers import container_cpu_ns
 from report import write_json
 
 KINDS = ("watchdog", "sidecar", "nginx")
@@ -43,16 +44,6 @@ TICK = 100  # USER_HZ: /proc/stat's unit
 def machine_busy() -> int:
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
     return sum(fields) - fields[3] - fields[4]  # all but idle and iowait
-
-
-def container_cpu_ns(container_id: str) -> int:
-    v1 = Path(f"/sys/fs/cgroup/cpuacct/docker/{container_id}/cpuacct.usage")
-    if v1.exists():
-        return int(v1.read_text())
-    v2 = Path(f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/cpu.stat")
-    if v2.exists():
-        return int(v2.read_text().split()[1]) * 1000  # usage_usec
-    raise RuntimeError(f"no CPU accounting found for container {container_id[:12]}")
 
 
 def window(api: docker.DockerClient, image: str, test: list[str] | None, interval: float,

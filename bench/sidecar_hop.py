@@ -35,6 +35,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "sidecar"))
 
+from containers import container_cpu_ns  # noqa: E402
 from report import write_json  # noqa: E402
 from sidecar_swarm import (  # noqa: E402
     WRK_IMAGE,
@@ -87,6 +88,7 @@ def wrk(url: str, connections: int, duration: float) -> dict[str, float]:
                  "--timeout", "5s",
                  "--latency", url, timeout=duration + 60)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
 
     def pct(p: str) -> float:
         value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)\b", out).groups()
@@ -94,7 +96,7 @@ def wrk(url: str, connections: int, duration: float) -> dict[str, float]:
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
-    return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99"),
+    return {"rps": rps, "requests": requests, "p50_ms": pct("50"), "p99_ms": pct("99"),
             "non_2xx": int(errors.group(1)) if errors else 0,
             "socket_errors": socket_errors.group(1) if socket_errors else ""}
 
@@ -146,6 +148,16 @@ def setup(workers: int, build: bool, env: dict[str, str] | None = None) -> dict[
     return sides
 
 
+def container_ids() -> dict[str, str]:
+    """Full IDs of the containers whose CPU each round reads."""
+    def task_container(service: str) -> str:
+        return docker("ps", "-q", "--no-trunc", "--filter",
+                      f"label=com.docker.swarm.service.name={service}").split()[0]
+    return {"sidecar": task_container(SIDECAR), "function": task_container(FUNCTION),
+            "nginx": docker("inspect", "-f", "{{.Id}}", NGINX),
+            "wrk": docker("inspect", "-f", "{{.Id}}", WRK)}
+
+
 def teardown() -> None:
     docker("rm", "-f", WRK, NGINX, check=False)
     remove(SIDECAR, FUNCTION)
@@ -169,6 +181,9 @@ def summarize(rounds: dict[str, list[dict[str, float]]]) -> dict:
     # per-round ratios is less exposed to the shared machine's load swings
     # than the ratio of the two medians.
     round_ratios = [b["rps"] / a["rps"] for a, b in zip(d, s, strict=True)]
+    for side, r in rounds.items():
+        summary[side]["cpu_us"] = {k: statistics.median(x["cpu_us"][k] for x in r)
+                                   for k in r[0]["cpu_us"]}
     summary.update(
         throughput_ratio=median(s, "rps") / median(d, "rps"),
         added_p50_ms=median(s, "p50_ms") - median(d, "p50_ms"),
@@ -206,12 +221,18 @@ def main() -> int:
             for url in urls.values():
                 wrk(url, 32, 1)
         sides = list(urls.items())
+        containers = container_ids()
         for index in range(args.rounds):
             # Rotate the order: no side always runs first, or right after another.
             order = sides[index % len(sides):] + sides[:index % len(sides)]
             for connections in (1, 32):
                 for label, url in order:
+                    before = {k: container_cpu_ns(c) for k, c in containers.items()}
                     r = wrk(url, connections, args.duration)
+                    # CPU per request of each container (us): which process
+                    # pays for the hop (docs/sidecar.md).
+                    r["cpu_us"] = {k: (container_cpu_ns(c) - before[k]) / 1e3
+                                   / max(r["requests"], 1) for k, c in containers.items()}
                     results[str(connections)][label].append(r)
                     errors = (f"  non-2xx {r['non_2xx']}" if r["non_2xx"] else "") + (
                         f"  socket errors {r['socket_errors']}" if r["socket_errors"] else "")
@@ -233,6 +254,10 @@ def main() -> int:
               f"{s['median_round_ratio']:.2f}), added p50 {s['added_p50_ms']:.3f} ms | "
               f"nginx/direct {s['nginx_ratio']:.2f}x | sidecar/nginx "
               f"{s['sidecar_vs_nginx']:.2f}x")
+    print("  CPU per request at c=32 (us, medians; a container idle on that side shows ~0): "
+          + " | ".join(f"{side}: " + ", ".join(
+              f"{k} {v:.0f}" for k, v in summary["32"][side]["cpu_us"].items())
+                       for side in urls))
     print(f"  target: added p50 at c=1 < 0.5 ms -> {summary['1']['added_p50_ms']:.3f} ms; "
           f"ratio at c=32 >= 0.5 -> {summary['32']['throughput_ratio']:.2f}")
     write_json(f"sidecar_hop-w{args.workers}", {
