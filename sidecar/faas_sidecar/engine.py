@@ -43,12 +43,27 @@ class Engine:
                                          timeout=timeout)
 
     def list_functions(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Labelled services and every task meant to run (one consistent-enough view:
-        services first, so a task never refers to a service we have not seen)."""
+        """Labelled services and their tasks meant to run (one consistent-enough
+        view: services first, so a task never refers to a service we have not seen).
+
+        Tasks are asked for by service ID: only functions' tasks, which is all the
+        engine gate lets through (other services' task specs are not the
+        sidecar's to read). A function removed between the two calls makes the
+        second fail (404 from the Engine, 403 from the gate): list again, once."""
         with _translated("listing services and tasks"):
-            services = self._api.services(filters={"label": f"{FUNCTION_LABEL}=true"})
-            tasks = self._api.tasks(filters={"desired-state": "running"})
-        return services, tasks
+            for attempt in range(2):
+                services = self._api.services(filters={"label": f"{FUNCTION_LABEL}=true"})
+                if not services:
+                    return services, []
+                try:
+                    tasks = self._api.tasks(filters={
+                        "desired-state": "running", "service": [s["ID"] for s in services]})
+                except docker.errors.APIError as exc:
+                    if attempt or exc.status_code not in (403, 404):
+                        raise
+                    continue
+                return services, tasks
+        raise AssertionError("unreachable")
 
     def network_id(self, network: str) -> str:
         """The ID of the network named (or with the ID) ``network``."""

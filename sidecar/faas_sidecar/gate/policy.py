@@ -1,7 +1,7 @@
 """What the engine gate lets through to the Docker Engine (pure, no IO).
 
-The sidecar needs a small part of the Engine API: read services, tasks,
-networks, secrets' names and events; create, update and remove services that
+The sidecar needs a small part of the Engine API: read functions and their
+tasks, networks, secrets' names and events; create, update and remove services that
 are functions. Everything else is refused, so a compromised sidecar cannot
 start a privileged container, mount the host or the Docker socket, publish a
 port, attach a platform secret, or touch a service that is not a function.
@@ -33,6 +33,7 @@ _DIGEST_RE = re.compile(r"@sha256:[a-f0-9]{64}$")
 class Kind(Enum):
     PASS = "pass"                          # read-only, no function data at stake
     LIST_FUNCTIONS = "list functions"      # GET /services: only with the function filter
+    LIST_FUNCTION_TASKS = "list tasks"     # GET /tasks: only of services that are functions
     FUNCTION_READ = "function read"        # the service must be a function
     CREATE = "create"                      # the new spec must have no violation
     UPDATE = "update"                      # a function; no violation it did not have
@@ -54,8 +55,7 @@ _ROUTES: tuple[tuple[frozenset[str], re.Pattern[str], Kind], ...] = tuple(
         ("GET HEAD", r"/_ping", Kind.PASS),
         ("GET", r"/version", Kind.PASS),
         ("GET", r"/events", Kind.PASS),
-        ("GET", r"/tasks", Kind.PASS),
-        ("GET", rf"/tasks/{_ID}", Kind.PASS),
+        ("GET", r"/tasks", Kind.LIST_FUNCTION_TASKS),
         ("GET", rf"/networks/{_ID}", Kind.PASS),
         ("GET", r"/secrets", Kind.PASS),       # names and labels; Docker never returns data
         ("GET", r"/services", Kind.LIST_FUNCTIONS),
@@ -79,19 +79,33 @@ def route(method: str, path: str) -> Route:
     return Route(Kind.DENY, reason=f"the engine gate does not allow {method} {bare}")
 
 
-def lists_only_functions(query: str) -> bool:
-    """True when GET /services carries the filter label=swarmfaas.function=true."""
+def _filter_values(query: str, key: str) -> list[str] | None:
+    """The values of one Engine API filter in a query string (its list form or
+    the older ``{"value": true}`` form); None when absent or malformed."""
     raw = parse_qs(query).get("filters")
     if not raw:
-        return False
+        return None
     try:
         filters = json.loads(raw[-1])
     except ValueError:
-        return False
-    labels = filters.get("label") if isinstance(filters, dict) else None
-    if isinstance(labels, dict):  # the older form: {"label": {"k=v": true}}
-        labels = [key for key, on in labels.items() if on]
-    return isinstance(labels, list) and FUNCTION_FILTER in labels
+        return None
+    values = filters.get(key) if isinstance(filters, dict) else None
+    if isinstance(values, dict):
+        values = [value for value, on in values.items() if on is True]
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        return None
+    return values
+
+
+def lists_only_functions(query: str) -> bool:
+    """True when GET /services carries the filter label=swarmfaas.function=true."""
+    return FUNCTION_FILTER in (_filter_values(query, "label") or [])
+
+
+def task_services(query: str) -> list[str]:
+    """The services GET /tasks asks about (its ``service`` filter); empty when it
+    asks about every service, which the gate refuses."""
+    return _filter_values(query, "service") or []
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ import httptools
 
 from .config import GateConfig
 from .policy import (
+    FUNCTION_FILTER,
     Kind,
     SpecRules,
     lists_only_functions,
@@ -33,6 +34,7 @@ from .policy import (
     refuse_function_only,
     refuse_update,
     route,
+    task_services,
 )
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,10 @@ class Gate:
         except docker.errors.NotFound:
             raise Refused(404, "not_found", f"service {service} not found") from None
 
+    def _function_ids(self) -> frozenset[str]:
+        services = self._api.services(filters={"label": FUNCTION_FILTER})
+        return frozenset(str(s.get("ID", "")) for s in services)
+
     def _rules(self) -> SpecRules:
         network = self._api.inspect_network(self.config.functions_network)
         return SpecRules(networks=frozenset({self.config.functions_network, network["Id"],
@@ -169,6 +175,17 @@ class Gate:
             if not lists_only_functions(query):
                 raise Refused(403, "forbidden", "the engine gate lists services only with the "
                               "filter label=swarmfaas.function=true")
+            return
+        if where.kind is Kind.LIST_FUNCTION_TASKS:
+            # By full ID only: Docker would also resolve a name or an ID prefix.
+            wanted = task_services(query)
+            if not wanted:
+                raise Refused(403, "forbidden", "the engine gate lists tasks only of function "
+                              "services: filter by service=<function service ID>")
+            others = sorted(set(wanted) - await self._lookup(self._function_ids))
+            if others:
+                raise Refused(403, "forbidden", "the engine gate lists tasks only of function "
+                              "services, by full ID; not: " + ", ".join(others[:5]))
             return
         if where.kind is Kind.CREATE:
             spec = _json(request.body)

@@ -7,6 +7,7 @@ Everything created here is named gt-* and removed after.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -16,7 +17,9 @@ import docker.errors
 import httpx
 import pytest
 from docker.types import EndpointSpec, Mount, Privileges, SecretReference, ServiceMode
-from sidecar_swarm import engine_gate, swarm_client_or_skip
+from sidecar_swarm import engine_gate, swarm_client_or_skip, wait_until
+
+from faas_sidecar.engine import Engine
 
 pytestmark = [pytest.mark.docker]
 
@@ -84,7 +87,8 @@ def test_what_the_sidecar_needs_passes(engine, gated):
     try:
         listed = gated.services.list(filters={"label": "swarmfaas.function=true"})
         assert "gt-fn-ok" in [s.name for s in listed]
-        assert gated.api.tasks(filters={"desired-state": "running"}) is not None
+        assert gated.api.tasks(filters={"desired-state": "running",
+                                        "service": [service.id]}) == []  # 0 replicas
         assert gated.api.inspect_network(NETWORK)["Name"] == NETWORK
         assert isinstance(gated.secrets.list(filters={"name": "gt-"}), list)
         # by name too: the gate sends the call on with the full ID it checked
@@ -175,6 +179,44 @@ def test_services_that_are_not_functions_are_out_of_reach(engine, gated):
         plain.reload()
         assert plain.attrs["Version"]["Index"] == version
     finally:
+        plain.remove()
+
+
+def running_tasks(engine: docker.DockerClient, service_id: str) -> list[dict]:
+    return engine.api.tasks(filters={"service": [service_id], "desired-state": "running"})
+
+
+def test_tasks_only_of_functions(engine, gated):
+    """Another service's task spec (its environment, say) is not the sidecar's to read."""
+    fn = create_via(gated, "gt-fn-tasks", mode=ServiceMode("replicated", replicas=1))
+    plain = engine.services.create(IMAGE, name="gt-plain-tasks", command=IDLE,
+                                   env=["TOKEN=not-for-the-sidecar"])
+    try:
+        for service in (fn, plain):
+            wait_until(lambda s=service: running_tasks(engine, s.id), 60,
+                       f"a task of {service.name}", interval=0.2)
+        tasks = gated.api.tasks(filters={"service": [fn.id], "desired-state": "running"})
+        assert tasks and {t["ServiceID"] for t in tasks} == {fn.id}
+        refused(lambda: gated.api.tasks(filters={"desired-state": "running"}),
+                "only of function services")
+        refused(lambda: gated.api.tasks(filters={"service": [plain.id]}), plain.id)
+        refused(lambda: gated.api.tasks(filters={"service": [fn.id, plain.id]}), plain.id)
+        refused(lambda: gated.api.tasks(filters={"service": ["gt-fn-tasks"]}), "by full ID")
+        plain_task = running_tasks(engine, plain.id)[0]["ID"]
+        refused(lambda: gated.api.inspect_task(plain_task), "does not allow GET /tasks/")
+        # The sidecar's adapter through the gate: the functions, and only their tasks.
+        adapter = Engine(f"tcp://127.0.0.1:{PORT}")
+        try:
+            services, tasks = adapter.list_functions()
+        finally:
+            adapter.close()
+        ids = {s["ID"] for s in services}
+        assert fn.id in ids and plain.id not in ids
+        assert fn.id in {t["ServiceID"] for t in tasks}
+        assert {t["ServiceID"] for t in tasks} <= ids
+        assert "not-for-the-sidecar" not in json.dumps(tasks)
+    finally:
+        fn.remove()
         plain.remove()
 
 

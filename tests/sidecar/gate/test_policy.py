@@ -17,6 +17,7 @@ from faas_sidecar.gate.policy import (
     refuse_function_only,
     refuse_update,
     route,
+    task_services,
     violations,
 )
 
@@ -29,8 +30,7 @@ RULES = SpecRules(networks=frozenset({"faas_functions", "n3tw0rk1d"}),
     ("HEAD", "/_ping", Kind.PASS, ""),
     ("GET", "/v1.44/version", Kind.PASS, ""),
     ("GET", "/v1.41/events", Kind.PASS, ""),
-    ("GET", "/v1.41/tasks", Kind.PASS, ""),
-    ("GET", "/v1.41/tasks/t1", Kind.PASS, "t1"),
+    ("GET", "/v1.41/tasks", Kind.LIST_FUNCTION_TASKS, ""),
     ("GET", "/v1.41/networks/faas_functions", Kind.PASS, "faas_functions"),
     ("GET", "/v1.41/secrets", Kind.PASS, ""),
     ("GET", "/v1.41/services", Kind.LIST_FUNCTIONS, ""),
@@ -48,6 +48,7 @@ RULES = SpecRules(networks=frozenset({"faas_functions", "n3tw0rk1d"}),
     ("POST", "/v1.41/swarm/leave", Kind.DENY, ""),
     ("POST", "/v1.41/secrets/create", Kind.DENY, ""),
     ("GET", "/v1.41/secrets/abc", Kind.DENY, ""),
+    ("GET", "/v1.41/tasks/t1", Kind.DENY, ""),  # any task's spec: not needed
     ("DELETE", "/v1.41/networks/faas_functions", Kind.DENY, ""),
     ("POST", "/v1.41/services/abc/update/x", Kind.DENY, ""),
     ("PUT", "/v1.41/services/create", Kind.DENY, ""),
@@ -82,6 +83,22 @@ def query(filters) -> str:
 ])
 def test_listing_services_needs_the_function_filter(query_string, ok):
     assert lists_only_functions(query_string) is ok
+
+
+@pytest.mark.parametrize(("query_string", "services"), [
+    (query({"service": ["id1"], "desired-state": ["running"]}), ["id1"]),
+    (query({"service": ["id1", "id2"]}), ["id1", "id2"]),
+    (query({"service": {"id1": True, "id2": False}}), ["id1"]),
+    (query({"desired-state": ["running"]}), []),      # every service's tasks
+    (query({"service": []}), []),
+    (query({"service": "id1"}), []),                   # not Docker's shape
+    (query({"service": [1]}), []),
+    (query(["id1"]), []),
+    ("filters=%7Bnot-json", []),
+    ("", []),
+])
+def test_listing_tasks_names_the_services(query_string, services):
+    assert task_services(query_string) == services
 
 
 def spec(**container) -> dict:
