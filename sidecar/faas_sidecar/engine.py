@@ -14,11 +14,10 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from .model import FUNCTION_LABEL
+from .model import EVENT_TYPES, FUNCTION_LABEL
 
 API_VERSION = "1.41"  # Engine 20.10; later engines still serve it
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
-EVENT_TYPES = ["service", "container", "network", "node"]
 
 
 class EngineError(Exception):
@@ -76,7 +75,7 @@ class Engine:
         with _translated("subscribing to Docker events"):
             api = docker.APIClient(base_url=self._base_url, version=API_VERSION,
                                    timeout=self._timeout)
-            stream = api.events(decode=True, filters={"type": EVENT_TYPES})
+            stream = api.events(decode=True, filters={"type": list(EVENT_TYPES)})
         return EventStream(api, stream)
 
     def close(self) -> None:

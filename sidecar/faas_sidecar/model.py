@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 FUNCTION_LABEL = "swarmfaas.function"
+# The Docker event types discovery subscribes to (and all the engine gate passes).
+EVENT_TYPES = ("service", "container", "network", "node")
 LABEL_PREFIX = "swarmfaas."
 
 

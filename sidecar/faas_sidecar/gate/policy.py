@@ -22,7 +22,7 @@ from enum import Enum
 from typing import Any
 from urllib.parse import parse_qs
 
-from faas_sidecar.model import FUNCTION_LABEL
+from faas_sidecar.model import EVENT_TYPES, FUNCTION_LABEL
 from faas_sidecar.spec import is_function
 from faas_sidecar.system.payloads import image_allowed
 
@@ -34,6 +34,7 @@ class Kind(Enum):
     PASS = "pass"                          # read-only, no function data at stake
     LIST_FUNCTIONS = "list functions"      # GET /services: only with the function filter
     LIST_FUNCTION_TASKS = "list tasks"     # GET /tasks: only of services that are functions
+    EVENTS = "events"                      # GET /events: only of the types discovery needs
     FUNCTION_READ = "function read"        # the service must be a function
     CREATE = "create"                      # the new spec must have no violation
     UPDATE = "update"                      # a function; no violation it did not have
@@ -54,7 +55,7 @@ _ROUTES: tuple[tuple[frozenset[str], re.Pattern[str], Kind], ...] = tuple(
     for methods, path, kind in (
         ("GET HEAD", r"/_ping", Kind.PASS),
         ("GET", r"/version", Kind.PASS),
-        ("GET", r"/events", Kind.PASS),
+        ("GET", r"/events", Kind.EVENTS),
         ("GET", r"/tasks", Kind.LIST_FUNCTION_TASKS),
         ("GET", rf"/networks/{_ID}", Kind.PASS),
         ("GET", r"/secrets", Kind.PASS),       # names and labels; Docker never returns data
@@ -100,6 +101,14 @@ def _filter_values(query: str, key: str) -> list[str] | None:
 def lists_only_functions(query: str) -> bool:
     """True when GET /services carries the filter label=swarmfaas.function=true."""
     return FUNCTION_FILTER in (_filter_values(query, "label") or [])
+
+
+def events_allowed(query: str) -> bool:
+    """True when GET /events asks only for the event types discovery uses
+    (model.EVENT_TYPES), never for all: not images, volumes, plugins, secrets,
+    configs or the daemon's own events."""
+    types = _filter_values(query, "type")
+    return bool(types) and set(types) <= set(EVENT_TYPES)
 
 
 def task_services(query: str) -> list[str]:

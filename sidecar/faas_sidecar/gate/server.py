@@ -29,6 +29,7 @@ from .policy import (
     FUNCTION_FILTER,
     Kind,
     SpecRules,
+    events_allowed,
     lists_only_functions,
     refuse_create,
     refuse_function_only,
@@ -175,6 +176,11 @@ class Gate:
             if not lists_only_functions(query):
                 raise Refused(403, "forbidden", "the engine gate lists services only with the "
                               "filter label=swarmfaas.function=true")
+            return
+        if where.kind is Kind.EVENTS:
+            if not events_allowed(query):
+                raise Refused(403, "forbidden", "the engine gate streams only events of types "
+                              "service, container, network and node (a type filter)")
             return
         if where.kind is Kind.LIST_FUNCTION_TASKS:
             # By full ID only: Docker would also resolve a name or an ID prefix.

@@ -127,6 +127,15 @@ def test_the_events_stream_streams_through_the_gate(engine, gated):
         stream.close()
 
 
+def test_events_only_of_the_types_discovery_uses(gated):
+    for filters in (None, {"type": ["image"]}, {"type": ["service", "daemon"]}):
+        params = {"filters": json.dumps(filters)} if filters else {}
+        # The refusal is a whole response, so this does not wait for events.
+        answer = httpx.get(f"http://127.0.0.1:{PORT}/v1.41/events", params=params, timeout=10)
+        assert answer.status_code == 403, filters
+        assert "only events of types" in answer.json()["reason"]
+
+
 def refused(call, match: str) -> None:
     with pytest.raises(docker.errors.APIError) as info:
         call()

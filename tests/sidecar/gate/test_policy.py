@@ -12,6 +12,7 @@ import pytest
 from faas_sidecar.gate.policy import (
     Kind,
     SpecRules,
+    events_allowed,
     lists_only_functions,
     refuse_create,
     refuse_function_only,
@@ -29,7 +30,7 @@ RULES = SpecRules(networks=frozenset({"faas_functions", "n3tw0rk1d"}),
     ("GET", "/v1.41/_ping", Kind.PASS, ""),
     ("HEAD", "/_ping", Kind.PASS, ""),
     ("GET", "/v1.44/version", Kind.PASS, ""),
-    ("GET", "/v1.41/events", Kind.PASS, ""),
+    ("GET", "/v1.41/events", Kind.EVENTS, ""),
     ("GET", "/v1.41/tasks", Kind.LIST_FUNCTION_TASKS, ""),
     ("GET", "/v1.41/networks/faas_functions", Kind.PASS, "faas_functions"),
     ("GET", "/v1.41/secrets", Kind.PASS, ""),
@@ -83,6 +84,23 @@ def query(filters) -> str:
 ])
 def test_listing_services_needs_the_function_filter(query_string, ok):
     assert lists_only_functions(query_string) is ok
+
+
+@pytest.mark.parametrize(("query_string", "ok"), [
+    (query({"type": ["service", "container", "network", "node"]}), True),
+    (query({"type": ["service"]}), True),
+    (query({"type": {"service": True, "network": True}}), True),
+    (query({"type": ["service", "image"]}), False),
+    (query({"type": ["daemon"]}), False),
+    (query({"type": ["plugin"]}), False),
+    (query({"type": []}), False),
+    (query({"event": ["create"]}), False),            # every type
+    ("since=0", False),
+    ("", False),
+    ("filters=%7Bnot-json", False),
+])
+def test_events_only_of_the_types_discovery_uses(query_string, ok):
+    assert events_allowed(query_string) is ok
 
 
 @pytest.mark.parametrize(("query_string", "services"), [
