@@ -50,19 +50,19 @@ class Engine:
         sidecar's to read). A function removed between the two calls makes the
         second fail (404 from the Engine, 403 from the gate): list again, once."""
         with _translated("listing services and tasks"):
-            for attempt in range(2):
-                services = self._api.services(filters={"label": f"{FUNCTION_LABEL}=true"})
-                if not services:
-                    return services, []
-                try:
-                    tasks = self._api.tasks(filters={
-                        "desired-state": "running", "service": [s["ID"] for s in services]})
-                except docker.errors.APIError as exc:
-                    if attempt or exc.status_code not in (403, 404):
-                        raise
-                    continue
-                return services, tasks
-        raise AssertionError("unreachable")
+            try:
+                return self._functions_and_tasks()
+            except docker.errors.APIError as exc:
+                if exc.status_code not in (403, 404):
+                    raise
+                return self._functions_and_tasks()
+
+    def _functions_and_tasks(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        services = self._api.services(filters={"label": f"{FUNCTION_LABEL}=true"})
+        if not services:
+            return services, []
+        return services, self._api.tasks(filters={
+            "desired-state": "running", "service": [s["ID"] for s in services]})
 
     def network_id(self, network: str) -> str:
         """The ID of the network named (or with the ID) ``network``."""

@@ -24,6 +24,8 @@ import docker
 import docker.errors
 import httptools
 
+from faas_sidecar.model import EVENT_TYPES
+
 from .config import GateConfig
 from .policy import (
     FUNCTION_FILTER,
@@ -180,7 +182,7 @@ class Gate:
         if where.kind is Kind.EVENTS:
             if not events_allowed(query):
                 raise Refused(403, "forbidden", "the engine gate streams only events of types "
-                              "service, container, network and node (a type filter)")
+                              f"{', '.join(EVENT_TYPES)} (a type filter)")
             return
         if where.kind is Kind.LIST_FUNCTION_TASKS:
             # By full ID only: Docker would also resolve a name or an ID prefix.
