@@ -30,20 +30,13 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import docker
-from containers import container_cpu_ns
+from cpu import TICK, container_cpu_ns, machine_ticks
 from report import write_json
 
 KINDS = ("watchdog", "sidecar", "nginx")
 NAME = "hc-bench"
-TICK = 100  # USER_HZ: /proc/stat's unit
-
-
-def machine_busy() -> int:
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return sum(fields) - fields[3] - fields[4]  # all but idle and iowait
 
 
 def window(api: docker.DockerClient, image: str, test: list[str] | None, interval: float,
@@ -56,11 +49,11 @@ def window(api: docker.DockerClient, image: str, test: list[str] | None, interva
     try:
         time.sleep(2)  # past the container's start
         since = time.time()
-        inside, busy, started = container_cpu_ns(container.id), machine_busy(), time.monotonic()
+        inside, busy, started = container_cpu_ns(container.id), machine_ticks()[0], time.monotonic()
         time.sleep(seconds)
         elapsed = time.monotonic() - started
         inside = container_cpu_ns(container.id) - inside
-        busy = machine_busy() - busy
+        busy = machine_ticks()[0] - busy
         until = time.time()
     finally:
         container.remove(force=True)

@@ -35,7 +35,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "sidecar"))
 
-from containers import container_cpu_ns  # noqa: E402
+from cpu import container_cpu_ns  # noqa: E402
 from report import write_json  # noqa: E402
 from sidecar_swarm import (  # noqa: E402
     WRK_IMAGE,

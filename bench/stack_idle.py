@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from cpu import machine_ticks
 from report import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,12 +35,10 @@ STACK = "faas"
 
 def busy_fraction(seconds: float) -> float:
     """Busy share of all CPUs over ``seconds`` (1.0 = every CPU busy)."""
-    def read() -> list[int]:
-        return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    before = read()
+    busy, total = machine_ticks()
     time.sleep(seconds)
-    delta = [b - a for a, b in zip(before, read(), strict=True)]
-    return 1 - (delta[3] + delta[4]) / sum(delta)  # idle and iowait
+    busy_after, total_after = machine_ticks()
+    return (busy_after - busy) / (total_after - total)
 
 
 def deploy(tag: str, stack_file: Path, env: dict[str, str]) -> None:

@@ -1,8 +1,11 @@
-"""CPU time of a Docker container, from its cgroup (v1 cpuacct or v2 cpu.stat)."""
+"""CPU time as the benchmarks read it: a Docker container's (its cgroup, v1
+cpuacct or v2 cpu.stat) and the whole machine's (/proc/stat)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+TICK = 100  # USER_HZ: /proc/stat's unit
 
 
 def container_cpu_ns(container_id: str) -> int:
@@ -14,3 +17,10 @@ def container_cpu_ns(container_id: str) -> int:
     if v2.exists():
         return int(v2.read_text().split()[1]) * 1000  # usage_usec
     raise RuntimeError(f"no CPU accounting found for container {container_id[:12]}")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) ticks of all CPUs since boot; busy is all but idle and iowait."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    total = sum(fields)
+    return total - fields[3] - fields[4], total
