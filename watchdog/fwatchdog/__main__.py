@@ -1,13 +1,17 @@
 """Command line: `fwatchdog` runs the watchdog; `fwatchdog --healthcheck` checks the lock file.
 
-Imports are deferred: the health check runs every few seconds in every
-replica and needs only ``os`` (see lockfile.py).
+The watchdog's own modules are imported only to run it: the health check
+runs every few seconds in every replica and needs only the lock path
+(lockfile.py imports only ``os`` and ``collections.abc``).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+
+from . import __version__
+from .lockfile import lock_path
 
 
 def _ensure_std_fds() -> None:
@@ -22,12 +26,8 @@ def _ensure_std_fds() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "--healthcheck":
-        from .lockfile import lock_path
-
         return 0 if os.path.exists(lock_path()) else 1
     if args and args[0] in ("--version", "-V"):
-        from . import __version__
-
         print(f"fwatchdog {__version__}")
         return 0
     if args:
@@ -51,7 +51,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _ensure_std_fds()
     from .app import make_listener, serve
-    from .lockfile import lock_path
 
     host = env.get("fwatchdog_host", "")
     workers = config.worker_count(len(os.sched_getaffinity(0)))

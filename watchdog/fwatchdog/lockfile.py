@@ -1,7 +1,8 @@
 """Where the lock file lives: all that `fwatchdog --healthcheck` needs.
 
 Docker runs the health check in every replica every few seconds, so it must
-cost little: this module imports only ``os`` (``tempfile`` alone added ~11 ms
+cost little: this module imports only ``os`` and ``collections.abc``, both
+already loaded when Python runs the zipapp (``tempfile`` alone added ~11 ms
 of CPU per check, asyncio ~45 ms; bench/healthcheck_cost.py). The running
 watchdog and the check both call ``lock_path``, so they always agree.
 """
