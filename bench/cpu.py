@@ -19,8 +19,18 @@ def container_cpu_ns(container_id: str) -> int:
     raise RuntimeError(f"no CPU accounting found for container {container_id[:12]}")
 
 
+# /proc/stat's first eight CPU fields, in order
+MACHINE_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def machine_times() -> dict[str, int]:
+    """Ticks of all CPUs since boot, by /proc/stat's field."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    return dict(zip(MACHINE_FIELDS, map(int, fields), strict=True))
+
+
 def machine_ticks() -> tuple[int, int]:
     """(busy, total) ticks of all CPUs since boot; busy is all but idle and iowait."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    total = sum(fields)
-    return total - fields[3] - fields[4], total
+    times = machine_times()
+    total = sum(times.values())
+    return total - times["idle"] - times["iowait"], total
