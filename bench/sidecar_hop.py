@@ -269,7 +269,8 @@ def main() -> int:
           + " | ".join(f"{side}: " + ", ".join(
               f"{k} {v:.0f}" for k, v in summary["32"][side]["cpu_us"].items())
                        for side in urls))
-    print("  machine time per request at c=32 (us, medians; every process, wrk's included): " + " | ".join(f"{side}: " + ", ".join(
+    print("  machine time per request at c=32 (us, medians; every process, wrk's "
+          "included): " + " | ".join(f"{side}: " + ", ".join(
               f"{k} {v:.0f}" for k, v in summary["32"][side]["machine_us"].items())
                        for side in urls))
     print(f"  target: added p50 at c=1 < 0.5 ms -> {summary['1']['added_p50_ms']:.3f} ms; "

@@ -163,7 +163,9 @@ class Discovery:
 
     def _on_event(self, kind: str, action: str) -> None:
         if action.startswith("exec_"):
-            return  # healthcheck probes: noise; health_status events matter
+            # Health check probes: the subscription leaves them out
+            # (model.EVENT_ACTIONS); a Docker that sent them anyway is noise.
+            return
         self._metrics.events.labels(kind or "unknown").inc()
         if kind == "network":
             self._forget_network_id()

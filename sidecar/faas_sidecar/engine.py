@@ -14,10 +14,12 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from .model import EVENT_TYPES, FUNCTION_LABEL
+from .model import EVENT_ACTIONS, EVENT_TYPES, FUNCTION_LABEL
 
 API_VERSION = "1.41"  # Engine 20.10; later engines still serve it
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+# Discovery's subscription: only what can change a re-list (model.py says why).
+EVENT_FILTERS = {"type": list(EVENT_TYPES), "event": list(EVENT_ACTIONS)}
 
 
 class EngineError(Exception):
@@ -75,7 +77,7 @@ class Engine:
         with _translated("subscribing to Docker events"):
             api = docker.APIClient(base_url=self._base_url, version=API_VERSION,
                                    timeout=self._timeout)
-            stream = api.events(decode=True, filters={"type": list(EVENT_TYPES)})
+            stream = api.events(decode=True, filters=EVENT_FILTERS)
         return EventStream(api, stream)
 
     def close(self) -> None:

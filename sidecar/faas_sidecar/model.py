@@ -13,8 +13,19 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 FUNCTION_LABEL = "swarmfaas.function"
-# The Docker event types discovery subscribes to (and all the engine gate passes).
+# The Docker events discovery subscribes to (and all the engine gate passes):
+# these types, with these actions. Docker matches an action up to its ": "
+# detail, so "health_status" covers "health_status: healthy". Left out are the
+# actions that change no task listing: exec_* above all (each health check
+# makes three, and exec_create carries the command line, which can hold a
+# secret), and attach, resize, top, copy, export, commit, rename, pause.
 EVENT_TYPES = ("service", "container", "network", "node")
+EVENT_ACTIONS = (
+    "create", "update", "remove",                   # services, nodes, networks
+    "start", "die", "kill", "stop", "destroy",      # containers
+    "health_status",
+    "connect", "disconnect",                        # networks
+)
 LABEL_PREFIX = "swarmfaas."
 
 

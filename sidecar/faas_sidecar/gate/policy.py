@@ -22,7 +22,7 @@ from enum import Enum
 from typing import Any
 from urllib.parse import parse_qs
 
-from faas_sidecar.model import EVENT_TYPES, FUNCTION_LABEL
+from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES, FUNCTION_LABEL
 from faas_sidecar.spec import is_function
 from faas_sidecar.system.payloads import image_allowed
 
@@ -34,7 +34,7 @@ class Kind(Enum):
     PASS = "pass"                          # read-only, no function data at stake
     LIST_FUNCTIONS = "list functions"      # GET /services: only with the function filter
     LIST_FUNCTION_TASKS = "list tasks"     # GET /tasks: only of services that are functions
-    EVENTS = "events"                      # GET /events: only of the types discovery needs
+    EVENTS = "events"                      # GET /events: only the types and actions discovery needs
     FUNCTION_READ = "function read"        # the service must be a function
     CREATE = "create"                      # the new spec must have no violation
     UPDATE = "update"                      # a function; no violation it did not have
@@ -104,11 +104,14 @@ def lists_only_functions(query: str) -> bool:
 
 
 def events_allowed(query: str) -> bool:
-    """True when GET /events asks only for the event types discovery uses
-    (model.EVENT_TYPES), never for all: not images, volumes, plugins, secrets,
-    configs or the daemon's own events."""
+    """True when GET /events asks only for the events discovery uses: types
+    within model.EVENT_TYPES (not images, volumes, plugins, secrets, configs or
+    the daemon's own) and actions within model.EVENT_ACTIONS (never exec_*,
+    whose exec_create carries a command line)."""
     types = _filter_values(query, "type")
-    return bool(types) and set(types) <= set(EVENT_TYPES)
+    actions = _filter_values(query, "event")
+    return (bool(types) and set(types) <= set(EVENT_TYPES)
+            and bool(actions) and set(actions) <= set(EVENT_ACTIONS))
 
 
 def task_services(query: str) -> list[str]:

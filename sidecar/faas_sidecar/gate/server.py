@@ -24,7 +24,7 @@ import docker
 import docker.errors
 import httptools
 
-from faas_sidecar.model import EVENT_TYPES
+from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES
 
 from .config import GateConfig
 from .policy import (
@@ -182,7 +182,8 @@ class Gate:
         if where.kind is Kind.EVENTS:
             if not events_allowed(query):
                 raise Refused(403, "forbidden", "the engine gate streams only events of types "
-                              f"{', '.join(EVENT_TYPES)} (a type filter)")
+                              f"{', '.join(EVENT_TYPES)} (a type filter) with actions "
+                              f"{', '.join(EVENT_ACTIONS)} (an event filter)")
             return
         if where.kind is Kind.LIST_FUNCTION_TASKS:
             # By full ID only: Docker would also resolve a name or an ID prefix.

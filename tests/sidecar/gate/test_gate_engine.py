@@ -16,7 +16,14 @@ import docker
 import docker.errors
 import httpx
 import pytest
-from docker.types import EndpointSpec, Mount, Privileges, SecretReference, ServiceMode
+from docker.types import (
+    EndpointSpec,
+    Healthcheck,
+    Mount,
+    Privileges,
+    SecretReference,
+    ServiceMode,
+)
 from sidecar_swarm import engine_gate, swarm_client_or_skip, wait_until
 
 from faas_sidecar.engine import Engine
@@ -109,7 +116,7 @@ def test_what_the_sidecar_needs_passes(engine, gated):
 
 def test_the_events_stream_streams_through_the_gate(engine, gated):
     seen: list[dict] = []
-    stream = gated.api.events(decode=True, filters={"type": ["service"]})
+    stream = gated.api.events(decode=True, filters={"type": ["service"], "event": ["create"]})
     reader = threading.Thread(
         target=lambda: [seen.append(e) for e in stream], daemon=True)
     reader.start()
@@ -127,13 +134,42 @@ def test_the_events_stream_streams_through_the_gate(engine, gated):
         stream.close()
 
 
-def test_events_only_of_the_types_discovery_uses(gated):
-    for filters in (None, {"type": ["image"]}, {"type": ["service", "daemon"]}):
+def test_events_only_of_the_types_and_actions_discovery_uses(gated):
+    for filters in (None, {"type": ["image"], "event": ["pull"]},
+                    {"type": ["service", "daemon"], "event": ["create"]},
+                    {"type": ["container"]},  # every action, exec_create's command lines too
+                    {"type": ["container"], "event": ["health_status", "exec_create"]}):
         params = {"filters": json.dumps(filters)} if filters else {}
         # The refusal is a whole response, so this does not wait for events.
         answer = httpx.get(f"http://127.0.0.1:{PORT}/v1.41/events", params=params, timeout=10)
         assert answer.status_code == 403, filters
         assert "only events of types" in answer.json()["reason"]
+
+
+def test_discovery_sees_health_but_no_exec_events_through_the_gate(engine, gated):
+    """The sidecar's own subscription (Engine.events) through the gate: a
+    function's health checks reach it as health_status, never as exec_*."""
+    url = gated.api.base_url.replace("http://", "tcp://")
+    stream = Engine(url).events()
+    seen: list[dict] = []
+    reader = threading.Thread(target=lambda: [seen.append(e) for e in stream], daemon=True)
+    reader.start()
+    create_via(gated, "gt-fn-health", mode=ServiceMode("replicated", replicas=1),
+               healthcheck=Healthcheck(test=["CMD", "true"], interval=200_000_000,
+                                       timeout=2_000_000_000, retries=3))
+    try:
+        def health_seen() -> bool:
+            return any(e.get("Type") == "container" and e.get("Action", "").startswith(
+                "health_status") and e["Actor"]["Attributes"].get(
+                "com.docker.swarm.service.name") == "gt-fn-health" for e in list(seen))
+        wait_until(health_seen, 60, "a health_status event of the function's task")
+        time.sleep(1)  # five more checks, each an exec_create/start/die on the Engine
+        actions = {e.get("Action", "").split(":")[0] for e in seen}
+        assert not {a for a in actions if a.startswith("exec_")}, actions
+        assert {"create", "start"} <= actions, actions
+    finally:
+        stream.close()
+        engine.services.get("gt-fn-health").remove()
 
 
 def refused(call, match: str) -> None:

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from faas_sidecar.engine import EVENT_FILTERS
 from faas_sidecar.gate.policy import (
     Kind,
     SpecRules,
@@ -86,14 +87,24 @@ def test_listing_services_needs_the_function_filter(query_string, ok):
     assert lists_only_functions(query_string) is ok
 
 
+DISCOVERY = EVENT_FILTERS  # the sidecar's subscription
+
+
 @pytest.mark.parametrize(("query_string", "ok"), [
-    (query({"type": ["service", "container", "network", "node"]}), True),
-    (query({"type": ["service"]}), True),
-    (query({"type": {"service": True, "network": True}}), True),
-    (query({"type": ["service", "image"]}), False),
-    (query({"type": ["daemon"]}), False),
-    (query({"type": ["plugin"]}), False),
-    (query({"type": []}), False),
+    (query(DISCOVERY), True),                         # what the sidecar sends
+    (query({"type": ["service"], "event": ["create", "remove"]}), True),
+    (query({"type": {"service": True, "network": True}, "event": {"update": True}}), True),
+    (query({**DISCOVERY, "label": ["a=b"]}), True),   # narrower still
+    (query({"type": ["service"]}), False),            # every action
+    (query({"type": ["container"], "event": ["health_status", "exec_create"]}), False),
+    (query({"type": ["container"], "event": ["exec_die"]}), False),
+    (query({"type": ["container"], "event": ["attach"]}), False),
+    (query({"type": ["container"], "event": []}), False),
+    (query({"type": ["container"], "event": {"start": True, "exec_start": True}}), False),
+    (query({"type": ["service", "image"], "event": ["create"]}), False),
+    (query({"type": ["daemon"], "event": ["reload"]}), False),
+    (query({"type": ["plugin"], "event": ["create"]}), False),
+    (query({"type": [], "event": ["create"]}), False),
     (query({"event": ["create"]}), False),            # every type
     ("since=0", False),
     ("", False),
