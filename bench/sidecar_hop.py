@@ -80,6 +80,8 @@ http { access_log off;
                  proxy_set_header Connection ""; } } }
 """
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+# --pin: which CPU each container may use (docker update --cpuset-cpus)
+PINNED = {"sidecar": "1", "nginx": "1", "function": "0", "wrk": "0"}
 
 
 def wrk(url: str, connections: int, duration: float) -> dict[str, float]:
@@ -207,6 +209,9 @@ def main() -> int:
     parser.add_argument("--fn-image", default=FN_IMAGE, help="tag of the function image")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting of the sidecar, e.g. FAST_PATH=false")
+    parser.add_argument("--pin", action="store_true",
+                        help="the proxies (sidecar, nginx) on CPU 1, wrk and the function "
+                             "on CPU 0: a proxy with a core of its own, as on another node")
     args = parser.parse_args()
     sidecar_env = dict(item.split("=", 1) for item in args.env)
     use_prefix(args.prefix, args.port, args.fn_image)
@@ -223,6 +228,9 @@ def main() -> int:
                 wrk(url, 32, 1)
         sides = list(urls.items())
         containers = container_ids()
+        if args.pin:
+            for name, cpu in PINNED.items():
+                docker("update", "--cpuset-cpus", cpu, containers[name])
         for index in range(args.rounds):
             # Rotate the order: no side always runs first, or right after another.
             order = sides[index % len(sides):] + sides[:index % len(sides)]
@@ -255,7 +263,9 @@ def main() -> int:
     summary = {c: summarize(rounds) for c, rounds in results.items()}
     print(f"\nmedians of {args.rounds} rounds, {args.duration:g} s each; sidecar workers "
           f"{args.workers}, uvloop (Sanic default); nginx 1 worker; wrk in a container on the "
-          f"overlay; settings {sidecar_env or 'default'}; load average {os.getloadavg()[0]:.1f}")
+          f"overlay; settings {sidecar_env or 'default'}; "
+          f"{'pinned ' + str(PINNED) if args.pin else 'not pinned'}; "
+          f"load average {os.getloadavg()[0]:.1f}")
     for connections, s in summary.items():
         line = " | ".join(f"{side} {s[side]['rps']:8.0f} req/s p50 {s[side]['p50_ms']:.3f} "
                           f"p99 {s[side]['p99_ms']:.3f} ms" for side in urls)
@@ -277,6 +287,7 @@ def main() -> int:
           f"ratio at c=32 >= 0.5 -> {summary['32']['throughput_ratio']:.2f}")
     write_json(f"sidecar_hop-w{args.workers}", {
         "workers": args.workers, "settings": sidecar_env, "loadavg": os.getloadavg(),
+        "pinned": PINNED if args.pin else None,
         "rounds": results, "summary": summary})
     return 0
 
