@@ -11,6 +11,8 @@ umask 077
 
 [ -s "$state/basic-auth-user" ] || printf 'admin' >"$state/basic-auth-user"
 [ -s "$state/basic-auth-password" ] || head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$state/basic-auth-password"
+# The sidecar's token for the engine gate (sidecar/faas_sidecar/enginetoken.py).
+[ -s "$state/engine-gate-token" ] || head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$state/engine-gate-token"
 
 # The development certificate (a local CA and a cert for localhost).
 "$VENV/bin/python" "$ROOT/certs/dev_cert.py" "$state/certs" >/dev/null \
@@ -20,6 +22,7 @@ h() { cat "$@" | sha256sum | cut -c1-10; }
 {
   echo "STATE_DIR=$state"
   echo "AUTH_HASH=$(h "$state/basic-auth-user" "$state/basic-auth-password")"
+  echo "GATE_TOKEN_HASH=$(h "$state/engine-gate-token")"
   if [ -f "$state/certs/cert.pem" ]; then
     echo "CERT_HASH=$(h "$state/certs/cert.pem" "$state/certs/key.pem")"
   fi

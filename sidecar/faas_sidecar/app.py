@@ -65,7 +65,8 @@ def create_app(config: AppConfig, name: str = APP_NAME) -> Sanic:
     setup_sanic_config(app, config.sidecar)
     setup_errors(app)
     setup_metrics(app)
-    setup_discovery(app, config.sidecar, partial(Engine, config.sidecar.docker_host))
+    setup_discovery(app, config.sidecar, partial(Engine, config.sidecar.docker_host,
+                                                          token=config.sidecar.engine_token))
     setup_proxy(app, config.sidecar)
     setup_health(app)
     if config.system is not None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
+from .enginetoken import read_token
 from .settings import bounded
 
 
@@ -37,6 +38,8 @@ class SidecarConfig:
     # FAST_PATH: serve plain /function/* requests without Sanic's request cycle
     # (fastpath.py; docs/sidecar.md has the measurement)
     fast_path: bool = True
+    # ENGINE_GATE_TOKEN_FILE: shown to the engine gate on every Engine call
+    engine_token: str | None = field(default=None, repr=False)
 
 
 def load_config(env: Mapping[str, str]) -> SidecarConfig:
@@ -71,4 +74,5 @@ def load_config(env: Mapping[str, str]) -> SidecarConfig:
                              "bytes between 0 and 1073741824"),
         log_level=level,
         fast_path=fast == "true",
+        engine_token=read_token(env, ConfigError),
     )

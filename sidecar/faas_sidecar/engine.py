@@ -14,6 +14,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from .enginetoken import authorize
 from .model import EVENT_ACTIONS, EVENT_TYPES, FUNCTION_LABEL
 
 API_VERSION = "1.41"  # Engine 20.10; later engines still serve it
@@ -36,12 +37,19 @@ def _translated(what: str) -> Iterator[None]:
 
 
 class Engine:
-    def __init__(self, docker_host: str | None, timeout: float = 10.0) -> None:
+    def __init__(self, docker_host: str | None, timeout: float = 10.0,
+                 token: str | None = None) -> None:
         self._base_url = docker_host or DEFAULT_SOCKET
         self._timeout = timeout
+        self._token = token  # the engine gate's (enginetoken.py)
+        self._api = self._client()
+
+    def _client(self) -> docker.APIClient:
         with _translated("connecting to the Docker Engine"):
-            self._api = docker.APIClient(base_url=self._base_url, version=API_VERSION,
-                                         timeout=timeout)
+            api = docker.APIClient(base_url=self._base_url, version=API_VERSION,
+                                   timeout=self._timeout)
+        authorize(api.headers, self._token)
+        return api
 
     def list_functions(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Labelled services and their tasks meant to run (one consistent-enough
@@ -74,9 +82,8 @@ class Engine:
     def events(self) -> EventStream:
         """Subscribe now; iterate the returned stream for events (blocking)."""
         # A separate client: the stream holds its connection for as long as it lives.
+        api = self._client()
         with _translated("subscribing to Docker events"):
-            api = docker.APIClient(base_url=self._base_url, version=API_VERSION,
-                                   timeout=self._timeout)
             stream = api.events(decode=True, filters=EVENT_FILTERS)
         return EventStream(api, stream)
 

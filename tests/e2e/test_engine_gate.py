@@ -58,6 +58,33 @@ def test_only_the_engine_gate_holds_the_docker_socket(platform: Platform) -> Non
     assert on_it == {f"{platform.stack}_engine-gate", f"{platform.stack}_sidecar"}
 
 
+# Run inside the sidecar's container: the gate's answer to a call without the
+# token and to one with the token from the sidecar's own Docker secret.
+_CALL_THE_GATE = """
+import urllib.error, urllib.request
+url = 'http://engine-gate:2375/v1.41/version'
+def status(headers):
+    try:
+        return urllib.request.urlopen(urllib.request.Request(url, headers=headers)).status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+token = open('/run/secrets/engine-gate-token').read().strip()
+print(status({}), status({'Authorization': 'Bearer ' + token}))
+"""
+
+
+def test_the_gate_answers_only_with_the_sidecars_token(platform: Platform) -> None:
+    (container,) = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"name={platform.stack}_sidecar."],
+        capture_output=True, text=True, check=True).stdout.split()[:1]
+    out = subprocess.run(["docker", "exec", container, "python3", "-c", _CALL_THE_GATE],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["401", "200"]
+    (gate,) = _inspect("service", "inspect", f"{platform.stack}_engine-gate")
+    env = gate["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
+    assert "ENGINE_GATE_TOKEN_FILE=/run/secrets/engine-gate-token" in env
+
+
 def test_the_system_api_works_through_the_gate(platform: Platform) -> None:
     state = ROOT / ".state" / platform.stack
     auth = ((state / "basic-auth-user").read_text().strip(),

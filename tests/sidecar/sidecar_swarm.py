@@ -125,13 +125,19 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
 
 
 @contextmanager
-def engine_gate(port: int, network: str, *, images: str = "", secrets: str = "") -> Iterator[str]:
+def engine_gate(port: int, network: str, *, images: str = "", secrets: str = "",
+                token: str | None = None) -> Iterator[str]:
     """The real engine gate as a process on 127.0.0.1:``port`` in front of the host's
-    Docker socket; yields its DOCKER_HOST URL. Its log is printed if it failed."""
+    Docker socket; yields its DOCKER_HOST URL. Its log is printed if it failed.
+    With ``token``, it requires that token (ENGINE_GATE_TOKEN_FILE), as deployed."""
     env = {**os.environ, "FUNCTIONS_NETWORK": network, "SYSTEM_IMAGE_ALLOWLIST": images,
            "SYSTEM_SECRET_ALLOWLIST": secrets, "GATE_HOST": "127.0.0.1",
            "GATE_PORT": str(port)}
-    with tempfile.TemporaryFile() as log:
+    with tempfile.TemporaryFile() as log, tempfile.NamedTemporaryFile("w") as token_file:
+        if token is not None:
+            token_file.write(token)
+            token_file.flush()
+            env["ENGINE_GATE_TOKEN_FILE"] = token_file.name
         proc = subprocess.Popen([sys.executable, "-m", "faas_sidecar.gate"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
         try:

@@ -7,8 +7,9 @@ The allowlists and the functions network are the system API's own settings
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..enginetoken import read_token
 from ..settings import NETWORK_NAME_RE, bounded, globs, text
 
 
@@ -30,6 +31,8 @@ class GateConfig:
     max_body: int = 1 << 20                # GATE_MAX_BODY bytes of a request body
     timeout: float = 30.0                  # GATE_TIMEOUT seconds for a request head and body
     log_level: str = "INFO"                # LOG_LEVEL
+    # ENGINE_GATE_TOKEN_FILE: when set, every call but /_ping must carry it
+    token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GateConfig:
@@ -57,4 +60,5 @@ class GateConfig:
             timeout=bounded(env, "GATE_TIMEOUT", 30.0, float, 1, 600,
                             "seconds between 1 and 600", GateConfigError),
             log_level=level,
+            token=read_token(env, GateConfigError),
         )

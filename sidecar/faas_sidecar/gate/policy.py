@@ -98,6 +98,16 @@ def _filter_values(query: str, key: str) -> list[str] | None:
     return values
 
 
+_PING = re.compile(r"(/v\d+\.\d+)?/_ping")
+
+
+def needs_token(path: str) -> bool:
+    """Every call needs the sidecar's token but ``/_ping``, which the gate's
+    own health check makes from inside its container and which tells nothing
+    but that the Engine answers."""
+    return _PING.fullmatch(path) is None
+
+
 def lists_only_functions(query: str) -> bool:
     """True when GET /services carries the filter label=swarmfaas.function=true."""
     return FUNCTION_FILTER in (_filter_values(query, "label") or [])

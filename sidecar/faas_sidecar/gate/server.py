@@ -24,6 +24,8 @@ import docker
 import docker.errors
 import httptools
 
+from faas_sidecar.enginetoken import SETTING as TOKEN_SETTING
+from faas_sidecar.enginetoken import presented
 from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES
 
 from .config import GateConfig
@@ -33,6 +35,7 @@ from .policy import (
     SpecRules,
     events_allowed,
     lists_only_functions,
+    needs_token,
     refuse_create,
     refuse_function_only,
     refuse_update,
@@ -43,11 +46,14 @@ from .policy import (
 log = logging.getLogger(__name__)
 COMPONENT = "engine-gate"
 API_VERSION = "1.41"
-_HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
-               b"transfer-encoding", b"upgrade", b"content-length", b"host", b"expect"}
+# Not sent on to the Engine: hop-by-hop fields, framing the gate sets itself,
+# and the gate's own token.
+_NOT_FORWARDED = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
+                  b"transfer-encoding", b"upgrade", b"content-length", b"host", b"expect",
+                  b"authorization"}
 _SERVICE_IN_PATH = re.compile(rb"(/services/)[^/?]+")
-_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 413: "Payload Too Large",
-            502: "Bad Gateway"}
+_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            413: "Payload Too Large", 502: "Bad Gateway"}
 
 
 class Refused(Exception):
@@ -91,6 +97,13 @@ class Request:
     def on_message_complete(self) -> None:
         self.complete = True
 
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of a field (``name`` in lower case)."""
+        for field_name, value in self.headers:
+            if field_name.lower() == name:
+                return value
+        return None
+
 
 async def read_request(reader: asyncio.StreamReader, limit: int) -> tuple[str, Request] | None:
     """(method, request) once a whole request arrived; None if the client left first."""
@@ -116,7 +129,7 @@ def engine_request(method: str, request: Request) -> bytes:
     exchange per connection."""
     lines = [f"{method} ".encode() + request.url + b" HTTP/1.1", b"Host: docker"]
     lines += [name + b": " + value for name, value in request.headers
-              if name.lower() not in _HOP_BY_HOP]
+              if name.lower() not in _NOT_FORWARDED]
     if request.body or method in ("POST", "PUT"):
         lines.append(b"Content-Length: %d" % len(request.body))
     lines.append(b"Connection: close")
@@ -169,6 +182,10 @@ class Gate:
         if not url.startswith("/"):
             raise Refused(400, "bad_request", "only origin-form request targets are accepted")
         path, _, query = url.partition("?")
+        token = self.config.token
+        if token and needs_token(path) and not presented(request.header(b"authorization"), token):
+            raise Refused(401, "unauthorized", "the engine gate answers only the sidecar: "
+                          f"Authorization: Bearer <the token in {TOKEN_SETTING}>")
         where = route(method, path)
         if where.kind is Kind.PASS:
             return
@@ -310,6 +327,9 @@ async def serve(config: GateConfig) -> None:
                                         limit=1 << 16)
     log.info("engine gate on %s:%d -> %s (functions network %s)", config.host, config.port,
              config.socket, config.functions_network)
+    if config.token is None:
+        log.warning("no %s: every caller that reaches the gate's port is trusted",
+                    TOKEN_SETTING)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):  # PID 1 gets no default action

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..enginetoken import read_token
 from ..settings import NETWORK_NAME_RE, bounded, globs
 
 DEFAULT_USER_FILE = "/run/secrets/basic-auth-user"
@@ -43,6 +44,8 @@ class SystemApiConfig:
     docker_url: str = "unix:///var/run/docker.sock"
     docker_timeout: float = 30.0
     git_sha: str = "unknown"
+    # ENGINE_GATE_TOKEN_FILE: shown to the engine gate on every Engine call
+    engine_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SystemApiConfig:
@@ -61,6 +64,7 @@ class SystemApiConfig:
             docker_url=_nonempty(env, "DOCKER_HOST", "unix:///var/run/docker.sock"),
             docker_timeout=_float(env, "SYSTEM_DOCKER_TIMEOUT", 30.0, low=1.0, high=600.0),
             git_sha=_nonempty(env, "SWARMFAAS_GIT_SHA", "unknown"),
+            engine_token=read_token(env, SystemConfigError),
         )
 
 

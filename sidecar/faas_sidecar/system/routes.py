@@ -96,7 +96,7 @@ def setup_system_api(app: Sanic, config: SystemApiConfig) -> None:
         # Tests may inject their own adapter; a worker otherwise makes its own client.
         if getattr(app.ctx, "system_admin", None) is None:
             app.ctx.system_admin = SwarmAdmin.connect(
-                config.docker_url, config.docker_timeout,
+                config.docker_url, config.docker_timeout, config.engine_token,
                 network=config.functions_network, service_prefix=config.service_prefix,
                 health_interval=config.health_interval,
             )

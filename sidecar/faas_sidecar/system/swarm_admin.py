@@ -21,6 +21,8 @@ import requests.exceptions
 from faas_sidecar.errors import PlatformError
 from faas_sidecar.model import FUNCTION_LABEL
 
+from ..engine import API_VERSION
+from ..enginetoken import authorize
 from .payloads import Deployment
 from .service_spec import function_name_of, is_function, replicas_of, service_kwargs
 
@@ -70,8 +72,14 @@ class SwarmAdmin:
         self._secret_lookup = secret_lookup or self._secret_id
 
     @classmethod
-    def connect(cls, base_url: str, timeout: float, **kwargs: Any) -> SwarmAdmin:
-        return cls(docker.DockerClient(base_url=base_url, timeout=int(timeout)), **kwargs)
+    def connect(cls, base_url: str, timeout: float, token: str | None = None,
+                **kwargs: Any) -> SwarmAdmin:
+        # A pinned API version, as discovery's: "auto" would ask the Engine for
+        # its version in the constructor, before the gate's token is set.
+        client = docker.DockerClient(base_url=base_url, version=API_VERSION,
+                                     timeout=int(timeout))
+        authorize(client.api.headers, token)  # the engine gate's (enginetoken.py)
+        return cls(client, **kwargs)
 
     def close(self) -> None:
         self._client.close()

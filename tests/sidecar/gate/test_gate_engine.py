@@ -27,6 +27,7 @@ from docker.types import (
 from sidecar_swarm import engine_gate, swarm_client_or_skip, wait_until
 
 from faas_sidecar.engine import Engine
+from faas_sidecar.enginetoken import authorize
 
 pytestmark = [pytest.mark.docker]
 
@@ -36,6 +37,9 @@ OTHER_NETWORK = "gt-elsewhere"
 IMAGE = "swarmfaas/gt-idle:test"
 FUNCTION = {"swarmfaas.function": "true"}
 IDLE = ["sleep", "infinity"]
+TOKEN = "gt-token-0123456789abcdef"  # the gate runs with ENGINE_GATE_TOKEN_FILE, as deployed
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AUTH_LINE = f"Authorization: Bearer {TOKEN}\r\n".encode()
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +78,10 @@ def remove_ours(dc: docker.DockerClient) -> None:
 @pytest.fixture(scope="module")
 def gated(engine):
     """A docker-py client that reaches the Engine only through the gate."""
-    with engine_gate(PORT, NETWORK, images="swarmfaas/gt-*", secrets="gt-fn-*") as url:
+    with engine_gate(PORT, NETWORK, images="swarmfaas/gt-*", secrets="gt-fn-*",
+                     token=TOKEN) as url:
         client = docker.DockerClient(base_url=url, version="1.41", timeout=30)
+        authorize(client.api.headers, TOKEN)
         yield client
         client.close()
 
@@ -141,7 +147,8 @@ def test_events_only_of_the_types_and_actions_discovery_uses(gated):
                     {"type": ["container"], "event": ["health_status", "exec_create"]}):
         params = {"filters": json.dumps(filters)} if filters else {}
         # The refusal is a whole response, so this does not wait for events.
-        answer = httpx.get(f"http://127.0.0.1:{PORT}/v1.41/events", params=params, timeout=10)
+        answer = httpx.get(f"http://127.0.0.1:{PORT}/v1.41/events", params=params,
+                           headers=AUTH, timeout=10)
         assert answer.status_code == 403, filters
         assert "only events of types" in answer.json()["reason"]
 
@@ -150,7 +157,7 @@ def test_discovery_sees_health_but_no_exec_events_through_the_gate(engine, gated
     """The sidecar's own subscription (Engine.events) through the gate: a
     function's health checks reach it as health_status, never as exec_*."""
     url = gated.api.base_url.replace("http://", "tcp://")
-    stream = Engine(url).events()
+    stream = Engine(url, token=TOKEN).events()
     seen: list[dict] = []
     reader = threading.Thread(target=lambda: [seen.append(e) for e in stream], daemon=True)
     reader.start()
@@ -250,7 +257,7 @@ def test_tasks_only_of_functions(engine, gated):
         plain_task = running_tasks(engine, plain.id)[0]["ID"]
         refused(lambda: gated.api.inspect_task(plain_task), "does not allow GET /tasks/")
         # The sidecar's adapter through the gate: the functions, and only their tasks.
-        adapter = Engine(f"tcp://127.0.0.1:{PORT}")
+        adapter = Engine(f"tcp://127.0.0.1:{PORT}", token=TOKEN)
         try:
             services, tasks = adapter.list_functions()
         finally:
@@ -300,9 +307,33 @@ def test_everything_else_is_refused(engine, gated, call):
     assert not engine.images.list(name="swarmfaas/gt-tagged")
 
 
+@pytest.mark.parametrize("headers", [
+    {}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": TOKEN},
+    {"Authorization": f"Basic {TOKEN}"}], ids=["none", "wrong", "no scheme", "basic"])
+def test_without_the_token_only_ping_answers(engine, gated, headers):
+    base = f"http://127.0.0.1:{PORT}"
+    functions = {"filters": json.dumps({"label": ["swarmfaas.function=true"]})}
+    for method, path, params in (("GET", "/v1.41/services", functions),
+                                 ("GET", "/v1.41/version", {}),
+                                 ("POST", "/v1.41/services/create", {})):
+        answer = httpx.request(method, base + path, params=params, headers=headers,
+                               json={"Name": "gt-no-token"}, timeout=10)
+        assert answer.status_code == 401, (path, answer.text)
+        doc = answer.json()
+        assert doc["component"] == "engine-gate" and doc["error"] == "unauthorized"
+        assert "ENGINE_GATE_TOKEN_FILE" in doc["reason"] and TOKEN not in answer.text
+    assert not engine.services.list(filters={"name": "gt-no-token"})
+    # The gate's own health check carries no token.
+    for path in ("/_ping", "/v1.41/_ping"):
+        assert httpx.get(base + path, headers=headers, timeout=10).text == "OK"
+    # With it, the same listing answers.
+    assert httpx.get(base + "/v1.41/services", params=functions, headers=AUTH,
+                     timeout=10).status_code == 200
+
+
 def test_refusals_are_platform_errors_and_bad_requests_harm_nothing(gated):
     base = f"http://127.0.0.1:{PORT}"
-    response = httpx.get(f"{base}/v1.41/containers/json")
+    response = httpx.get(f"{base}/v1.41/containers/json", headers=AUTH)
     assert response.status_code == 403
     assert response.headers["x-swarmfaas-internal"] == "engine-gate"
     doc = response.json()
@@ -316,11 +347,12 @@ def test_refusals_are_platform_errors_and_bad_requests_harm_nothing(gated):
                 + b"{" * 1_100_000,
                 b"GET /v1.41/_ping HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
                 b"GET http://docker/v1.41/info HTTP/1.1\r\nHost: x\r\n\r\n",
-                b"POST /v1.41/services/create HTTP/1.1\r\nContent-Length: 21\r\n\r\n"
-                b'{"TaskTemplate": "x"}',
-                b"POST /v1.41/services/create HTTP/1.1\r\nContent-Length: 9\r\n\r\n"
-                b"[1, 2, 3]",
-                b"POST /v1.41/services/create HTTP/1.1\r\nContent-Length: 10\r\n\r\n{"):
+                b"POST /v1.41/services/create HTTP/1.1\r\n" + AUTH_LINE
+                + b"Content-Length: 21\r\n\r\n" b'{"TaskTemplate": "x"}',
+                b"POST /v1.41/services/create HTTP/1.1\r\n" + AUTH_LINE
+                + b"Content-Length: 9\r\n\r\n" b"[1, 2, 3]",
+                b"POST /v1.41/services/create HTTP/1.1\r\n" + AUTH_LINE
+                + b"Content-Length: 10\r\n\r\n{"):
         with socket.create_connection(("127.0.0.1", PORT), timeout=5) as conn:
             conn.sendall(raw)
             if raw.endswith(b"{"):

@@ -15,6 +15,7 @@ from faas_sidecar.gate.policy import (
     SpecRules,
     events_allowed,
     lists_only_functions,
+    needs_token,
     refuse_create,
     refuse_function_only,
     refuse_update,
@@ -283,3 +284,19 @@ def test_any_json_shape_gives_a_verdict_or_a_shape_error():
         except (AttributeError, TypeError, ValueError):
             pass
     assert verdicts > 100
+
+
+@pytest.mark.parametrize(("path", "needed"), [
+    ("/_ping", False),
+    ("/v1.41/_ping", False),
+    ("/v1.44/_ping", False),
+    ("/v1.41/_ping/x", True),
+    ("/v1.41/x/_ping", True),
+    ("/_pingx", True),
+    ("/v1/_ping", True),
+    ("/v1.41/version", True),
+    ("/v1.41/services", True),
+    ("/", True),
+])
+def test_every_call_but_ping_needs_the_token(path, needed):
+    assert needs_token(path) is needed

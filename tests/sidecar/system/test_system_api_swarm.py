@@ -85,14 +85,17 @@ def swarm(client):
 
 
 @pytest.fixture(params=["socket", "engine gate"])
-def engine_url(request, swarm):
+def engine_url(request, swarm, tmp_path):
     """The sidecar talks to the Engine's socket, or through the engine gate as in
-    stack.yml (same allowlist); both must behave the same."""
+    stack.yml (same allowlist, and the sidecar's token); both must behave the same."""
     if request.param == "socket":
         yield {}
         return
-    with engine_gate(18291, NETWORK, images="swarmfaas/sys-*") as url:
-        yield {"DOCKER_HOST": url}
+    token = "sys-token-0123456789abcdef"
+    (tmp_path / "engine-gate-token").write_text(token)
+    with engine_gate(18291, NETWORK, images="swarmfaas/sys-*", token=token) as url:
+        yield {"DOCKER_HOST": url,
+               "ENGINE_GATE_TOKEN_FILE": str(tmp_path / "engine-gate-token")}
 
 
 def make_app(secret_files, **extra):
