@@ -24,6 +24,7 @@ import docker
 import docker.errors
 import httptools
 
+from faas_sidecar.engine import API_VERSION
 from faas_sidecar.enginetoken import SETTING as TOKEN_SETTING
 from faas_sidecar.enginetoken import presented
 from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES
@@ -45,7 +46,6 @@ from .policy import (
 
 log = logging.getLogger(__name__)
 COMPONENT = "engine-gate"
-API_VERSION = "1.41"
 # Not sent on to the Engine: hop-by-hop fields, framing the gate sets itself,
 # and the gate's own token.
 _NOT_FORWARDED = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
