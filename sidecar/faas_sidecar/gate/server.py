@@ -67,9 +67,10 @@ def refusal(status: int, code: str, reason: str) -> bytes:
     shows) plus the platform's (docs/errors.md)."""
     body = json.dumps({"message": reason, "error": code, "reason": reason, "status": status,
                        "component": COMPONENT}).encode()
+    challenge = 'WWW-Authenticate: Bearer realm="engine-gate"\r\n' if status == 401 else ""
     head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            f"X-Swarmfaas-Internal: {COMPONENT}\r\nConnection: close\r\n\r\n")
+            f"{challenge}X-Swarmfaas-Internal: {COMPONENT}\r\nConnection: close\r\n\r\n")
     return head.encode() + body
 
 

@@ -319,6 +319,7 @@ def test_without_the_token_only_ping_answers(engine, gated, headers):
         answer = httpx.request(method, base + path, params=params, headers=headers,
                                json={"Name": "gt-no-token"}, timeout=10)
         assert answer.status_code == 401, (path, answer.text)
+        assert answer.headers["www-authenticate"] == 'Bearer realm="engine-gate"'
         doc = answer.json()
         assert doc["component"] == "engine-gate" and doc["error"] == "unauthorized"
         assert "ENGINE_GATE_TOKEN_FILE" in doc["reason"] and TOKEN not in answer.text
