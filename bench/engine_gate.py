@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import queue
+import secrets
 import statistics
 import sys
 import threading
@@ -87,8 +88,9 @@ def main() -> int:
     results: dict[str, dict[str, list[float]]] = {
         side: {"relist_ms": [], "event_ms": []} for side in ("socket", "gate")}
     try:
-        with engine_gate(PORT, NETWORK, images="swarmfaas/bg-*") as url:
-            engines = {"socket": Engine(None), "gate": Engine(url)}
+        token = secrets.token_urlsafe(32)  # the gate requires one, as deployed
+        with engine_gate(PORT, NETWORK, images="swarmfaas/bg-*", token=token) as url:
+            engines = {"socket": Engine(None), "gate": Engine(url, token=token)}
             for engine in engines.values():
                 relist_ms(engine, 5)  # warm
             for index in range(args.rounds):

@@ -36,6 +36,8 @@ from report import write_json  # noqa: E402
 from sidecar_swarm import (  # noqa: E402
     ECHO_IMAGE,
     build_images,
+    gate_token_dir,
+    gate_token_settings,
     remove,
     service_count,
     start_engine_gate_service,
@@ -145,10 +147,13 @@ def main() -> int:
     if args.via_gate:
         docker_cli("network", "create", "--driver", "overlay", "--internal", GATE_NETWORK,
                    check=False)
-        url = start_engine_gate_service(GATE, GATE_NETWORK, NETWORK, "sc-*")
+        token_dir = gate_token_dir()  # the gate requires the sidecar's token, as deployed
+        url = start_engine_gate_service(GATE, GATE_NETWORK, NETWORK, "sc-*", token_dir)
+        token_env, token_mount = gate_token_settings(token_dir)
         # No socket for the sidecar: an empty directory where it would be.
         start_sidecar(SIDECAR, NETWORK, PORT, docker_dir=tempfile.mkdtemp(prefix="sc-bench-"),
-                      env={"DOCKER_HOST": url}, extra=["--network", GATE_NETWORK])
+                      env={"DOCKER_HOST": url, **token_env},
+                      extra=["--network", GATE_NETWORK, *token_mount])
     else:
         # The sidecar gets the Engine socket's directory (not a relay): no added hop.
         start_sidecar(SIDECAR, NETWORK, PORT, docker_dir="/var/run")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -223,15 +224,40 @@ class SteadyLoad:
             worker.join(30)
 
 
+# Where a service started by these helpers finds the engine gate's token: a
+# host directory holding the file ``token``, bind-mounted read-only (in
+# stack.yml it is a Docker secret).
+GATE_TOKEN_MOUNT = "/run/gate-token"
+
+
+def gate_token_dir() -> str:
+    """A new host directory with a random gate token in it (mode 600)."""
+    path = Path(tempfile.mkdtemp(prefix="sc-gate-token-"))
+    (path / "token").write_text(secrets.token_urlsafe(32))
+    (path / "token").chmod(0o600)
+    return str(path)
+
+
+def gate_token_settings(token_dir: str) -> tuple[dict[str, str], list[str]]:
+    """The env and ``docker service create`` mount arguments that give a service
+    the token in ``token_dir``."""
+    return ({"ENGINE_GATE_TOKEN_FILE": f"{GATE_TOKEN_MOUNT}/token"},
+            ["--mount", f"type=bind,src={token_dir},dst={GATE_TOKEN_MOUNT},ro"])
+
+
 def start_engine_gate_service(name: str, network: str, functions_network: str,
-                              images: str) -> str:
+                              images: str, token_dir: str) -> str:
     """The engine gate as a swarm service on ``network``, as in stack.yml (same
-    image as the sidecar); its DOCKER_HOST URL for the sidecar."""
+    image as the sidecar, the token in ``token_dir`` required); its DOCKER_HOST
+    URL for the sidecar."""
+    env, mount = gate_token_settings(token_dir)
     docker("service", "create", "--detach", "--name", name, "--network", network,
            "--endpoint-mode", "dnsrr",
            "--mount", "type=bind,src=/var/run/docker.sock,dst=/var/run/docker.sock",
+           *mount,
            "--env", f"FUNCTIONS_NETWORK={functions_network}",
            "--env", f"SYSTEM_IMAGE_ALLOWLIST={images}",
+           *(arg for key, value in env.items() for arg in ("--env", f"{key}={value}")),
            "--health-cmd", "python3 -m faas_sidecar.healthcheck 2375 /_ping",
            "--health-interval", "1s", SIDECAR_IMAGE, "faas-engine-gate")
     wait_until(lambda: docker("service", "ls", "--filter", f"name={name}", "--format",
