@@ -1,4 +1,5 @@
-"""The Docker Engine adapter: the only module that touches docker-py.
+"""The Docker Engine adapter of discovery: its only module that touches docker-py
+(the system API has its own, system/swarm_admin.py; the engine gate, gate/server.py).
 
 docker-py is blocking; discovery calls these methods from threads. Every
 docker-py or requests exception is translated here into ``EngineError``.
