@@ -16,7 +16,7 @@ import docker.errors
 import requests.exceptions
 
 from .enginetoken import authorize
-from .model import EVENT_ACTIONS, EVENT_TYPES, FUNCTION_LABEL
+from .model import EVENT_ACTIONS, EVENT_TYPES, FUNCTION_FILTER
 
 API_VERSION = "1.41"  # Engine 20.10; later engines still serve it
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -69,7 +69,7 @@ class Engine:
                 return self._functions_and_tasks()
 
     def _functions_and_tasks(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        services = self._api.services(filters={"label": f"{FUNCTION_LABEL}=true"})
+        services = self._api.services(filters={"label": FUNCTION_FILTER})
         if not services:
             return services, []
         return services, self._api.tasks(filters={

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 FUNCTION_LABEL = "swarmfaas.function"
+# The label filter every listing of functions sends, and the one the engine
+# gate requires: one string, so the two always agree.
+FUNCTION_FILTER = f"{FUNCTION_LABEL}=true"
 # The Docker events discovery subscribes to (and all the engine gate passes):
 # these types, with these actions. Docker matches an action up to its ": "
 # detail, so "health_status" covers "health_status: healthy". Left out are the

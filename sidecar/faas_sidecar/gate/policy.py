@@ -22,11 +22,10 @@ from enum import Enum
 from typing import Any
 from urllib.parse import parse_qs
 
-from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES, FUNCTION_LABEL
+from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES, FUNCTION_FILTER, FUNCTION_LABEL
 from faas_sidecar.spec import is_function
 from faas_sidecar.system.payloads import image_allowed
 
-FUNCTION_FILTER = f"{FUNCTION_LABEL}=true"
 _DIGEST_RE = re.compile(r"@sha256:[a-f0-9]{64}$")
 
 

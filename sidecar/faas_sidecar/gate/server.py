@@ -27,11 +27,10 @@ import httptools
 from faas_sidecar.engine import API_VERSION
 from faas_sidecar.enginetoken import SETTING as TOKEN_SETTING
 from faas_sidecar.enginetoken import presented
-from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES
+from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES, FUNCTION_FILTER
 
 from .config import GateConfig
 from .policy import (
-    FUNCTION_FILTER,
     Kind,
     SpecRules,
     events_allowed,
@@ -195,7 +194,7 @@ class Gate:
         if where.kind is Kind.LIST_FUNCTIONS:
             if not lists_only_functions(query):
                 raise Refused(403, "forbidden", "the engine gate lists services only with the "
-                              "filter label=swarmfaas.function=true")
+                              f"filter label={FUNCTION_FILTER}")
             return
         if where.kind is Kind.EVENTS:
             if not events_allowed(query):

@@ -19,7 +19,7 @@ import docker.errors
 import requests.exceptions
 
 from faas_sidecar.errors import PlatformError
-from faas_sidecar.model import FUNCTION_LABEL
+from faas_sidecar.model import FUNCTION_FILTER
 
 from ..engine import API_VERSION
 from ..enginetoken import authorize
@@ -116,12 +116,12 @@ class SwarmAdmin:
     # -- blocking helpers, run in a thread -----------------------------------
 
     def _list_function_attrs(self) -> list[Mapping[str, Any]]:
-        services = self._client.services.list(filters={"label": f"{FUNCTION_LABEL}=true"})
+        services = self._client.services.list(filters={"label": FUNCTION_FILTER})
         # The filter is Docker's; check again so a filter bug can't widen the set.
         return [s.attrs for s in services if is_function(s.attrs)]
 
     def _find(self, name: str) -> Any:
-        services = self._client.services.list(filters={"label": f"{FUNCTION_LABEL}=true"})
+        services = self._client.services.list(filters={"label": FUNCTION_FILTER})
         matches = [
             s for s in services if is_function(s.attrs) and function_name_of(s.attrs) == name
         ]
