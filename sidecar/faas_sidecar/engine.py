@@ -13,10 +13,12 @@ from typing import Any
 
 import docker
 
-from .engineclient import DEFAULT_URL, EngineError, api_client, engine_calls
+from .engineclient import API_VERSION, DEFAULT_URL, EngineError, api_client, engine_calls
 from .model import EVENT_ACTIONS, EVENT_TYPES, FUNCTION_FILTER
 
-__all__ = ["Engine", "EngineError", "EventStream"]
+# API_VERSION and EngineError are engineclient's; named here too for the code
+# that imports them from engine.py.
+__all__ = ["API_VERSION", "Engine", "EngineError", "EventStream"]
 # Discovery's subscription: only what can change a re-list (model.py says why).
 EVENT_FILTERS = {"type": list(EVENT_TYPES), "event": list(EVENT_ACTIONS)}
 
