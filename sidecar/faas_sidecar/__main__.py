@@ -16,18 +16,16 @@ from .config import ConfigError, load_config
 
 
 def load_app_config(env: Mapping[str, str]) -> AppConfig:
-    """All three configs from one mapping; raises ConfigError naming the variable."""
-    from .alexa import AlexaConfig, AlexaConfigError
-    from .system import SystemApiConfig, SystemConfigError
+    """All three configs from one mapping; raises a ConfigError naming the variable
+    (each component's error is a ConfigError)."""
+    from .alexa import AlexaConfig
+    from .system import SystemApiConfig
 
-    try:
-        return AppConfig(
-            sidecar=load_config(env),
-            system=SystemApiConfig.from_env(env),
-            alexa=AlexaConfig.from_env(env),
-        )
-    except (SystemConfigError, AlexaConfigError) as exc:
-        raise ConfigError(str(exc)) from exc
+    return AppConfig(
+        sidecar=load_config(env),
+        system=SystemApiConfig.from_env(env),
+        alexa=AlexaConfig.from_env(env),
+    )
 
 
 def main() -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sanic import HTTPResponse, Request, Sanic
 from sanic.exceptions import SanicException
@@ -23,6 +23,10 @@ from .model import EMPTY_TABLE
 from .proxy import Proxy
 from .routing import FUNCTION_HEADER, check_name, resolve
 
+if TYPE_CHECKING:  # imported when set up: a sidecar without them does not load them
+    from .alexa import AlexaConfig
+    from .system import SystemApiConfig
+
 log = logging.getLogger("faas_sidecar")
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -35,8 +39,8 @@ class AppConfig:
     """Everything ``create_app`` needs; built by ``main()`` from the environment."""
 
     sidecar: SidecarConfig
-    system: Any = None  # faas_sidecar.system.SystemApiConfig
-    alexa: Any = None  # faas_sidecar.alexa.AlexaConfig
+    system: SystemApiConfig | None = None  # None: no /system routes
+    alexa: AlexaConfig | None = None  # None: no /alexa, and POST / goes to X-Function
 
 
 class SidecarApp(Sanic):

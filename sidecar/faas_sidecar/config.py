@@ -9,17 +9,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import partial
 
 from .enginetoken import read_token
-from .settings import bounded
+from .settings import ConfigError, Settings
 
-
-class ConfigError(ValueError):
-    """A setting has a value the sidecar cannot use."""
-
-
-_number = partial(bounded, error=ConfigError)
+__all__ = ["ConfigError", "SidecarConfig", "load_config"]  # the sidecar core raises the base
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,36 +37,22 @@ class SidecarConfig:
 
 
 def load_config(env: Mapping[str, str]) -> SidecarConfig:
-    network = (env.get("FUNCTIONS_NETWORK") or "").strip()
-    if not network:
-        raise ConfigError(
-            "FUNCTIONS_NETWORK is required: the name of the overlay network the function "
-            "tasks are attached to (e.g. faas_functions)"
-        )
-    level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
-    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise ConfigError(f"LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING or ERROR")
-    cpus = os.cpu_count() or 1
-    fast = (env.get("FAST_PATH") or "true").strip().lower()
-    if fast not in {"true", "false"}:
-        raise ConfigError(f"FAST_PATH={fast!r}: expected true or false")
+    s = Settings(env, ConfigError)
+    workers = 4 * (os.cpu_count() or 1)
     return SidecarConfig(
-        functions_network=network,
-        host=(env.get("SIDECAR_HOST") or "0.0.0.0").strip(),
-        port=_number(env, "SIDECAR_PORT", 8080, int, 1, 65535, "a TCP port (1-65535)"),
-        docker_host=(env.get("DOCKER_HOST") or "").strip() or None,
-        relist_interval=_number(env, "RELIST_INTERVAL", 10.0, float, 0.5, 3600,
-                                "seconds between 0.5 and 3600"),
-        debounce=_number(env, "RELIST_DEBOUNCE", 0.01, float, 0, 5, "seconds between 0 and 5"),
-        workers=_number(env, "SIDECAR_WORKERS", 1, int, 1, 4 * cpus,
-                        f"a number of worker processes between 1 and {4 * cpus}"),
-        hold_timeout=_number(env, "HOLD_TIMEOUT", 5.0, float, 0, 300,
-                             "seconds between 0 and 300"),
-        connect_timeout=_number(env, "CONNECT_TIMEOUT", 2.0, float, 0.05, 60,
-                                "seconds between 0.05 and 60"),
-        buffer_limit=_number(env, "BUFFER_LIMIT", 1 << 20, int, 0, 1 << 30,
-                             "bytes between 0 and 1073741824"),
-        log_level=level,
-        fast_path=fast == "true",
+        functions_network=s.required("FUNCTIONS_NETWORK", "the name of the overlay network "
+                                     "the function tasks are attached to (e.g. faas_functions)"),
+        host=s.text("SIDECAR_HOST", "0.0.0.0"),
+        port=s.port("SIDECAR_PORT", 8080),
+        docker_host=s.text("DOCKER_HOST"),
+        relist_interval=s.seconds("RELIST_INTERVAL", 10.0, low=0.5, high=3600),
+        debounce=s.seconds("RELIST_DEBOUNCE", 0.01, low=0, high=5),
+        workers=s.integer("SIDECAR_WORKERS", 1, low=1, high=workers,
+                          what=f"a number of worker processes between 1 and {workers}"),
+        hold_timeout=s.seconds("HOLD_TIMEOUT", 5.0, low=0, high=300),
+        connect_timeout=s.seconds("CONNECT_TIMEOUT", 2.0, low=0.05, high=60),
+        buffer_limit=s.size("BUFFER_LIMIT", 1 << 20, low=0, high=1 << 30),
+        log_level=s.log_level(),
+        fast_path=s.flag("FAST_PATH", True),
         engine_token=read_token(env, ConfigError),
     )

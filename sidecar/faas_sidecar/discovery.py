@@ -18,7 +18,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from .engine import Engine, EngineError, EventStream
+from .engine import Engine, EventStream
+from .engineclient import EngineError
 from .metrics import Metrics
 from .model import EMPTY_TABLE, RoutingTable
 from .spec import build_table

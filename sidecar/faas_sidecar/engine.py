@@ -1,56 +1,38 @@
-"""The Docker Engine adapter of discovery: its only module that touches docker-py
-(the system API has its own, system/swarm_admin.py; the engine gate, gate/server.py).
+"""The Docker Engine adapter of discovery: only discovery's calls.
 
-docker-py is blocking; discovery calls these methods from threads. Every
-docker-py or requests exception is translated here into ``EngineError``.
+Its client comes from ``engineclient`` (the version pin, the gate's token),
+and every failure comes out of it as ``engineclient.EngineError``. docker-py is
+blocking; discovery calls these methods from threads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from typing import Any
 
 import docker
-import docker.errors
-import requests.exceptions
 
-from .enginetoken import authorize
+from .engineclient import API_VERSION, DEFAULT_URL, EngineError, api_client, engine_calls
 from .model import EVENT_ACTIONS, EVENT_TYPES, FUNCTION_FILTER
 
-API_VERSION = "1.41"  # Engine 20.10; later engines still serve it
-DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+# API_VERSION and EngineError are engineclient's; named here too for the code
+# that imports them from engine.py.
+__all__ = ["API_VERSION", "Engine", "EngineError", "EventStream"]
 # Discovery's subscription: only what can change a re-list (model.py says why).
 EVENT_FILTERS = {"type": list(EVENT_TYPES), "event": list(EVENT_ACTIONS)}
-
-
-class EngineError(Exception):
-    """The Docker Engine could not be reached or refused a call."""
-
-
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    try:
-        yield
-    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError,
-            ValueError) as exc:
-        raise EngineError(f"{what}: {exc}") from exc
 
 
 class Engine:
     def __init__(self, docker_host: str | None, timeout: float = 10.0,
                  token: str | None = None) -> None:
-        self._base_url = docker_host or DEFAULT_SOCKET
+        self._base_url = docker_host or DEFAULT_URL
         self._timeout = timeout
         self._token = token  # the engine gate's (enginetoken.py)
         self._api = self._client()
 
     def _client(self) -> docker.APIClient:
-        with _translated("connecting to the Docker Engine"):
-            api = docker.APIClient(base_url=self._base_url, version=API_VERSION,
-                                   timeout=self._timeout)
-        authorize(api.headers, self._token)
-        return api
+        return api_client(self._base_url, timeout=self._timeout, token=self._token)
 
     def list_functions(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Labelled services and their tasks meant to run (one consistent-enough
@@ -60,31 +42,31 @@ class Engine:
         engine gate lets through (other services' task specs are not the
         sidecar's to read). A function removed between the two calls makes the
         second fail (404 from the Engine, 403 from the gate): list again, once."""
-        with _translated("listing services and tasks"):
-            try:
-                return self._functions_and_tasks()
-            except docker.errors.APIError as exc:
-                if exc.status_code not in (403, 404):
-                    raise
-                return self._functions_and_tasks()
+        try:
+            return self._functions_and_tasks()
+        except EngineError as exc:
+            if exc.status not in (403, 404):
+                raise
+            return self._functions_and_tasks()
 
     def _functions_and_tasks(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        services = self._api.services(filters={"label": FUNCTION_FILTER})
-        if not services:
-            return services, []
-        return services, self._api.tasks(filters={
-            "desired-state": "running", "service": [s["ID"] for s in services]})
+        with engine_calls("listing services and tasks"):
+            services = self._api.services(filters={"label": FUNCTION_FILTER})
+            if not services:
+                return services, []
+            return services, self._api.tasks(filters={
+                "desired-state": "running", "service": [s["ID"] for s in services]})
 
     def network_id(self, network: str) -> str:
         """The ID of the network named (or with the ID) ``network``."""
-        with _translated(f"inspecting network {network!r}"):
+        with engine_calls(f"inspecting network {network!r}"):
             return self._api.inspect_network(network)["Id"]
 
     def events(self) -> EventStream:
         """Subscribe now; iterate the returned stream for events (blocking)."""
         # A separate client: the stream holds its connection for as long as it lives.
         api = self._client()
-        with _translated("subscribing to Docker events"):
+        with engine_calls("subscribing to Docker events"):
             stream = api.events(decode=True, filters=EVENT_FILTERS)
         return EventStream(api, stream)
 
@@ -98,7 +80,7 @@ class EventStream:
         self._stream = stream
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        with _translated("reading Docker events"):
+        with engine_calls("reading Docker events"):
             yield from self._stream
 
     def close(self) -> None:

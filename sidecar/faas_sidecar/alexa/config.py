@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .. import settings
+from ..settings import ConfigError, Settings
 
 # The OS bundle (Debian's ca-certificates); Amazon's chain ends in one of its roots.
 DEFAULT_TRUST_ROOTS = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -29,7 +29,7 @@ ALEXA_MAX_RESPONSE_BYTES = 24 * 1024
 MAX_TIMESTAMP_TOLERANCE_S = 150.0
 
 
-class AlexaConfigError(ValueError):
+class AlexaConfigError(ConfigError):
     """A setting has a bad value; the message names the setting."""
 
 
@@ -52,19 +52,8 @@ class AlexaConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AlexaConfig:
-        def text(name: str) -> str | None:
-            return settings.text(env, name)
-
-        def number(name: str, default: float, low: float, high: float) -> float:
-            return settings.bounded(env, name, default, float, low, high,
-                                    f"a number of seconds in [{low:g}, {high:g}]",
-                                    AlexaConfigError)
-
-        def integer(name: str, default: int, low: int, high: int) -> int:
-            return settings.bounded(env, name, default, int, low, high,
-                                    f"an integer in [{low}, {high}]", AlexaConfigError)
-
-        roots_setting = text("ALEXA_TRUST_ROOTS")
+        s = Settings(env, AlexaConfigError)
+        roots_setting = s.text("ALEXA_TRUST_ROOTS")
         roots: Path | None = Path(roots_setting) if roots_setting else DEFAULT_TRUST_ROOTS
         if roots is not None and not roots.is_file():
             if roots_setting:
@@ -73,30 +62,28 @@ class AlexaConfig:
                     "trusted root certificates"
                 )
             roots = None  # no OS bundle: fail closed at request time, not at start-up
-        schema = text("ALEXA_SCHEMA")
+        schema = s.text("ALEXA_SCHEMA")
         schema_path = Path(schema) if schema else find_schema()
         if schema_path is None or not schema_path.is_file():
             shown = schema or ", ".join(str(p) for p in SCHEMA_CANDIDATES)
             raise AlexaConfigError(f"ALEXA_SCHEMA={shown!r}: the Alexa request schema is not there")
-        mirror = text("ALEXA_CERT_MIRROR")
+        mirror = s.text("ALEXA_CERT_MIRROR")
         if mirror is not None:
             check_mirror(mirror)
         return cls(
             trust_roots=roots,
             schema_path=schema_path,
-            cert_fetch_timeout=number("ALEXA_CERT_FETCH_TIMEOUT", 2.0, 0.1, 30.0),
-            cert_cache_ttl=number("ALEXA_CERT_CACHE_TTL", 3600.0, 0.0, 86400.0),
-            cert_cache_size=integer("ALEXA_CERT_CACHE_SIZE", 32, 1, 10_000),
-            cert_max_bytes=integer("ALEXA_CERT_MAX_BYTES", 64 * 1024, 1024, 1024 * 1024),
+            cert_fetch_timeout=s.seconds("ALEXA_CERT_FETCH_TIMEOUT", 2.0, low=0.1, high=30.0),
+            cert_cache_ttl=s.seconds("ALEXA_CERT_CACHE_TTL", 3600.0, low=0.0, high=86400.0),
+            cert_cache_size=s.integer("ALEXA_CERT_CACHE_SIZE", 32, low=1, high=10_000),
+            cert_max_bytes=s.size("ALEXA_CERT_MAX_BYTES", 64 * 1024, low=1024,
+                                  high=1024 * 1024),
             cert_mirror=mirror,
-            timestamp_tolerance=number(
-                "ALEXA_TIMESTAMP_TOLERANCE",
-                MAX_TIMESTAMP_TOLERANCE_S,
-                1.0,
-                MAX_TIMESTAMP_TOLERANCE_S,
-            ),
-            max_body=integer("ALEXA_MAX_BODY", 128 * 1024, 1024, 16 * 1024 * 1024),
-            forward_timeout=number("ALEXA_TIMEOUT", ALEXA_DEADLINE_S, 0.1, 600.0),
+            timestamp_tolerance=s.seconds("ALEXA_TIMESTAMP_TOLERANCE",
+                                          MAX_TIMESTAMP_TOLERANCE_S, low=1.0,
+                                          high=MAX_TIMESTAMP_TOLERANCE_S),
+            max_body=s.size("ALEXA_MAX_BODY", 128 * 1024, low=1024, high=16 * 1024 * 1024),
+            forward_timeout=s.seconds("ALEXA_TIMEOUT", ALEXA_DEADLINE_S, low=0.1, high=600.0),
         )
 
     def resolved_schema_path(self) -> Path:

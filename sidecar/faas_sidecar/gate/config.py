@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..enginetoken import read_token
-from ..settings import NETWORK_NAME_RE, bounded, globs, text
+from ..settings import NETWORK_NAME_RE, ConfigError, Settings
 
 
-class GateConfigError(ValueError):
+class GateConfigError(ConfigError):
     """A setting of the engine gate is missing or invalid; the message names it."""
 
 
@@ -36,29 +36,23 @@ class GateConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GateConfig:
-        network = text(env, "FUNCTIONS_NETWORK")
+        s = Settings(env, GateConfigError)
+        network = s.text("FUNCTIONS_NETWORK")
         if network is None or not NETWORK_NAME_RE.match(network):
-            raise GateConfigError(
-                f"FUNCTIONS_NETWORK must be the name of the functions overlay network "
-                f"(e.g. faas_functions), got {network!r}")
-        socket = text(env, "DOCKER_SOCKET") or DEFAULT_SOCKET
+            s.fail(f"FUNCTIONS_NETWORK must be the name of the functions overlay network "
+                   f"(e.g. faas_functions), got {network!r}")
+        socket = s.text("DOCKER_SOCKET", DEFAULT_SOCKET)
         if not socket.startswith("/"):
-            raise GateConfigError(f"DOCKER_SOCKET must be an absolute path, got {socket!r}")
-        level = (text(env, "LOG_LEVEL") or "INFO").upper()
-        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise GateConfigError(f"LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING or ERROR")
+            s.fail(f"DOCKER_SOCKET must be an absolute path, got {socket!r}")
         return cls(
             functions_network=network,
-            image_allowlist=globs(env, "SYSTEM_IMAGE_ALLOWLIST", GateConfigError),
-            secret_allowlist=globs(env, "SYSTEM_SECRET_ALLOWLIST", GateConfigError),
-            host=text(env, "GATE_HOST") or "0.0.0.0",
-            port=bounded(env, "GATE_PORT", 2375, int, 1, 65535, "a TCP port (1-65535)",
-                         GateConfigError),
+            image_allowlist=s.globs("SYSTEM_IMAGE_ALLOWLIST"),
+            secret_allowlist=s.globs("SYSTEM_SECRET_ALLOWLIST"),
+            host=s.text("GATE_HOST", "0.0.0.0"),
+            port=s.port("GATE_PORT", 2375),
             socket=socket,
-            max_body=bounded(env, "GATE_MAX_BODY", 1 << 20, int, 1024, 64 << 20,
-                             "bytes between 1024 and 67108864", GateConfigError),
-            timeout=bounded(env, "GATE_TIMEOUT", 30.0, float, 1, 600,
-                            "seconds between 1 and 600", GateConfigError),
-            log_level=level,
+            max_body=s.size("GATE_MAX_BODY", 1 << 20, low=1024, high=64 << 20),
+            timeout=s.seconds("GATE_TIMEOUT", 30.0, low=1, high=600),
+            log_level=s.log_level(),
             token=read_token(env, GateConfigError),
         )

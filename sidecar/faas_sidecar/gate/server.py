@@ -4,8 +4,9 @@ A request is read whole (head and body, bounded), classified by ``policy``,
 and either refused with a JSON error or sent to the Engine's unix socket with
 ``Connection: close``; the Engine's answer is piped back as it comes, which
 keeps the events stream a stream. Lookups the policy needs (is this service
-a function? the functions network's id) go to the Engine through docker-py,
-in a thread, since docker-py blocks.
+a function? the functions network's id) go to the Engine through docker-py
+(a client from ``engineclient``, straight to the socket), in a thread, since
+docker-py blocks.
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import docker
-import docker.errors
 import httptools
 
-from faas_sidecar.engine import API_VERSION
+from faas_sidecar.engineclient import EngineError, api_client, engine_calls
 from faas_sidecar.enginetoken import SETTING as TOKEN_SETTING
 from faas_sidecar.enginetoken import presented
 from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES, FUNCTION_FILTER
@@ -139,23 +138,28 @@ def engine_request(method: str, request: Request) -> bytes:
 class Gate:
     def __init__(self, config: GateConfig) -> None:
         self.config = config
-        self._api = docker.APIClient(base_url=f"unix://{config.socket}", version=API_VERSION,
-                                     timeout=int(config.timeout))
+        # The gate's own client goes to the real socket: no token, no gate.
+        self._api = api_client(f"unix://{config.socket}", timeout=config.timeout)
 
     # -- lookups (blocking docker-py, run in a thread) -------------------------
 
     def _inspect_service(self, service: str) -> Mapping[str, Any]:
         try:
-            return self._api.inspect_service(service)
-        except docker.errors.NotFound:
+            with engine_calls(f"inspecting service {service}"):
+                return self._api.inspect_service(service)
+        except EngineError as exc:
+            if exc.status != 404:
+                raise
             raise Refused(404, "not_found", f"service {service} not found") from None
 
     def _function_ids(self) -> frozenset[str]:
-        services = self._api.services(filters={"label": FUNCTION_FILTER})
+        with engine_calls("listing function services"):
+            services = self._api.services(filters={"label": FUNCTION_FILTER})
         return frozenset(str(s.get("ID", "")) for s in services)
 
     def _rules(self) -> SpecRules:
-        network = self._api.inspect_network(self.config.functions_network)
+        with engine_calls("inspecting the functions network"):
+            network = self._api.inspect_network(self.config.functions_network)
         return SpecRules(networks=frozenset({self.config.functions_network, network["Id"],
                                              network.get("Name", "")}),
                          image_allowlist=self.config.image_allowlist,
@@ -166,7 +170,7 @@ class Gate:
             return await asyncio.to_thread(func, *args)
         except Refused:
             raise
-        except Exception as exc:  # the Engine cannot answer: refuse, never guess
+        except Exception as exc:  # the Engine cannot answer (or a bug): refuse, never guess
             raise Refused(502, "docker_unavailable",
                           f"the engine gate could not check the request: {exc}") from exc
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..enginetoken import read_token
-from ..settings import NETWORK_NAME_RE, bounded, globs
+from ..settings import NETWORK_NAME_RE, ConfigError, Settings
 
 DEFAULT_USER_FILE = "/run/secrets/basic-auth-user"
 DEFAULT_PASSWORD_FILE = "/run/secrets/basic-auth-password"
@@ -19,11 +19,9 @@ DEFAULT_PASSWORD_FILE = "/run/secrets/basic-auth-password"
 # A prefix may end in '-' or '_' because a function name is appended to it.
 _PREFIX_RE = re.compile(r"^([a-z0-9][a-z0-9_-]{0,30})?$")
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
 
-class SystemConfigError(ValueError):
+class SystemConfigError(ConfigError):
     """A system API setting is missing or invalid; the message names it."""
 
 
@@ -49,70 +47,22 @@ class SystemApiConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SystemApiConfig:
+        s = Settings(env, SystemConfigError)
         return cls(
-            auth_user_file=_path(env, "SYSTEM_AUTH_USER_FILE", DEFAULT_USER_FILE),
-            auth_password_file=_path(env, "SYSTEM_AUTH_PASSWORD_FILE", DEFAULT_PASSWORD_FILE),
-            auth_dangerously_disabled=_bool(env, "SYSTEM_AUTH_DANGEROUSLY_DISABLE"),
-            image_allowlist=_patterns(env, "SYSTEM_IMAGE_ALLOWLIST"),
-            secret_allowlist=_patterns(env, "SYSTEM_SECRET_ALLOWLIST"),
-            functions_network=_matching(env, "FUNCTIONS_NETWORK", "functions", NETWORK_NAME_RE,
-                                        "a Docker network name"),
-            service_prefix=_matching(env, "SYSTEM_SERVICE_PREFIX", "", _PREFIX_RE,
-                                     "up to 31 characters of [a-z0-9_-], starting with [a-z0-9]"),
-            max_replicas=_int(env, "SYSTEM_MAX_REPLICAS", 20, low=0, high=1000),
-            health_interval=_float(env, "SYSTEM_HEALTH_INTERVAL", 2.0, low=0.0, high=300.0),
-            docker_url=_nonempty(env, "DOCKER_HOST", "unix:///var/run/docker.sock"),
-            docker_timeout=_float(env, "SYSTEM_DOCKER_TIMEOUT", 30.0, low=1.0, high=600.0),
-            git_sha=_nonempty(env, "SWARMFAAS_GIT_SHA", "unknown"),
+            auth_user_file=s.absolute_path("SYSTEM_AUTH_USER_FILE", DEFAULT_USER_FILE),
+            auth_password_file=s.absolute_path("SYSTEM_AUTH_PASSWORD_FILE",
+                                               DEFAULT_PASSWORD_FILE),
+            auth_dangerously_disabled=s.flag("SYSTEM_AUTH_DANGEROUSLY_DISABLE", False),
+            image_allowlist=s.globs("SYSTEM_IMAGE_ALLOWLIST"),
+            secret_allowlist=s.globs("SYSTEM_SECRET_ALLOWLIST"),
+            functions_network=s.matching("FUNCTIONS_NETWORK", "functions", NETWORK_NAME_RE,
+                                         "a Docker network name"),
+            service_prefix=s.matching("SYSTEM_SERVICE_PREFIX", "", _PREFIX_RE,
+                                      "up to 31 characters of [a-z0-9_-], starting with [a-z0-9]"),
+            max_replicas=s.integer("SYSTEM_MAX_REPLICAS", 20, low=0, high=1000),
+            health_interval=s.seconds("SYSTEM_HEALTH_INTERVAL", 2.0, low=0.0, high=300.0),
+            docker_url=s.nonempty("DOCKER_HOST", "unix:///var/run/docker.sock"),
+            docker_timeout=s.seconds("SYSTEM_DOCKER_TIMEOUT", 30.0, low=1.0, high=600.0),
+            git_sha=s.nonempty("SWARMFAAS_GIT_SHA", "unknown"),
             engine_token=read_token(env, SystemConfigError),
         )
-
-
-def _raw(env: Mapping[str, str], key: str, default: str) -> str:
-    value = env.get(key)
-    return default if value is None else value.strip()
-
-
-def _nonempty(env: Mapping[str, str], key: str, default: str) -> str:
-    value = _raw(env, key, default)
-    if not value:
-        raise SystemConfigError(f"{key} must not be empty")
-    return value
-
-
-def _path(env: Mapping[str, str], key: str, default: str) -> str:
-    value = _nonempty(env, key, default)
-    if not value.startswith("/"):
-        raise SystemConfigError(f"{key} must be an absolute file path, got {value!r}")
-    return value
-
-
-def _bool(env: Mapping[str, str], key: str) -> bool:
-    value = _raw(env, key, "").lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise SystemConfigError(f"{key} must be true or false, got {value!r}")
-
-
-def _int(env: Mapping[str, str], key: str, default: int, *, low: int, high: int) -> int:
-    return bounded(env, key, default, int, low, high, f"an integer in [{low}, {high}]",
-                   SystemConfigError)
-
-
-def _float(env: Mapping[str, str], key: str, default: float, *, low: float, high: float) -> float:
-    return bounded(env, key, default, float, low, high,
-                   f"a number of seconds in [{low:g}, {high:g}]", SystemConfigError)
-
-
-def _matching(env: Mapping[str, str], key: str, default: str, pattern: re.Pattern[str],
-              what: str) -> str:
-    value = _raw(env, key, default)
-    if not pattern.match(value):
-        raise SystemConfigError(f"{key} must be {what}, got {value!r}")
-    return value
-
-
-def _patterns(env: Mapping[str, str], key: str) -> tuple[str, ...]:
-    return globs(env, key, SystemConfigError)

@@ -1,8 +1,9 @@
 """The Docker edge of the system API: reads and mutations of function services.
 
 docker-py is blocking, so every call runs in a worker thread
-(``asyncio.to_thread``) and never on the event loop. docker-py and requests
-exceptions are translated here into ``PlatformError``; none reaches a handler.
+(``asyncio.to_thread``) and never on the event loop. The client comes from
+``engineclient`` and its exceptions become ``PlatformError`` through
+``engineclient.platform_error``; none reaches a handler.
 Only services labelled ``swarmfaas.function=true`` are ever found, scaled,
 updated or removed: anything else is "no such function".
 """
@@ -15,48 +16,18 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import docker
-import docker.errors
-import requests.exceptions
 
 from faas_sidecar.errors import PlatformError
 from faas_sidecar.model import FUNCTION_FILTER
 
-from ..engine import API_VERSION
-from ..enginetoken import authorize
+from ..engineclient import docker_client
+from ..engineclient import platform_error as translate_docker_error
 from .payloads import Deployment
 from .service_spec import function_name_of, is_function, replicas_of, service_kwargs
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def translate_docker_error(exc: Exception, action: str) -> PlatformError:
-    """A docker-py / transport exception -> the platform error a client should see."""
-    if isinstance(exc, PlatformError):
-        return exc
-    if isinstance(exc, docker.errors.APIError):
-        status = exc.status_code or 0
-        detail = exc.explanation or str(exc)
-        if status == 403:
-            # The engine gate (docs/engine-gate.md) refused what this would do.
-            return PlatformError(403, "refused_by_engine_gate", f"{action}: {detail}")
-        if status == 409:
-            return PlatformError(409, "conflict", f"{action}: Docker reports a conflict: {detail}")
-        if status == 404 and action in ("scale", "update", "remove"):
-            # The service vanished between our lookup and the call.
-            return PlatformError(404, "function_not_found", f"{action}: {detail}")
-        if status in (400, 404):
-            # A spec Docker refuses: unknown network or secret, bad constraint...
-            return PlatformError(400, "rejected_by_docker", f"{action}: Docker refused: {detail}")
-        return PlatformError(502, "docker_error",
-                             f"{action}: Docker Engine error {status}: {detail}")
-    if isinstance(exc, (docker.errors.DockerException, requests.exceptions.RequestException,
-                        OSError)):
-        return PlatformError(
-            502, "docker_unavailable",
-            f"{action}: the Docker Engine cannot be reached ({type(exc).__name__})",
-        )
-    raise exc
+__all__ = ["SwarmAdmin", "translate_docker_error"]
 
 
 class SwarmAdmin:
@@ -74,12 +45,7 @@ class SwarmAdmin:
     @classmethod
     def connect(cls, base_url: str, timeout: float, token: str | None = None,
                 **kwargs: Any) -> SwarmAdmin:
-        # A pinned API version, as discovery's: "auto" would ask the Engine for
-        # its version in the constructor, before the gate's token is set.
-        client = docker.DockerClient(base_url=base_url, version=API_VERSION,
-                                     timeout=int(timeout))
-        authorize(client.api.headers, token)  # the engine gate's (enginetoken.py)
-        return cls(client, **kwargs)
+        return cls(docker_client(base_url, timeout=timeout, token=token), **kwargs)
 
     def close(self) -> None:
         self._client.close()
