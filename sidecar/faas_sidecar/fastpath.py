@@ -38,7 +38,7 @@ import time
 
 from sanic.server.protocols.http_protocol import HttpProtocol
 
-from .errors import PlatformError, error_body, error_headers
+from .errors import PlatformError, error_body, error_headers, internal_error
 from .headers import call_id_for
 from .proxy import Reply
 
@@ -427,8 +427,7 @@ class FunctionProtocol(HttpProtocol):
                               plain.close)
             return
         log.error("unexpected error on %s %s", plain.method, plain.path, exc_info=exc)
-        self._write_error(500, "internal_error", "the sidecar failed", plain.call_id, {},
-                          plain.close)
+        self._write_failure(internal_error(), plain)
 
     def _write_error(self, status: int, code: str, reason: str, call_id: str,
                      extra: dict[str, str], close: bool = False) -> None:

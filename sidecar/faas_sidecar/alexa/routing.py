@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..model import FunctionSpec
+from . import rejection
 from .envelope import AlexaRequest
 from .labels import AlexaLabels, LabelError, parse_alexa_labels
-from .rejection import Rejected
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -103,10 +103,7 @@ def build_index(functions: Mapping[str, FunctionSpec]) -> SkillIndex:
 def find_skill(index: SkillIndex, application_id: str) -> Skill:
     skill = index.skills.get(application_id)
     if skill is None:
-        raise Rejected(
-            "unknown_application_id",
-            f"no function declares the Alexa skill {application_id!r} (swarmfaas.alexa.skill_ids)",
-        )
+        raise rejection.unknown_application_id(application_id)
     return skill
 
 
@@ -121,8 +118,4 @@ def choose_function(skill: Skill, request: AlexaRequest) -> str:
     if skill.default is not None:
         return skill.default
     what = f"intent {request.intent}" if request.intent else request.request_type
-    raise Rejected(
-        "alexa_no_function",
-        f"no function of skill {skill.application_id} answers {what}, and it has no default",
-        404,
-    )
+    raise rejection.no_function(skill.application_id, what)

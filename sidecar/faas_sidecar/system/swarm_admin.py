@@ -18,6 +18,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from faas_sidecar import errors
 from faas_sidecar.errors import PlatformError
 from faas_sidecar.model import FUNCTION_FILTER
 
@@ -126,18 +127,17 @@ class SwarmAdmin:
             s for s in services if is_function(s.attrs) and function_name_of(s.attrs) == name
         ]
         if not matches:
-            raise PlatformError(404, "function_not_found", f"no function named {name!r}")
+            raise errors.function_not_found(name)
         if len(matches) > 1:
             ids = ", ".join(s.name for s in matches)
-            raise PlatformError(409, "ambiguous_function",
-                                f"several services claim the function name {name!r}: {ids}")
+            raise errors.ambiguous_function(name, ids)
         return matches[0]
 
     def _secret_id(self, name: str) -> str:
         for secret in self._client.secrets.list(filters={"name": name}):
             if secret.name == name:
                 return secret.id
-        raise PlatformError(400, "secret_not_found", f"no Docker secret named {name!r}")
+        raise errors.secret_not_found(name)
 
     def _deploy(self, deployment: Deployment) -> str:
         try:
@@ -146,9 +146,7 @@ class SwarmAdmin:
             if exc.status != 404:
                 raise
         else:
-            raise PlatformError(409, "function_exists",
-                                f"a function named {deployment.name!r} already exists; "
-                                "use PUT /system/functions to update it")
+            raise errors.function_exists(deployment.name)
         kwargs = service_kwargs(
             deployment,
             service_name=self._prefix + deployment.name,
@@ -166,9 +164,8 @@ class SwarmAdmin:
         service = self._find(deployment.name)
         current = replicas_of(service.attrs)
         if current is None:
-            raise PlatformError(409, "global_service",
-                                f"function {deployment.name!r} is a global service; "
-                                "update it with its stack file")
+            raise errors.global_service(f"function {deployment.name!r} is a global service; "
+                                        "update it with its stack file")
         kwargs = service_kwargs(
             deployment,
             service_name=service.name,  # never renamed
@@ -189,8 +186,8 @@ class SwarmAdmin:
     def _scale(self, name: str, replicas: int) -> None:
         service = self._find(name)
         if replicas_of(service.attrs) is None:
-            raise PlatformError(409, "global_service",
-                                f"function {name!r} is a global service and cannot be scaled")
+            raise errors.global_service(
+                f"function {name!r} is a global service and cannot be scaled")
         service.scale(replicas)
         log.info("scaled function %s to %d replicas", name, replicas)
 
