@@ -16,7 +16,8 @@ import docker.errors
 import requests.exceptions
 
 from .enginetoken import authorize
-from .model import EVENT_ACTIONS, EVENT_TYPES, FUNCTION_FILTER
+from .labels import FUNCTION_FILTER
+from .model import EVENT_ACTIONS, EVENT_TYPES
 
 API_VERSION = "1.41"  # Engine 20.10; later engines still serve it
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"

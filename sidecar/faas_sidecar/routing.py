@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import function_not_found, invalid_function_name, not_found
-from .spec import is_valid_name
+from .labels import is_valid_name
 
 FUNCTION_PREFIX = "/function/"
 FUNCTION_HEADER = "x-function"

@@ -17,13 +17,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..labels import is_valid_name
 from ..model import FunctionSpec
 from . import rejection
 from .envelope import AlexaRequest
 from .labels import AlexaLabels, LabelError, parse_alexa_labels
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def intent_service_names(intent: str) -> tuple[str, ...]:
@@ -38,7 +38,7 @@ def intent_service_names(intent: str) -> tuple[str, ...]:
     names = []
     for text in (_CAMEL.sub("-", intent), intent):
         name = re.sub(r"-{2,}", "-", re.sub(r"[._]", "-", text.lower())).strip("-")
-        if _NAME.match(name) and name not in names:
+        if is_valid_name(name) and name not in names:
             names.append(name)
     return tuple(names)
 

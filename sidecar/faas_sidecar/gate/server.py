@@ -27,7 +27,8 @@ import httptools
 from faas_sidecar.engine import API_VERSION
 from faas_sidecar.enginetoken import SETTING as TOKEN_SETTING
 from faas_sidecar.enginetoken import presented
-from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES, FUNCTION_FILTER
+from faas_sidecar.labels import FUNCTION_FILTER
+from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES
 
 from . import refusals
 from .config import GateConfig

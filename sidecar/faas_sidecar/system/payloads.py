@@ -11,19 +11,15 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from types import MappingProxyType
 from typing import Any
 
 from faas_sidecar import errors
+from faas_sidecar import labels as keys
+from faas_sidecar.allowlist import allowed
 from faas_sidecar.errors import invalid_request
-from faas_sidecar.model import FUNCTION_LABEL
+from faas_sidecar.labels import is_valid_name
 
-NAME_LABEL = "swarmfaas.name"
-ANNOTATION_PREFIX = "swarmfaas.annotation."
-SCALE_MIN_LABEL = "swarmfaas.scale.min"
-
-FUNCTION_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # A simplified Docker image reference: [host[:port]/]path[:tag][@sha256:digest]
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _HOST = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
@@ -46,8 +42,8 @@ DEPLOYMENT_FIELDS = frozenset({
     # Deprecated in OpenFaaS and ignored there too; accepted so old clients work.
     "registryAuth", "network",
 })
-RESERVED_LABELS = frozenset({FUNCTION_LABEL, NAME_LABEL})
-RESERVED_LABEL_PREFIXES = (ANNOTATION_PREFIX, "com.docker.")
+RESERVED_LABELS = frozenset({keys.FUNCTION, keys.NAME})
+RESERVED_LABEL_PREFIXES = (keys.ANNOTATION_PREFIX, keys.DOCKER_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +86,12 @@ def parse_json_body(body: bytes) -> Any:
 
 
 def validate_function_name(value: Any, what: str = "function name") -> str:
-    if not isinstance(value, str) or not FUNCTION_NAME_RE.match(value):
+    if not isinstance(value, str) or not is_valid_name(value):
         raise errors.invalid_function_name(
             f"{what} must be 1-63 characters of [a-z0-9-], starting and ending with "
             f"a letter or digit, got {_show(value)}"
         )
     return value
-
-
-def image_allowed(image: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatchcase(image, pattern) for pattern in patterns)
 
 
 def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
@@ -114,7 +106,7 @@ def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
     image = doc.get("image")
     if not isinstance(image, str) or len(image) > 512 or not IMAGE_RE.match(image):
         raise invalid_request(f"image must be a Docker image reference, got {_show(image)}")
-    if not image_allowed(image, image_allowlist):
+    if not allowed(image, image_allowlist):
         raise errors.image_not_allowed(image)
     namespace = doc.get("namespace")
     if namespace not in (None, ""):
@@ -132,7 +124,7 @@ def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
     for secret in secrets:
         if not _SECRET_RE.match(secret):
             raise invalid_request(f"secrets: {secret!r} is not a Docker secret name")
-        if not image_allowed(secret, secret_allowlist):
+        if not allowed(secret, secret_allowlist):
             raise errors.secret_not_allowed(secret)
     read_only = doc.get("readOnlyRootFilesystem", False)
     if not isinstance(read_only, bool):
@@ -149,7 +141,7 @@ def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
         limits=_resources(doc.get("limits"), "limits"),
         requests=_resources(doc.get("requests"), "requests"),
         read_only_root=read_only,
-        initial_replicas=int(labels.get(SCALE_MIN_LABEL, "1")),
+        initial_replicas=int(labels.get(keys.SCALE_MIN, keys.DEFAULT_SCALE_MIN)),
     )
 
 
@@ -233,11 +225,11 @@ def _resources(value: Any, where: str) -> Resources | None:
 def _check_known_labels(labels: Mapping[str, str], max_replicas: int) -> None:
     """Catch the platform labels a typo would make silently unroutable (docs/labels.md)."""
     checks = {
-        "swarmfaas.port": (lambda v: v.isdigit() and 1 <= int(v) <= 65535, "a port 1-65535"),
-        "swarmfaas.timeout": (_positive_number, "a number of seconds above 0"),
-        SCALE_MIN_LABEL: (lambda v: v.isdigit() and int(v) <= max_replicas,
-                          f"an integer 0-{max_replicas}"),
-        "swarmfaas.scale.max": (lambda v: v.isdigit(), "an integer"),
+        keys.PORT: (lambda v: v.isdigit() and 1 <= int(v) <= 65535, "a port 1-65535"),
+        keys.TIMEOUT: (_positive_number, "a number of seconds above 0"),
+        keys.SCALE_MIN: (lambda v: v.isdigit() and int(v) <= max_replicas,
+                         f"an integer 0-{max_replicas}"),
+        keys.SCALE_MAX: (lambda v: v.isdigit(), "an integer"),
     }
     for key, (ok, what) in checks.items():
         if key in labels and not ok(labels[key]):

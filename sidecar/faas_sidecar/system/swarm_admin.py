@@ -19,8 +19,9 @@ import docker.errors
 import requests.exceptions
 
 from faas_sidecar import errors
+from faas_sidecar import labels as keys
 from faas_sidecar.errors import PlatformError
-from faas_sidecar.model import FUNCTION_FILTER
+from faas_sidecar.labels import FUNCTION_FILTER
 
 from ..engine import API_VERSION
 from ..enginetoken import authorize
@@ -176,7 +177,7 @@ class SwarmAdmin:
         )
         # Keep the stack's own labels, so a stack-deployed function stays in its stack.
         kept = {k: v for k, v in (service.attrs["Spec"].get("Labels") or {}).items()
-                if k.startswith("com.docker.")}
+                if k.startswith(keys.DOCKER_PREFIX)}
         kwargs["labels"] = {**kept, **kwargs["labels"]}
         # Replace the whole spec (what was not sent is dropped), like OpenFaaS.
         service.update(fetch_current_spec=False, **kwargs)
