@@ -513,7 +513,6 @@ class Proxy:
             self._pool_generation = table.generation
             self.pool.retain(replica_key(r) for f in table.functions.values()
                              for r in f.replicas)
-            self._metrics.forget(set(table.functions))
 
 
 async def _body_stream(request: Request) -> AsyncIterator[bytes]:
