@@ -35,7 +35,7 @@ compose=(-c stack.yml)
 if [ "${ALEXA_TEST:-0}" = 1 ]; then
   # End-to-end tests only: a local CA stands in for Amazon's signing chain.
   ALEXA_TEST_DIR="$state/alexa-test"
-  "$VENV/bin/python" "$ROOT/tests/sidecar/alexa/alexa_signing.py" "$ALEXA_TEST_DIR" >/dev/null
+  "$VENV/bin/python" "$ROOT/certs/alexa_test_pki.py" "$ALEXA_TEST_DIR" >/dev/null
   ALEXA_TEST_HASH=$(cat "$ALEXA_TEST_DIR/ca.pem" "$ALEXA_TEST_DIR/echo-api-cert.pem" | sha256sum | cut -c1-12)
   export ALEXA_TEST_DIR ALEXA_TEST_HASH
   compose+=(-c stack.alexa-test.yml)

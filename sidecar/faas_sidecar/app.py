@@ -17,7 +17,7 @@ from sanic.exceptions import SanicException
 from .config import SidecarConfig
 from .discovery import Discovery
 from .engine import Engine
-from .errors import PlatformError, error_body, error_headers
+from .errors import PlatformError, error_body, error_headers, internal_error, not_found
 from .metrics import CONTENT_TYPE, Metrics
 from .model import EMPTY_TABLE
 from .proxy import Proxy
@@ -101,17 +101,17 @@ def setup_errors(app: Sanic) -> None:
 
     async def render(request: Request, exc: Exception) -> HTTPResponse:
         call_id = getattr(request.ctx, "call_id", None) if request else None
+        if not isinstance(exc, (PlatformError, SanicException)):
+            log.exception("unexpected error on %s %s", request.method if request else "?",
+                          request.path if request else "?")
+            exc = internal_error()
         if isinstance(exc, PlatformError):
             status, code, reason, extra = exc.status, exc.code, exc.reason, exc.headers
-        elif isinstance(exc, SanicException):
+        else:
             status = exc.status_code
             code = _snake(type(exc).__name__)
             reason = str(exc) or code.replace("_", " ")
             extra = dict(getattr(exc, "headers", None) or {})
-        else:
-            log.exception("unexpected error on %s %s", request.method if request else "?",
-                          request.path if request else "?")
-            status, code, reason, extra = 500, "internal_error", "the sidecar failed", {}
         return HTTPResponse(error_body(status, code, reason, call_id), status=status,
                             headers=error_headers({**extra, **({"X-Call-Id": call_id}
                                                               if call_id else {})}))
@@ -121,8 +121,9 @@ def setup_errors(app: Sanic) -> None:
 
 def _snake(name: str) -> str:
     out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-    return {"not_found": "not_found", "method_not_allowed": "method_not_allowed",
-            "payload_too_large": "body_too_large"}.get(out, out)
+    # Sanic's PayloadTooLarge is the platform's body_too_large; URITooLong's
+    # capitals are one word. errors.SANIC_CODES lists what comes out.
+    return {"payload_too_large": "body_too_large", "u_r_i_too_long": "uri_too_long"}.get(out, out)
 
 
 def setup_metrics(app: Sanic) -> None:
@@ -192,7 +193,7 @@ def setup_function_routes(app: Sanic, *, root_post: bool) -> None:
     async def by_header(request: Request, rest: str = "") -> HTTPResponse:
         name = request.headers.get(FUNCTION_HEADER)
         if name is None:
-            raise PlatformError(404, "not_found", f"no route for {request.path!r}")
+            raise not_found(request.path)
         name = name.strip()
         check_name(name)
         return await request.app.ctx.proxy.forward(request, name, path=request.path)

@@ -14,7 +14,8 @@ from typing import Any
 import docker
 
 from .engineclient import API_VERSION, DEFAULT_URL, EngineError, api_client, engine_calls
-from .model import EVENT_ACTIONS, EVENT_TYPES, FUNCTION_FILTER
+from .labels import FUNCTION_FILTER
+from .model import EVENT_ACTIONS, EVENT_TYPES
 
 # API_VERSION and EngineError are engineclient's; named here too for the code
 # that imports them from engine.py.

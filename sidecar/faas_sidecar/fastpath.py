@@ -38,8 +38,9 @@ import time
 
 from sanic.server.protocols.http_protocol import HttpProtocol
 
-from .errors import PlatformError, error_body, error_headers
+from .errors import PlatformError, error_body, error_headers, internal_error
 from .headers import call_id_for
+from .labels import NAME_PRECHECK
 from .proxy import Reply
 
 log = logging.getLogger("faas_sidecar.fastpath")
@@ -54,9 +55,10 @@ _LOOKED_AT = HAND_OVER_FIELDS | {"content-length", "connection", "x-call-id"}
 # is a field line that is not ``token ":" visible-or-tab*`` (obs-fold, stray
 # CR or LF, control characters): one regex over all field lines at once.
 # The request line: a method, then a target of visible ASCII but "#", under
-# /function/<name> with a name that can be a function's, then HTTP/1.1.
+# /function/<name> with a name that can be a function's (labels.NAME_PRECHECK),
+# then HTTP/1.1.
 _REQUEST_LINE = re.compile(
-    rb"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /function/([a-z0-9-]{1,63})"
+    rb"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /function/(" + NAME_PRECHECK.encode() + rb")"
     rb"(?:/([\x21\x22\x24-\x3e\x40-\x7e]*))?(?:\?([\x21\x22\x24-\x7e]*))? HTTP/1\.1")
 _FIELD_LINES = re.compile(
     rb"(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)*\Z")
@@ -427,8 +429,7 @@ class FunctionProtocol(HttpProtocol):
                               plain.close)
             return
         log.error("unexpected error on %s %s", plain.method, plain.path, exc_info=exc)
-        self._write_error(500, "internal_error", "the sidecar failed", plain.call_id, {},
-                          plain.close)
+        self._write_failure(internal_error(), plain)
 
     def _write_error(self, status: int, code: str, reason: str, call_id: str,
                      extra: dict[str, str], close: bool = False) -> None:

@@ -1,7 +1,8 @@
 """The routing table: immutable snapshots built by discovery, read by handlers.
 
 Discovery builds a whole new ``RoutingTable`` and swaps one reference; a request
-reads the reference once and works on that snapshot (see docs/architecture.md).
+reads the reference once and works on that snapshot (see docs/sidecar.md,
+"Discovery"). The label keys and their defaults are ``labels``'.
 Other parts of the sidecar (Alexa routing, the system API, metrics) read the
 same snapshot and parse the labels they own from ``FunctionSpec.labels``.
 """
@@ -12,10 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-FUNCTION_LABEL = "swarmfaas.function"
-# The label filter every listing of functions sends, and the one the engine
-# gate requires: one string, so the two always agree.
-FUNCTION_FILTER = f"{FUNCTION_LABEL}=true"
+from .labels import DEFAULT_PORT, DEFAULT_TIMEOUT
+
 # The Docker events discovery subscribes to (and all the engine gate passes):
 # these types, with these actions. Docker matches an action up to its ": "
 # detail, so "health_status" covers "health_status: healthy". Left out are the
@@ -29,7 +28,6 @@ EVENT_ACTIONS = (
     "health_status",
     "connect", "disconnect",                        # networks
 )
-LABEL_PREFIX = "swarmfaas."
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +48,8 @@ class FunctionSpec:
     service_id: str
     service_name: str
     image: str
-    port: int = 8080
-    timeout: float = 60.0
+    port: int = DEFAULT_PORT
+    timeout: float = DEFAULT_TIMEOUT
     desired_replicas: int | None = None  # None for global services
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     replicas: tuple[Replica, ...] = ()

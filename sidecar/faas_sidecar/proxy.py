@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING
 from sanic import HTTPResponse, Request
 
 from .balancer import pick, replica_key
-from .errors import PlatformError
+from .errors import (
+    PlatformError,
+    function_not_found,
+    function_timeout,
+    no_ready_replica,
+    replica_unreachable,
+)
 from .headers import call_id_for, request_headers, response_headers
 from .model import FunctionSpec, Replica, RoutingTable
 from .routing import FUNCTION_HEADER, check_name, resolve
@@ -33,7 +39,6 @@ log = logging.getLogger("faas_sidecar.proxy")
 TIMEOUT_MARGIN = 1.0  # the sidecar gives up at the function's timeout + 1 s
 MAX_ATTEMPTS_TOTAL = 32
 REFUSED_PAUSE_FIRST, REFUSED_PAUSE_MAX = 0.02, 0.5
-RETRY_AFTER = "1"
 # A pending call waits for a body of at most this size to arrive whole; a
 # larger one is relayed as it comes.
 SMALL_BODY = 64 * 1024
@@ -177,8 +182,7 @@ class PendingCall:
         self._lease.done(False)
         spec = self._spec
         if isinstance(error, TimeoutError):
-            self._finish(PlatformError(504, "function_timeout", f"function {spec.name!r} did "
-                                       f"not answer within {self._timeout:g} s"))
+            self._finish(function_timeout(spec.name, self._timeout))
         elif isinstance(error, UpstreamError) and (
                 not error.sent or (conn.reused and conn.received == 0)):
             # Never reached the replica (a pooled connection it had closed):
@@ -187,8 +191,7 @@ class PendingCall:
             self._proxy._metrics.retried(spec.name)
             self._task = asyncio.get_running_loop().create_task(self._retry())
         else:
-            self._finish(PlatformError(502, "replica_unreachable",
-                                       f"function {spec.name!r}: {error}"))
+            self._finish(replica_unreachable(f"function {spec.name!r}: {error}"))
 
     async def _retry(self) -> None:
         code = "502"
@@ -367,7 +370,7 @@ class Proxy:
             self._prune(table)
         spec = table.get(name)
         if spec is None:
-            raise PlatformError(404, "function_not_found", f"no function named {name!r}")
+            raise function_not_found(name)
         if spec.replicas:
             return spec
         if spec.desired_replicas != 0 and self._hold_timeout > 0:
@@ -383,11 +386,10 @@ class Proxy:
                     break
                 spec = self._table().get(name)
                 if spec is None:
-                    raise PlatformError(404, "function_not_found", f"no function named {name!r}")
+                    raise function_not_found(name)
                 if spec.replicas:
                     return spec
-        raise PlatformError(503, "no_ready_replica", f"function {name!r} has no ready replica",
-                            headers={"Retry-After": RETRY_AFTER})
+        raise no_ready_replica(name)
 
     @staticmethod
     def _derive_path(request: Request) -> str:
@@ -442,7 +444,7 @@ class Proxy:
                 self._metrics.retried(spec.name)
         reason = f"function {spec.name!r}: {last}" if last else \
             f"function {spec.name!r} has no replica left to try"
-        raise PlatformError(502, "replica_unreachable", reason)
+        raise replica_unreachable(reason)
 
     async def _attempt(self, spec: FunctionSpec, replica: Replica, head: bytes,
                        body: bytes | None, stream: AsyncIterator[bytes] | None,
@@ -476,9 +478,7 @@ class Proxy:
             return self._reply(conn, call_id, head_only, lease, timeout)
         except TimeoutError:
             lease.done(False)
-            raise PlatformError(504, "function_timeout",
-                                f"function {spec.name!r} did not answer within "
-                                f"{timeout:g} s") from None
+            raise function_timeout(spec.name, timeout) from None
         except UpstreamError as exc:
             if conn is not None and not exc.reused and conn.reused and conn.received == 0:
                 exc.reused = True
@@ -513,7 +513,6 @@ class Proxy:
             self._pool_generation = table.generation
             self.pool.retain(replica_key(r) for f in table.functions.values()
                              for r in f.replicas)
-            self._metrics.forget(set(table.functions))
 
 
 async def _body_stream(request: Request) -> AsyncIterator[bytes]:

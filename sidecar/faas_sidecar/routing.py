@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import PlatformError
-from .spec import is_valid_name
+from .errors import function_not_found, invalid_function_name, not_found
+from .labels import is_valid_name
 
 FUNCTION_PREFIX = "/function/"
 FUNCTION_HEADER = "x-function"
@@ -37,7 +37,7 @@ def resolve(path: str, header_value: str | None) -> Route:
     route = split_function_path(path)
     if route is None:
         if header_value is None:
-            raise PlatformError(404, "not_found", f"no route for {path!r}")
+            raise not_found(path)
         route = Route(name=header_value.strip(), path=path)
     check_name(route.name)
     return route
@@ -45,10 +45,9 @@ def resolve(path: str, header_value: str | None) -> Route:
 
 def check_name(name: str) -> None:
     if not name:
-        raise PlatformError(404, "function_not_found", "no function name in the request")
+        raise function_not_found()
     if not is_valid_name(name):
         shown = name if len(name) <= 80 else name[:80] + "..."
-        raise PlatformError(
-            400, "invalid_function_name",
-            f"{shown!r} is not a function name ([a-z0-9-], 1-63 characters)",
+        raise invalid_function_name(
+            f"{shown!r} is not a function name ([a-z0-9-], 1-63 characters)"
         )

@@ -6,59 +6,46 @@ No IO here: services and tasks come in as the dicts the Engine API returns
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from .model import FUNCTION_LABEL, FunctionSpec, Replica, RoutingTable
-
-NAME_LABEL = "swarmfaas.name"
-PORT_LABEL = "swarmfaas.port"
-TIMEOUT_LABEL = "swarmfaas.timeout"
-STACK_LABEL = "com.docker.stack.namespace"
-
-NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-DEFAULT_PORT = 8080
-DEFAULT_TIMEOUT = 60.0
-MAX_TIMEOUT = 24 * 3600.0
+from . import labels as keys
+from .labels import DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_TIMEOUT, NAME_RE, is_valid_name
+from .model import FunctionSpec, Replica, RoutingTable
 
 
 class InvalidFunction(ValueError):
     """A labelled service whose labels cannot make a routable function."""
 
 
-def is_valid_name(name: str) -> bool:
-    return bool(NAME_RE.match(name))
-
-
 def is_function(service: Mapping[str, Any]) -> bool:
     labels = service.get("Spec", {}).get("Labels") or {}
-    return labels.get(FUNCTION_LABEL) == "true"
+    return labels.get(keys.FUNCTION) == "true"
 
 
 def function_name(service_name: str, labels: Mapping[str, str]) -> str:
     """The function name: the label, else the service name minus its stack prefix."""
-    if NAME_LABEL in labels:
-        return labels[NAME_LABEL]
-    stack = labels.get(STACK_LABEL)
+    if keys.NAME in labels:
+        return labels[keys.NAME]
+    stack = labels.get(keys.STACK_NAMESPACE)
     if stack and service_name.startswith(stack + "_"):
         return service_name[len(stack) + 1 :]
     return service_name
 
 
 def _port(labels: Mapping[str, str]) -> int:
-    raw = labels.get(PORT_LABEL)
+    raw = labels.get(keys.PORT)
     if raw is None:
         return DEFAULT_PORT
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        raise InvalidFunction(f"{PORT_LABEL}={raw!r} is not a port number (1-65535)")
+        raise InvalidFunction(f"{keys.PORT}={raw!r} is not a port number (1-65535)")
     return int(raw)
 
 
 def _timeout(labels: Mapping[str, str]) -> float:
-    raw = labels.get(TIMEOUT_LABEL)
+    raw = labels.get(keys.TIMEOUT)
     if raw is None:
         return DEFAULT_TIMEOUT
     try:
@@ -67,7 +54,7 @@ def _timeout(labels: Mapping[str, str]) -> float:
         value = -1.0
     if not 0 < value <= MAX_TIMEOUT:
         raise InvalidFunction(
-            f"{TIMEOUT_LABEL}={raw!r} is not a number of seconds in (0, {MAX_TIMEOUT:.0f}]"
+            f"{keys.TIMEOUT}={raw!r} is not a number of seconds in (0, {MAX_TIMEOUT:.0f}]"
         )
     return value
 
@@ -76,13 +63,13 @@ def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
     """A labelled service as a FunctionSpec without replicas; raises InvalidFunction."""
     spec = service.get("Spec") or {}
     labels: dict[str, str] = dict(spec.get("Labels") or {})
-    if labels.get(FUNCTION_LABEL) != "true":
-        raise InvalidFunction(f"the service is not labelled {FUNCTION_LABEL}=true")
+    if labels.get(keys.FUNCTION) != "true":
+        raise InvalidFunction(f"the service is not labelled {keys.FUNCTION}=true")
     service_name = spec.get("Name", "")
     name = function_name(service_name, labels)
     if not is_valid_name(name):
         raise InvalidFunction(
-            f"function name {name!r} does not match {NAME_RE.pattern} (set {NAME_LABEL})"
+            f"function name {name!r} does not match {NAME_RE.pattern} (set {keys.NAME})"
         )
     mode = spec.get("Mode") or {}
     replicated = mode.get("Replicated")

@@ -21,8 +21,8 @@ from urllib.parse import unquote, urlsplit
 from cryptography import x509
 from cryptography.x509.verification import Store
 
+from . import rejection
 from .certurl import CANONICAL_PREFIX
-from .rejection import Rejected
 from .verify import check_chain, check_validity, parse_chain
 
 Fetch = Callable[[str], Awaitable[bytes]]
@@ -45,7 +45,7 @@ class UrlFetcher:
     def location(self, url: str) -> str:
         """Where the bytes of a canonical URL are read from."""
         if not url.startswith(CANONICAL_PREFIX):
-            raise Rejected("alexa_cert_url_invalid", "only canonical echo.api URLs are fetched")
+            raise rejection.cert_url_invalid("only canonical echo.api URLs are fetched")
         if self.mirror is None:
             return url
         return self.mirror + url[len(CANONICAL_PREFIX) :]
@@ -62,12 +62,12 @@ class UrlFetcher:
                 with self._opener.open(where, timeout=self.timeout) as response:
                     data = response.read(self.max_bytes + 1)
         except (OSError, urllib.error.URLError, ValueError) as exc:
-            raise Rejected(
-                "alexa_cert_unavailable", f"the certificate chain could not be fetched: {exc}"
+            raise rejection.cert_unavailable(
+                f"the certificate chain could not be fetched: {exc}"
             ) from None
         if len(data) > self.max_bytes:
-            raise Rejected(
-                "alexa_cert_unavailable", f"the certificate chain is over {self.max_bytes} bytes"
+            raise rejection.cert_unavailable(
+                f"the certificate chain is over {self.max_bytes} bytes"
             )
         return data
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from .rejection import Rejected
+from . import rejection
 
 CANONICAL_PREFIX = "https://s3.amazonaws.com/echo.api/"
 _HOST = "s3.amazonaws.com"
@@ -43,28 +43,37 @@ def remove_dot_segments(path: str) -> str:
 def normalise_cert_url(url: str | None) -> str:
     """The canonical URL to fetch, or Rejected naming the broken rule."""
     if not url:
-        raise Rejected("alexa_signature_missing", "the SignatureCertChainUrl header is missing")
-    bad = "alexa_cert_url_invalid"
+        raise rejection.signature_missing("the SignatureCertChainUrl header is missing")
     if len(url) > 1024 or any(c.isspace() or ord(c) < 0x20 for c in url):
-        raise Rejected(bad, "SignatureCertChainUrl is too long or has control characters")
+        raise rejection.cert_url_invalid(
+            "SignatureCertChainUrl is too long or has control characters"
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise Rejected(bad, f"SignatureCertChainUrl does not parse: {exc}") from None
+        raise rejection.cert_url_invalid(f"SignatureCertChainUrl does not parse: {exc}") from None
     if parts.scheme.lower() != "https":
-        raise Rejected(bad, f"SignatureCertChainUrl scheme is {parts.scheme!r}, not https")
+        raise rejection.cert_url_invalid(
+            f"SignatureCertChainUrl scheme is {parts.scheme!r}, not https"
+        )
     if (parts.hostname or "").lower() != _HOST:
-        raise Rejected(bad, f"SignatureCertChainUrl host is {parts.hostname!r}, not {_HOST}")
+        raise rejection.cert_url_invalid(
+            f"SignatureCertChainUrl host is {parts.hostname!r}, not {_HOST}"
+        )
     if port is not None and port != 443:
-        raise Rejected(bad, f"SignatureCertChainUrl port is {port}, not 443")
+        raise rejection.cert_url_invalid(f"SignatureCertChainUrl port is {port}, not 443")
     if parts.username is not None or parts.password is not None:
-        raise Rejected(bad, "SignatureCertChainUrl has user information")
+        raise rejection.cert_url_invalid("SignatureCertChainUrl has user information")
     if parts.query or parts.fragment or "?" in url or "#" in url:
-        raise Rejected(bad, "SignatureCertChainUrl has a query or a fragment")
+        raise rejection.cert_url_invalid("SignatureCertChainUrl has a query or a fragment")
     if not _PATH_CHARS.match(parts.path):
-        raise Rejected(bad, "SignatureCertChainUrl path has characters Amazon never uses")
+        raise rejection.cert_url_invalid(
+            "SignatureCertChainUrl path has characters Amazon never uses"
+        )
     path = remove_dot_segments(parts.path)
     if not path.startswith(_PATH_PREFIX) or path == _PATH_PREFIX:
-        raise Rejected(bad, f"SignatureCertChainUrl path {path!r} is not under {_PATH_PREFIX}")
+        raise rejection.cert_url_invalid(
+            f"SignatureCertChainUrl path {path!r} is not under {_PATH_PREFIX}"
+        )
     return CANONICAL_PREFIX + path[len(_PATH_PREFIX) :]

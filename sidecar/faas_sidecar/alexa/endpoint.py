@@ -20,9 +20,10 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from ..errors import INTERNAL_HEADER, PlatformError
+from ..errors import INTERNAL_HEADER, PlatformError, alexa_timeout
 from ..model import RoutingTable
 from ..routing import FUNCTION_HEADER, check_name
+from . import rejection
 from .certs import CertCache, UrlFetcher
 from .certurl import normalise_cert_url
 from .config import DEFAULT_TRUST_ROOTS, AlexaConfig
@@ -113,7 +114,7 @@ class AlexaState:
         url = normalise_cert_url(headers.get(CERT_URL_HEADER))
         signature = headers.get(SIGNATURE_HEADER)
         if not signature:
-            raise Rejected("alexa_signature_missing", f"the {SIGNATURE_HEADER} header is missing")
+            raise rejection.signature_missing(f"the {SIGNATURE_HEADER} header is missing")
         now = datetime.now(UTC)
         leaf = await self.certs.signing_cert(url, now)
         check_signature(leaf, signature, raw)
@@ -155,14 +156,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refused (413) as soon as it is known to be over ``limit``."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise Rejected("alexa_body_too_large", f"the body has {declared} bytes, over {limit}", 413)
+        raise rejection.body_too_large(f"the body has {declared} bytes, over {limit}")
     if request.stream is None or not getattr(request.stream, "request_body", None):
         return request.body or b""
     parts, size = [], 0
     while (chunk := await request.stream.read()) is not None:
         size += len(chunk)
         if size > limit:
-            raise Rejected("alexa_body_too_large", f"the body is over {limit} bytes", 413)
+            raise rejection.body_too_large(f"the body is over {limit} bytes")
         parts.append(chunk)
     return b"".join(parts)
 
@@ -205,9 +206,7 @@ async def handle_alexa(request: Request) -> HTTPResponse:
             response = await request.app.ctx.proxy.forward(request, function, body=raw, path="/")
     except TimeoutError:
         record_breaches(state, function, alexa, ["time"], time.monotonic() - started, None)
-        raise PlatformError(
-            504, "alexa_timeout", f"function {function!r} did not answer within {timeout:g} s"
-        ) from None
+        raise alexa_timeout(function, timeout) from None
     elapsed = time.monotonic() - started
     if state.metrics:
         state.metrics.forwarded.labels(function).inc()

@@ -14,7 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from .rejection import Rejected
+from . import rejection
 
 INTENT_TYPES = frozenset({"IntentRequest", "CanFulfillIntentRequest"})
 
@@ -39,16 +39,14 @@ def load_validator(path: Path) -> Draft202012Validator:
 
 def parse_envelope(raw: bytes, validator: Draft202012Validator, max_body: int) -> AlexaRequest:
     if len(raw) > max_body:
-        raise Rejected(
-            "alexa_body_too_large", f"the body has {len(raw)} bytes, over the {max_body} limit", 413
-        )
+        raise rejection.body_too_large(f"the body has {len(raw)} bytes, over the {max_body} limit")
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Rejected("invalid_alexa_envelope", f"the body is not JSON: {exc}") from None
+        raise rejection.invalid_envelope(f"the body is not JSON: {exc}") from None
     error = best_match(validator.iter_errors(doc))
     if error is not None:
-        raise Rejected("invalid_alexa_envelope", describe(error))
+        raise rejection.invalid_envelope(describe(error))
     return summarise(doc)
 
 
@@ -72,10 +70,9 @@ def summarise(doc: dict[str, Any]) -> AlexaRequest:
         (doc.get("context") or {}).get("System", {}).get("application", {}).get("applicationId")
     )
     if session_app and context_app and session_app != context_app:
-        raise Rejected(
-            "invalid_alexa_envelope",
+        raise rejection.invalid_envelope(
             "$.session.application.applicationId differs from "
-            "$.context.System.application.applicationId",
+            "$.context.System.application.applicationId"
         )
     intent = request["intent"]["name"] if request["type"] in INTENT_TYPES else None
     return AlexaRequest(

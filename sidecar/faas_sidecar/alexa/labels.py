@@ -6,11 +6,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-INTENTS = "swarmfaas.alexa.intents"
-SKILL_IDS = "swarmfaas.alexa.skill_ids"
-DEFAULT = "swarmfaas.alexa.default"
-VERIFY = "swarmfaas.alexa.verify"
-TIMEOUT = "swarmfaas.alexa.timeout"
+from ..labels import (
+    ALEXA_DEFAULT,
+    ALEXA_INTENTS,
+    ALEXA_MAX_TIMEOUT,
+    ALEXA_PREFIX,
+    ALEXA_SKILL_IDS,
+    ALEXA_TIMEOUT,
+    ALEXA_VERIFY,
+)
 
 _INTENT = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,199}$")
 _SKILL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,255}$")
@@ -27,24 +31,25 @@ class AlexaLabels:
     intents: frozenset[str] = frozenset()
     default: bool = False
     verify: bool = True
-    timeout: float | None = None  # None: min(ALEXA_TIMEOUT, swarmfaas.timeout)
+    timeout: float | None = None  # None: min(the ALEXA_TIMEOUT setting, swarmfaas.timeout)
 
 
 def parse_alexa_labels(labels: Mapping[str, str]) -> AlexaLabels | None:
     """None when the service declares no Alexa skill; LabelError when a value is bad."""
-    if not any(key.startswith("swarmfaas.alexa.") for key in labels):
+    if not any(key.startswith(ALEXA_PREFIX) for key in labels):
         return None
-    skill_ids = _csv(labels, SKILL_IDS, _SKILL_ID, "application ids like amzn1.ask.skill.<uuid>")
+    skill_ids = _csv(labels, ALEXA_SKILL_IDS, _SKILL_ID,
+                     "application ids like amzn1.ask.skill.<uuid>")
     if not skill_ids:
         raise LabelError(
-            f"{SKILL_IDS} is required on an Alexa function (its skill's application ids)"
+            f"{ALEXA_SKILL_IDS} is required on an Alexa function (its skill's application ids)"
         )
     return AlexaLabels(
         skill_ids=skill_ids,
-        intents=_csv(labels, INTENTS, _INTENT, "intent names like HostnameIntent"),
-        default=_bool(labels, DEFAULT, False),
-        verify=_bool(labels, VERIFY, True),
-        timeout=_seconds(labels, TIMEOUT),
+        intents=_csv(labels, ALEXA_INTENTS, _INTENT, "intent names like HostnameIntent"),
+        default=_bool(labels, ALEXA_DEFAULT, False),
+        verify=_bool(labels, ALEXA_VERIFY, True),
+        timeout=_seconds(labels, ALEXA_TIMEOUT),
     )
 
 
@@ -76,6 +81,6 @@ def _seconds(labels: Mapping[str, str], key: str) -> float | None:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not 0 < value <= 3600:
-        raise LabelError(f"{key}={raw!r}: expected seconds in (0, 3600]")
+    if not 0 < value <= ALEXA_MAX_TIMEOUT:
+        raise LabelError(f"{key}={raw!r}: expected seconds in (0, {ALEXA_MAX_TIMEOUT:.0f}]")
     return value

@@ -17,13 +17,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..labels import is_valid_name
 from ..model import FunctionSpec
+from . import rejection
 from .envelope import AlexaRequest
 from .labels import AlexaLabels, LabelError, parse_alexa_labels
-from .rejection import Rejected
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def intent_service_names(intent: str) -> tuple[str, ...]:
@@ -38,7 +38,7 @@ def intent_service_names(intent: str) -> tuple[str, ...]:
     names = []
     for text in (_CAMEL.sub("-", intent), intent):
         name = re.sub(r"-{2,}", "-", re.sub(r"[._]", "-", text.lower())).strip("-")
-        if _NAME.match(name) and name not in names:
+        if is_valid_name(name) and name not in names:
             names.append(name)
     return tuple(names)
 
@@ -103,10 +103,7 @@ def build_index(functions: Mapping[str, FunctionSpec]) -> SkillIndex:
 def find_skill(index: SkillIndex, application_id: str) -> Skill:
     skill = index.skills.get(application_id)
     if skill is None:
-        raise Rejected(
-            "unknown_application_id",
-            f"no function declares the Alexa skill {application_id!r} (swarmfaas.alexa.skill_ids)",
-        )
+        raise rejection.unknown_application_id(application_id)
     return skill
 
 
@@ -121,8 +118,4 @@ def choose_function(skill: Skill, request: AlexaRequest) -> str:
     if skill.default is not None:
         return skill.default
     what = f"intent {request.intent}" if request.intent else request.request_type
-    raise Rejected(
-        "alexa_no_function",
-        f"no function of skill {skill.application_id} answers {what}, and it has no default",
-        404,
-    )
+    raise rejection.no_function(skill.application_id, what)

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from .rejection import Rejected
+from . import rejection
 
 ECHO_API_NAME = "echo-api.amazon.com"
 
@@ -51,23 +51,20 @@ def parse_chain(pem: bytes) -> list[x509.Certificate]:
     try:
         chain = x509.load_pem_x509_certificates(pem)
     except ValueError as exc:
-        raise Rejected(
-            "alexa_cert_invalid", f"the certificate chain does not parse: {exc}"
-        ) from None
+        raise rejection.cert_invalid(f"the certificate chain does not parse: {exc}") from None
     if not chain:
-        raise Rejected("alexa_cert_invalid", "the certificate chain is empty")
+        raise rejection.cert_invalid("the certificate chain is empty")
     return chain
 
 
 def check_validity(leaf: x509.Certificate, now: datetime) -> None:
     if now < leaf.not_valid_before_utc:
-        raise Rejected(
-            "alexa_cert_not_yet_valid",
-            f"the signing certificate is valid from {leaf.not_valid_before_utc}",
+        raise rejection.cert_not_yet_valid(
+            f"the signing certificate is valid from {leaf.not_valid_before_utc}"
         )
     if now > leaf.not_valid_after_utc:
-        raise Rejected(
-            "alexa_cert_expired", f"the signing certificate expired at {leaf.not_valid_after_utc}"
+        raise rejection.cert_expired(
+            f"the signing certificate expired at {leaf.not_valid_after_utc}"
         )
 
 
@@ -78,9 +75,8 @@ def check_san(leaf: x509.Certificate) -> None:
         names = None
     dns = [n.lower() for n in names.get_values_for_type(x509.DNSName)] if names else []
     if ECHO_API_NAME not in dns:
-        raise Rejected(
-            "alexa_cert_wrong_san",
-            f"the signing certificate's subject alternative names {dns} lack {ECHO_API_NAME}",
+        raise rejection.cert_wrong_san(
+            f"the signing certificate's subject alternative names {dns} lack {ECHO_API_NAME}"
         )
 
 
@@ -92,38 +88,37 @@ def check_chain(
     check_validity(leaf, now)
     check_san(leaf)
     if store is None:
-        raise Rejected("alexa_cert_untrusted", "no trust roots are configured (ALEXA_TRUST_ROOTS)")
+        raise rejection.cert_untrusted("no trust roots are configured (ALEXA_TRUST_ROOTS)")
     verifier = (
         PolicyBuilder().store(store).time(now).build_server_verifier(x509.DNSName(ECHO_API_NAME))
     )
     try:
         verifier.verify(leaf, chain[1:])
     except VerificationError as exc:
-        raise Rejected(
-            "alexa_cert_untrusted",
-            f"the certificate chain does not verify to a trusted root: {exc}",
+        raise rejection.cert_untrusted(
+            f"the certificate chain does not verify to a trusted root: {exc}"
         ) from None
     if not isinstance(leaf.public_key(), rsa.RSAPublicKey):
-        raise Rejected("alexa_cert_invalid", "the signing certificate's key is not RSA")
+        raise rejection.cert_invalid("the signing certificate's key is not RSA")
     return leaf
 
 
 def check_signature(leaf: x509.Certificate, signature_b64: str | None, body: bytes) -> None:
     """Signature-256: base64 of RSA PKCS#1 v1.5 with SHA-256 over the exact body bytes."""
     if not signature_b64:
-        raise Rejected("alexa_signature_missing", "the Signature-256 header is missing")
+        raise rejection.signature_missing("the Signature-256 header is missing")
     try:
         signature = base64.b64decode(signature_b64.strip(), validate=True)
     except (binascii.Error, ValueError):
-        raise Rejected("alexa_signature_invalid", "Signature-256 is not base64") from None
+        raise rejection.signature_invalid("Signature-256 is not base64") from None
     key = leaf.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
-        raise Rejected("alexa_cert_invalid", "the signing certificate's key is not RSA")
+        raise rejection.cert_invalid("the signing certificate's key is not RSA")
     try:
         key.verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
-        raise Rejected(
-            "alexa_signature_invalid", "Signature-256 does not match the body and the certificate"
+        raise rejection.signature_invalid(
+            "Signature-256 does not match the body and the certificate"
         ) from None
 
 
@@ -131,9 +126,7 @@ def parse_timestamp(text: str) -> datetime:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise Rejected(
-            "alexa_timestamp_invalid", f"request.timestamp {text!r} is not ISO 8601"
-        ) from None
+        raise rejection.timestamp_invalid(f"request.timestamp {text!r} is not ISO 8601") from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)  # Amazon sends UTC
 
 
@@ -141,7 +134,6 @@ def check_timestamp(text: str, now: datetime, tolerance: float) -> None:
     skew = (parse_timestamp(text) - now).total_seconds()
     if abs(skew) > tolerance:
         when = "old" if skew < 0 else "in the future"
-        raise Rejected(
-            "alexa_timestamp_out_of_range",
-            f"request.timestamp is {abs(skew):.0f} s {when}; at most {tolerance:g} s is allowed",
+        raise rejection.timestamp_out_of_range(
+            f"request.timestamp is {abs(skew):.0f} s {when}; at most {tolerance:g} s is allowed"
         )

@@ -22,9 +22,10 @@ from enum import Enum
 from typing import Any
 from urllib.parse import parse_qs
 
-from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES, FUNCTION_FILTER, FUNCTION_LABEL
+from faas_sidecar.allowlist import allowed
+from faas_sidecar.labels import FUNCTION, FUNCTION_FILTER
+from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES
 from faas_sidecar.spec import is_function
-from faas_sidecar.system.payloads import image_allowed
 
 _DIGEST_RE = re.compile(r"@sha256:[a-f0-9]{64}$")
 
@@ -144,7 +145,7 @@ def violations(spec: Mapping[str, Any], rules: SpecRules) -> frozenset[str]:
 
     Each entry is a stable sentence, so the entries of two specs compare."""
     found: set[str] = set()
-    if (spec.get("Labels") or {}).get(FUNCTION_LABEL) != "true":
+    if (spec.get("Labels") or {}).get(FUNCTION) != "true":
         found.add(f"the service is not labelled {FUNCTION_FILTER}")
     task = spec.get("TaskTemplate") or {}
     if task.get("Runtime") not in (None, "", "container"):
@@ -156,7 +157,7 @@ def violations(spec: Mapping[str, Any], rules: SpecRules) -> frozenset[str]:
         found.add(f"log driver {(task['LogDriver'] or {}).get('Name')!r}")
     container = task.get("ContainerSpec") or {}
     image = str(container.get("Image") or "")
-    if not image_allowed(_DIGEST_RE.sub("", image), rules.image_allowlist):
+    if not allowed(_DIGEST_RE.sub("", image), rules.image_allowlist):
         found.add(f"image {image!r} is not in the image allowlist")
     for mount in container.get("Mounts") or []:
         if mount.get("Type") != "tmpfs":
@@ -173,7 +174,7 @@ def violations(spec: Mapping[str, Any], rules: SpecRules) -> frozenset[str]:
         found.add(f"isolation {container['Isolation']!r}")
     for secret in container.get("Secrets") or []:
         name = str(secret.get("SecretName") or secret.get("SecretID") or "")
-        if not image_allowed(name, rules.secret_allowlist):  # the system API's check
+        if not allowed(name, rules.secret_allowlist):  # the system API's check
             found.add(f"secret {name!r} is not in the secret allowlist")
     attached = [*(task.get("Networks") or []), *(spec.get("Networks") or [])]
     for network in attached:

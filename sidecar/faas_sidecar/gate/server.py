@@ -26,8 +26,10 @@ import httptools
 from faas_sidecar.engineclient import EngineError, api_client, engine_calls
 from faas_sidecar.enginetoken import SETTING as TOKEN_SETTING
 from faas_sidecar.enginetoken import presented
-from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES, FUNCTION_FILTER
+from faas_sidecar.labels import FUNCTION_FILTER
+from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES
 
+from . import refusals
 from .config import GateConfig
 from .policy import (
     Kind,
@@ -41,9 +43,9 @@ from .policy import (
     route,
     task_services,
 )
+from .refusals import COMPONENT, Refused
 
 log = logging.getLogger(__name__)
-COMPONENT = "engine-gate"
 # Not sent on to the Engine: hop-by-hop fields, framing the gate sets itself,
 # and the gate's own token.
 _NOT_FORWARDED = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
@@ -52,12 +54,6 @@ _NOT_FORWARDED = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"tr
 _SERVICE_IN_PATH = re.compile(rb"(/services/)[^/?]+")
 _REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
             413: "Payload Too Large", 502: "Bad Gateway"}
-
-
-class Refused(Exception):
-    def __init__(self, status: int, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.code, self.reason = status, code, reason
 
 
 def refusal(status: int, code: str, reason: str) -> bytes:
@@ -90,8 +86,7 @@ class Request:
     def on_body(self, body: bytes) -> None:
         self.body += body
         if len(self.body) > self.limit:
-            raise Refused(413, "body_too_large", f"request bodies are limited to {self.limit} "
-                          "bytes (GATE_MAX_BODY)")
+            raise refusals.body_too_large(self.limit)
 
     def on_message_complete(self) -> None:
         self.complete = True
@@ -115,11 +110,11 @@ async def read_request(reader: asyncio.StreamReader, limit: int) -> tuple[str, R
         try:
             parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            raise Refused(400, "bad_request", "protocol upgrades are not allowed") from None
+            raise refusals.bad_request("protocol upgrades are not allowed") from None
         except httptools.HttpParserError as exc:
             if isinstance(exc.__context__, Refused):
                 raise exc.__context__ from None
-            raise Refused(400, "bad_request", f"malformed HTTP request: {exc}") from None
+            raise refusals.bad_request(f"malformed HTTP request: {exc}") from None
     return parser.get_method().decode("ascii"), request
 
 
@@ -150,7 +145,7 @@ class Gate:
         except EngineError as exc:
             if exc.status != 404:
                 raise
-            raise Refused(404, "not_found", f"service {service} not found") from None
+            raise refusals.not_found(service) from None
 
     def _function_ids(self) -> frozenset[str]:
         with engine_calls("listing function services"):
@@ -171,8 +166,8 @@ class Gate:
         except Refused:
             raise
         except Exception as exc:  # the Engine cannot answer (or a bug): refuse, never guess
-            raise Refused(502, "docker_unavailable",
-                          f"the engine gate could not check the request: {exc}") from exc
+            raise refusals.docker_unavailable(
+                f"the engine gate could not check the request: {exc}") from exc
 
     # -- the decision ------------------------------------------------------------
 
@@ -184,38 +179,38 @@ class Gate:
         service between the check and the call."""
         url = request.url.decode("latin-1")
         if not url.startswith("/"):
-            raise Refused(400, "bad_request", "only origin-form request targets are accepted")
+            raise refusals.bad_request("only origin-form request targets are accepted")
         path, _, query = url.partition("?")
         token = self.config.token
         if token and needs_token(path) and not presented(request.header(b"authorization"), token):
-            raise Refused(401, "unauthorized", "the engine gate answers only the sidecar: "
-                          f"Authorization: Bearer <the token in {TOKEN_SETTING}>")
+            raise refusals.unauthorized("the engine gate answers only the sidecar: "
+                                        f"Authorization: Bearer <the token in {TOKEN_SETTING}>")
         where = route(method, path)
         if where.kind is Kind.PASS:
             return
         if where.kind is Kind.DENY:
-            raise Refused(403, "forbidden", where.reason)
+            raise refusals.forbidden(where.reason)
         if where.kind is Kind.LIST_FUNCTIONS:
             if not lists_only_functions(query):
-                raise Refused(403, "forbidden", "the engine gate lists services only with the "
-                              f"filter label={FUNCTION_FILTER}")
+                raise refusals.forbidden("the engine gate lists services only with the "
+                                         f"filter label={FUNCTION_FILTER}")
             return
         if where.kind is Kind.EVENTS:
             if not events_allowed(query):
-                raise Refused(403, "forbidden", "the engine gate streams only events of types "
-                              f"{', '.join(EVENT_TYPES)} (a type filter) with actions "
-                              f"{', '.join(EVENT_ACTIONS)} (an event filter)")
+                raise refusals.forbidden("the engine gate streams only events of types "
+                                         f"{', '.join(EVENT_TYPES)} (a type filter) with actions "
+                                         f"{', '.join(EVENT_ACTIONS)} (an event filter)")
             return
         if where.kind is Kind.LIST_FUNCTION_TASKS:
             # By full ID only: Docker would also resolve a name or an ID prefix.
             wanted = task_services(query)
             if not wanted:
-                raise Refused(403, "forbidden", "the engine gate lists tasks only of function "
-                              "services: filter by service=<function service ID>")
+                raise refusals.forbidden("the engine gate lists tasks only of function "
+                                         "services: filter by service=<function service ID>")
             others = sorted(set(wanted) - await self._lookup(self._function_ids))
             if others:
-                raise Refused(403, "forbidden", "the engine gate lists tasks only of function "
-                              "services, by full ID; not: " + ", ".join(others[:5]))
+                raise refusals.forbidden("the engine gate lists tasks only of function "
+                                         "services, by full ID; not: " + ", ".join(others[:5]))
             return
         if where.kind is Kind.CREATE:
             spec = _json(request.body)
@@ -232,7 +227,7 @@ class Gate:
                 action = "remove" if where.kind is Kind.REMOVE else "read"
                 why = refuse_function_only(current, action)
         if why:
-            raise Refused(403, "forbidden", why)
+            raise refusals.forbidden(why)
 
     # -- the connection ----------------------------------------------------------
 
@@ -265,8 +260,8 @@ class Gate:
         try:
             up_reader, up_writer = await asyncio.open_unix_connection(self.config.socket)
         except OSError as exc:
-            writer.write(refusal(502, "docker_unavailable",
-                                 f"the Docker Engine cannot be reached: {exc}"))
+            down = refusals.docker_unavailable(f"the Docker Engine cannot be reached: {exc}")
+            writer.write(refusal(down.status, down.code, down.reason))
             await writer.drain()
             return
         try:
@@ -311,17 +306,17 @@ def _checked(refuse: Any, *args: Any) -> str | None:
     try:
         return refuse(*args)
     except (AttributeError, TypeError, ValueError):
-        raise Refused(400, "bad_request", "the service spec does not have the shape of a "
-                      "Docker ServiceSpec") from None
+        raise refusals.bad_request("the service spec does not have the shape of a "
+                                   "Docker ServiceSpec") from None
 
 
 def _json(body: bytearray) -> Mapping[str, Any]:
     try:
         doc = json.loads(body or b"null")
     except ValueError:
-        raise Refused(400, "bad_request", "the body must be a JSON service spec") from None
+        raise refusals.bad_request("the body must be a JSON service spec") from None
     if not isinstance(doc, dict):
-        raise Refused(400, "bad_request", "the body must be a JSON service spec")
+        raise refusals.bad_request("the body must be a JSON service spec")
     return doc
 
 

@@ -11,6 +11,7 @@ import binascii
 import hmac
 from dataclasses import dataclass, field
 
+from faas_sidecar import errors
 from faas_sidecar.errors import PlatformError
 
 from .config import SystemConfigError
@@ -80,7 +81,7 @@ def credentials_match(expected: Credentials, given: tuple[bytes, bytes] | None) 
 
 
 def unauthorized(reason: str) -> PlatformError:
-    return PlatformError(401, "unauthorized", reason, headers=dict(CHALLENGE))
+    return errors.unauthorized(reason, CHALLENGE)
 
 
 def check_authorization(expected: Credentials, header: str | None) -> None:

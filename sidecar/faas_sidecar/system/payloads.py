@@ -11,18 +11,15 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from types import MappingProxyType
 from typing import Any
 
-from faas_sidecar.errors import PlatformError
-from faas_sidecar.model import FUNCTION_LABEL
+from faas_sidecar import errors
+from faas_sidecar import labels as keys
+from faas_sidecar.allowlist import allowed
+from faas_sidecar.errors import invalid_request
+from faas_sidecar.labels import is_valid_name
 
-NAME_LABEL = "swarmfaas.name"
-ANNOTATION_PREFIX = "swarmfaas.annotation."
-SCALE_MIN_LABEL = "swarmfaas.scale.min"
-
-FUNCTION_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # A simplified Docker image reference: [host[:port]/]path[:tag][@sha256:digest]
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _HOST = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
@@ -45,8 +42,8 @@ DEPLOYMENT_FIELDS = frozenset({
     # Deprecated in OpenFaaS and ignored there too; accepted so old clients work.
     "registryAuth", "network",
 })
-RESERVED_LABELS = frozenset({FUNCTION_LABEL, NAME_LABEL})
-RESERVED_LABEL_PREFIXES = (ANNOTATION_PREFIX, "com.docker.")
+RESERVED_LABELS = frozenset({keys.FUNCTION, keys.NAME})
+RESERVED_LABEL_PREFIXES = (keys.ANNOTATION_PREFIX, keys.DOCKER_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,75 +76,59 @@ class ScaleRequest:
     replicas: int
 
 
-def bad_request(reason: str, code: str = "invalid_request") -> PlatformError:
-    return PlatformError(400, code, reason)
-
-
 def parse_json_body(body: bytes) -> Any:
     if not body or not body.strip():
-        raise bad_request("the request needs a JSON body", "invalid_json")
+        raise errors.invalid_json("the request needs a JSON body")
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise bad_request(f"the body is not valid JSON: {exc}", "invalid_json") from None
+        raise errors.invalid_json(f"the body is not valid JSON: {exc}") from None
 
 
 def validate_function_name(value: Any, what: str = "function name") -> str:
-    if not isinstance(value, str) or not FUNCTION_NAME_RE.match(value):
-        raise bad_request(
+    if not isinstance(value, str) or not is_valid_name(value):
+        raise errors.invalid_function_name(
             f"{what} must be 1-63 characters of [a-z0-9-], starting and ending with "
-            f"a letter or digit, got {_show(value)}",
-            "invalid_function_name",
+            f"a letter or digit, got {_show(value)}"
         )
     return value
-
-
-def image_allowed(image: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatchcase(image, pattern) for pattern in patterns)
 
 
 def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
                      secret_allowlist: tuple[str, ...], max_replicas: int) -> Deployment:
     """FunctionDeployment JSON -> Deployment, or a 400/403 PlatformError."""
     if not isinstance(doc, dict):
-        raise bad_request("the body must be a JSON object (FunctionDeployment)")
+        raise invalid_request("the body must be a JSON object (FunctionDeployment)")
     unknown = sorted(set(doc) - DEPLOYMENT_FIELDS)
     if unknown:
-        raise bad_request(f"unknown field(s) in FunctionDeployment: {', '.join(unknown)}")
+        raise invalid_request(f"unknown field(s) in FunctionDeployment: {', '.join(unknown)}")
     name = validate_function_name(doc.get("service"), "service")
     image = doc.get("image")
     if not isinstance(image, str) or len(image) > 512 or not IMAGE_RE.match(image):
-        raise bad_request(f"image must be a Docker image reference, got {_show(image)}")
-    if not image_allowed(image, image_allowlist):
-        raise PlatformError(
-            403, "image_not_allowed",
-            f"image {image!r} is not in the allowlist of this platform (SYSTEM_IMAGE_ALLOWLIST)",
-        )
+        raise invalid_request(f"image must be a Docker image reference, got {_show(image)}")
+    if not allowed(image, image_allowlist):
+        raise errors.image_not_allowed(image)
     namespace = doc.get("namespace")
     if namespace not in (None, ""):
-        raise bad_request("namespaces are not supported: omit namespace or send \"\"")
+        raise invalid_request("namespaces are not supported: omit namespace or send \"\"")
     env_process = doc.get("envProcess")
     if env_process is not None:
         env_process = _string(env_process, "envProcess", allow_empty=True) or None
     labels = _string_map(doc.get("labels"), "labels", _LABEL_KEY_RE)
     for key in labels:
         if key in RESERVED_LABELS or key.startswith(RESERVED_LABEL_PREFIXES):
-            raise bad_request(f"label {key!r} is set by the platform and cannot be given")
+            raise invalid_request(f"label {key!r} is set by the platform and cannot be given")
     _check_known_labels(labels, max_replicas)
     annotations = _string_map(doc.get("annotations"), "annotations", _LABEL_KEY_RE)
     secrets = _string_list(doc.get("secrets"), "secrets")
     for secret in secrets:
         if not _SECRET_RE.match(secret):
-            raise bad_request(f"secrets: {secret!r} is not a Docker secret name")
-        if not image_allowed(secret, secret_allowlist):
-            raise PlatformError(
-                403, "secret_not_allowed",
-                f"secret {secret!r} is not in the allowlist of this platform "
-                "(SYSTEM_SECRET_ALLOWLIST)",
-            )
+            raise invalid_request(f"secrets: {secret!r} is not a Docker secret name")
+        if not allowed(secret, secret_allowlist):
+            raise errors.secret_not_allowed(secret)
     read_only = doc.get("readOnlyRootFilesystem", False)
     if not isinstance(read_only, bool):
-        raise bad_request("readOnlyRootFilesystem must be true or false")
+        raise invalid_request("readOnlyRootFilesystem must be true or false")
     return Deployment(
         name=name,
         image=image,
@@ -160,7 +141,7 @@ def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
         limits=_resources(doc.get("limits"), "limits"),
         requests=_resources(doc.get("requests"), "requests"),
         read_only_root=read_only,
-        initial_replicas=int(labels.get(SCALE_MIN_LABEL, "1")),
+        initial_replicas=int(labels.get(keys.SCALE_MIN, keys.DEFAULT_SCALE_MIN)),
     )
 
 
@@ -168,23 +149,25 @@ def parse_scale_request(name: str, doc: Any, *, max_replicas: int) -> ScaleReque
     """ScaleServiceRequest JSON for /system/scale-function/<name> -> ScaleRequest."""
     validate_function_name(name)
     if not isinstance(doc, dict):
-        raise bad_request("the body must be a JSON object (ScaleServiceRequest)")
+        raise invalid_request("the body must be a JSON object (ScaleServiceRequest)")
     service_name = doc.get("serviceName")
     if service_name not in (None, "", name):
-        raise bad_request(f"serviceName {_show(service_name)} does not match the path ({name!r})")
+        raise invalid_request(
+            f"serviceName {_show(service_name)} does not match the path ({name!r})"
+        )
     replicas = doc.get("replicas")
     # bool is an int in Python; true is not a replica count.
     if isinstance(replicas, bool) or not isinstance(replicas, int):
-        raise bad_request(f"replicas must be an integer, got {_show(replicas)}")
+        raise invalid_request(f"replicas must be an integer, got {_show(replicas)}")
     if not 0 <= replicas <= max_replicas:
-        raise bad_request(f"replicas must be between 0 and {max_replicas}, got {replicas}")
+        raise invalid_request(f"replicas must be between 0 and {max_replicas}, got {replicas}")
     return ScaleRequest(name=name, replicas=replicas)
 
 
 def parse_delete_request(doc: Any) -> str:
     """DeleteFunctionRequest JSON -> the function name."""
     if not isinstance(doc, dict):
-        raise bad_request("the body must be a JSON object (DeleteFunctionRequest)")
+        raise invalid_request("the body must be a JSON object (DeleteFunctionRequest)")
     return validate_function_name(doc.get("functionName"), "functionName")
 
 
@@ -211,27 +194,29 @@ def _resources(value: Any, where: str) -> Resources | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise bad_request(f'{where} must be an object like {{"memory": "128M", "cpu": "0.5"}}')
+        raise invalid_request(f'{where} must be an object like {{"memory": "128M", "cpu": "0.5"}}')
     unknown = sorted(set(value) - {"memory", "cpu"})
     if unknown:
-        raise bad_request(f"{where}: unknown field(s) {', '.join(unknown)}")
+        raise invalid_request(f"{where}: unknown field(s) {', '.join(unknown)}")
     memory = cpu = None
     if value.get("memory") not in (None, ""):
         raw = _string(value["memory"], f"{where}.memory")
         try:
             memory = parse_memory(raw)
         except ValueError:
-            raise bad_request(f"{where}.memory must look like 128M or 1Gi, got {raw!r}") from None
+            raise invalid_request(
+                f"{where}.memory must look like 128M or 1Gi, got {raw!r}"
+            ) from None
         if memory < MIN_MEMORY_BYTES:
-            raise bad_request(f"{where}.memory must be at least 6M, got {raw!r}")
+            raise invalid_request(f"{where}.memory must be at least 6M, got {raw!r}")
     if value.get("cpu") not in (None, ""):
         raw = _string(value["cpu"], f"{where}.cpu")
         try:
             cpu = parse_cpu(raw)
         except ValueError:
-            raise bad_request(f"{where}.cpu must look like 0.5 or 500m, got {raw!r}") from None
+            raise invalid_request(f"{where}.cpu must look like 0.5 or 500m, got {raw!r}") from None
         if cpu <= 0:
-            raise bad_request(f"{where}.cpu must be more than 0, got {raw!r}")
+            raise invalid_request(f"{where}.cpu must be more than 0, got {raw!r}")
     if memory is None and cpu is None:
         return None
     return Resources(memory_bytes=memory, nano_cpus=cpu)
@@ -240,15 +225,15 @@ def _resources(value: Any, where: str) -> Resources | None:
 def _check_known_labels(labels: Mapping[str, str], max_replicas: int) -> None:
     """Catch the platform labels a typo would make silently unroutable (docs/labels.md)."""
     checks = {
-        "swarmfaas.port": (lambda v: v.isdigit() and 1 <= int(v) <= 65535, "a port 1-65535"),
-        "swarmfaas.timeout": (_positive_number, "a number of seconds above 0"),
-        SCALE_MIN_LABEL: (lambda v: v.isdigit() and int(v) <= max_replicas,
-                          f"an integer 0-{max_replicas}"),
-        "swarmfaas.scale.max": (lambda v: v.isdigit(), "an integer"),
+        keys.PORT: (lambda v: v.isdigit() and 1 <= int(v) <= 65535, "a port 1-65535"),
+        keys.TIMEOUT: (_positive_number, "a number of seconds above 0"),
+        keys.SCALE_MIN: (lambda v: v.isdigit() and int(v) <= max_replicas,
+                         f"an integer 0-{max_replicas}"),
+        keys.SCALE_MAX: (lambda v: v.isdigit(), "an integer"),
     }
     for key, (ok, what) in checks.items():
         if key in labels and not ok(labels[key]):
-            raise bad_request(f"label {key} must be {what}, got {labels[key]!r}")
+            raise invalid_request(f"label {key} must be {what}, got {labels[key]!r}")
 
 
 def _positive_number(value: str) -> bool:
@@ -260,9 +245,9 @@ def _positive_number(value: str) -> bool:
 
 def _string(value: Any, where: str, *, allow_empty: bool = False) -> str:
     if not isinstance(value, str):
-        raise bad_request(f"{where} must be a string, got {_show(value)}")
+        raise invalid_request(f"{where} must be a string, got {_show(value)}")
     if (not value and not allow_empty) or len(value) > MAX_VALUE_LENGTH or "\x00" in value:
-        raise bad_request(f"{where} must be a non-empty string without NUL, "
+        raise invalid_request(f"{where} must be a non-empty string without NUL, "
                           f"at most {MAX_VALUE_LENGTH} characters")
     return value
 
@@ -271,11 +256,11 @@ def _string_map(value: Any, where: str, key_re: re.Pattern[str]) -> dict[str, st
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise bad_request(f"{where} must be an object of strings")
+        raise invalid_request(f"{where} must be an object of strings")
     result: dict[str, str] = {}
     for key, item in value.items():
         if not key_re.match(key):
-            raise bad_request(f"{where}: {key!r} is not a valid key")
+            raise invalid_request(f"{where}: {key!r} is not a valid key")
         result[key] = _string(item, f"{where}.{key}", allow_empty=True)
     return result
 
@@ -284,7 +269,7 @@ def _string_list(value: Any, where: str) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise bad_request(f"{where} must be a list of strings")
+        raise invalid_request(f"{where} must be a list of strings")
     return [_string(item, f"{where}[{index}]") for index, item in enumerate(value)]
 
 

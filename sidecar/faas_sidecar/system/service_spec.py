@@ -20,12 +20,12 @@ from docker.types import (
     UpdateConfig,
 )
 
-from faas_sidecar.model import FUNCTION_LABEL
+from faas_sidecar import labels as keys
+from faas_sidecar.labels import ANNOTATION_PREFIX
 from faas_sidecar.spec import function_name, is_function
 
-from .payloads import ANNOTATION_PREFIX, NAME_LABEL, Deployment
+from .payloads import Deployment
 
-STACK_LABEL = "com.docker.stack.namespace"
 __all__ = ["function_name_of", "function_status", "is_function", "service_kwargs"]
 
 _DIGEST_RE = re.compile(r"^(?P<ref>.+:[^/@]+)@sha256:[a-f0-9]{64}$")
@@ -41,8 +41,8 @@ def service_labels(deployment: Deployment) -> dict[str, str]:
     labels = dict(deployment.labels)
     labels.update({ANNOTATION_PREFIX + k: v for k, v in deployment.annotations.items()})
     # Last, so nothing in the request can unmark or rename the function.
-    labels[FUNCTION_LABEL] = "true"
-    labels[NAME_LABEL] = deployment.name
+    labels[keys.FUNCTION] = "true"
+    labels[keys.NAME] = deployment.name
     return labels
 
 
@@ -147,7 +147,7 @@ def function_status(service: Mapping[str, Any], *, available: int,
     status: dict[str, Any] = {
         "name": function_name_of(service),
         "image": display_image(container.get("Image", "")),
-        "namespace": all_labels.get(STACK_LABEL, ""),
+        "namespace": all_labels.get(keys.STACK_NAMESPACE, ""),
         "labels": labels,
         "annotations": annotations,
         "constraints": list((task.get("Placement") or {}).get("Constraints") or []),

@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 
 import docker
 
+from faas_sidecar import errors
+from faas_sidecar import labels as keys
 from faas_sidecar.errors import PlatformError
-from faas_sidecar.model import FUNCTION_FILTER
+from faas_sidecar.labels import FUNCTION_FILTER
 
 from ..engineclient import docker_client
 from ..engineclient import platform_error as translate_docker_error
@@ -92,18 +94,17 @@ class SwarmAdmin:
             s for s in services if is_function(s.attrs) and function_name_of(s.attrs) == name
         ]
         if not matches:
-            raise PlatformError(404, "function_not_found", f"no function named {name!r}")
+            raise errors.function_not_found(name)
         if len(matches) > 1:
             ids = ", ".join(s.name for s in matches)
-            raise PlatformError(409, "ambiguous_function",
-                                f"several services claim the function name {name!r}: {ids}")
+            raise errors.ambiguous_function(name, ids)
         return matches[0]
 
     def _secret_id(self, name: str) -> str:
         for secret in self._client.secrets.list(filters={"name": name}):
             if secret.name == name:
                 return secret.id
-        raise PlatformError(400, "secret_not_found", f"no Docker secret named {name!r}")
+        raise errors.secret_not_found(name)
 
     def _deploy(self, deployment: Deployment) -> str:
         try:
@@ -112,9 +113,7 @@ class SwarmAdmin:
             if exc.status != 404:
                 raise
         else:
-            raise PlatformError(409, "function_exists",
-                                f"a function named {deployment.name!r} already exists; "
-                                "use PUT /system/functions to update it")
+            raise errors.function_exists(deployment.name)
         kwargs = service_kwargs(
             deployment,
             service_name=self._prefix + deployment.name,
@@ -132,9 +131,8 @@ class SwarmAdmin:
         service = self._find(deployment.name)
         current = replicas_of(service.attrs)
         if current is None:
-            raise PlatformError(409, "global_service",
-                                f"function {deployment.name!r} is a global service; "
-                                "update it with its stack file")
+            raise errors.global_service(f"function {deployment.name!r} is a global service; "
+                                        "update it with its stack file")
         kwargs = service_kwargs(
             deployment,
             service_name=service.name,  # never renamed
@@ -145,7 +143,7 @@ class SwarmAdmin:
         )
         # Keep the stack's own labels, so a stack-deployed function stays in its stack.
         kept = {k: v for k, v in (service.attrs["Spec"].get("Labels") or {}).items()
-                if k.startswith("com.docker.")}
+                if k.startswith(keys.DOCKER_PREFIX)}
         kwargs["labels"] = {**kept, **kwargs["labels"]}
         # Replace the whole spec (what was not sent is dropped), like OpenFaaS.
         service.update(fetch_current_spec=False, **kwargs)
@@ -155,8 +153,8 @@ class SwarmAdmin:
     def _scale(self, name: str, replicas: int) -> None:
         service = self._find(name)
         if replicas_of(service.attrs) is None:
-            raise PlatformError(409, "global_service",
-                                f"function {name!r} is a global service and cannot be scaled")
+            raise errors.global_service(
+                f"function {name!r} is a global service and cannot be scaled")
         service.scale(replicas)
         log.info("scaled function %s to %d replicas", name, replicas)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from faas_sidecar.allowlist import allowed
 from faas_sidecar.errors import PlatformError
 from faas_sidecar.system.payloads import (
     Resources,
-    image_allowed,
     parse_cpu,
     parse_delete_request,
     parse_deployment,
@@ -125,7 +125,7 @@ def test_invalid_deployments_are_refused_with_a_reason(doc, status, fragment):
     ("anything", (), False),
 ])
 def test_image_allowlist(image, patterns, ok):
-    assert image_allowed(image, patterns) is ok
+    assert allowed(image, patterns) is ok
 
 
 @pytest.mark.parametrize(("text", "expected"), [

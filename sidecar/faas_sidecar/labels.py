@@ -1,0 +1,95 @@
+"""Every service label the platform reads, the function-name rule and the defaults.
+
+docs/labels.md is the human form of this module; tests/sidecar/test_labels.py
+checks that its table lists exactly the keys of ``DOCUMENTED``, with the
+defaults given here. Parsing stays with the part that owns the meaning
+(``spec.parse_service``, ``alexa.labels``, ``system.payloads``): this module
+only names things. A new label is one constant and one ``Label`` row here,
+and one row in docs/labels.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PREFIX = "swarmfaas."
+
+# -- the keys -------------------------------------------------------------------
+FUNCTION = "swarmfaas.function"  # "true" (exactly) marks a function
+NAME = "swarmfaas.name"
+PORT = "swarmfaas.port"
+TIMEOUT = "swarmfaas.timeout"
+
+ALEXA_PREFIX = "swarmfaas.alexa."
+ALEXA_INTENTS = "swarmfaas.alexa.intents"
+ALEXA_SKILL_IDS = "swarmfaas.alexa.skill_ids"
+ALEXA_DEFAULT = "swarmfaas.alexa.default"
+ALEXA_VERIFY = "swarmfaas.alexa.verify"
+ALEXA_TIMEOUT = "swarmfaas.alexa.timeout"
+
+SCALE_MIN = "swarmfaas.scale.min"
+SCALE_MAX = "swarmfaas.scale.max"
+
+ANNOTATION_PREFIX = "swarmfaas.annotation."  # + an OpenFaaS annotation's key
+
+# Set by Docker and `docker stack deploy`, read by the platform.
+DOCKER_PREFIX = "com.docker."
+STACK_NAMESPACE = "com.docker.stack.namespace"
+
+# The label filter every listing of functions sends, and the one the engine
+# gate requires: one string, so the two always agree.
+FUNCTION_FILTER = f"{FUNCTION}=true"
+
+# -- the defaults ----------------------------------------------------------------
+DEFAULT_PORT = 8080
+DEFAULT_TIMEOUT = 60.0  # seconds
+MAX_TIMEOUT = 24 * 3600.0
+ALEXA_MAX_TIMEOUT = 3600.0
+DEFAULT_SCALE_MIN = 1
+DEFAULT_SCALE_MAX = 20
+
+# -- function names --------------------------------------------------------------
+# [a-z0-9-], 1-63 characters, a letter or digit at both ends: a DNS label, so
+# a function name is also a valid part of a Swarm service name.
+NAME_MAX = 63
+NAME_RE = re.compile(rf"^[a-z0-9]([a-z0-9-]{{0,{NAME_MAX - 2}}}[a-z0-9])?$")
+# The fast path's pre-check of a request line (fastpath._REQUEST_LINE): the
+# alphabet and the length only, which every valid name passes (a cheap regex
+# on the hot path). A name that passes it but not NAME_RE ("-x") finds no
+# function in the table, which holds only valid names, so the call goes on to
+# Proxy.call, whose routing.check_name answers the same 400 as the Sanic path.
+NAME_PRECHECK = rf"[a-z0-9-]{{1,{NAME_MAX}}}"
+
+
+def is_valid_name(name: str) -> bool:
+    return bool(NAME_RE.match(name))
+
+
+# -- the documented set ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """One row of docs/labels.md: a key and, when the doc states one, its default
+    as the label's text."""
+
+    key: str
+    default: str | None = None
+
+
+DOCUMENTED: tuple[Label, ...] = (
+    Label(FUNCTION),
+    Label(NAME),
+    Label(PORT, str(DEFAULT_PORT)),
+    Label(TIMEOUT, f"{DEFAULT_TIMEOUT:g}"),
+    Label(ALEXA_INTENTS),
+    Label(ALEXA_SKILL_IDS),
+    Label(ALEXA_DEFAULT, "false"),
+    Label(ALEXA_VERIFY, "true"),
+    Label(ALEXA_TIMEOUT),
+    Label(SCALE_MIN, str(DEFAULT_SCALE_MIN)),
+    Label(SCALE_MAX, str(DEFAULT_SCALE_MAX)),
+    Label(ANNOTATION_PREFIX + "<key>"),
+    Label(STACK_NAMESPACE),
+)
