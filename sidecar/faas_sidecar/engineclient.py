@@ -20,6 +20,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from . import errors
 from .enginetoken import authorize
 from .errors import PlatformError
 
@@ -101,18 +102,17 @@ def platform_error(exc: Exception, action: str) -> PlatformError:
     err = engine_error(exc, action)
     status, detail = err.status, err.detail
     if status is None:
-        return PlatformError(502, "docker_unavailable",
-                             f"{action}: the Docker Engine cannot be reached ({detail})")
+        return errors.docker_unavailable(action, detail)
     if status == 403:
         # The engine gate (docs/engine-gate.md) refused what this would do.
-        return PlatformError(403, "refused_by_engine_gate", f"{action}: {detail}")
+        return errors.refused_by_engine_gate(action, detail)
     if status == 409:
-        return PlatformError(409, "conflict", f"{action}: Docker reports a conflict: {detail}")
+        return errors.conflict(action, detail)
     if status == 404 and action in _ON_A_FOUND_FUNCTION:
         # The service vanished between our lookup and the call.
-        return PlatformError(404, "function_not_found", f"{action}: {detail}")
+        return errors.function_not_found(reason=f"{action}: {detail}")
     if status in (400, 404):
         # A spec Docker refuses: unknown network or secret, bad constraint...
-        return PlatformError(400, "rejected_by_docker", f"{action}: Docker refused: {detail}")
-    return PlatformError(502, "docker_error", f"{action}: Docker Engine error {status}: {detail}")
+        return errors.rejected_by_docker(action, detail)
+    return errors.docker_error(action, status, detail)
 
