@@ -21,7 +21,7 @@ from collections.abc import Callable
 from .engine import Engine, EngineError, EventStream
 from .metrics import Metrics
 from .model import EMPTY_TABLE, RoutingTable
-from .spec import build_table
+from .spec import EMPTY_MEMO, build_table
 
 log = logging.getLogger("faas_sidecar.discovery")
 
@@ -70,6 +70,7 @@ class Discovery:
         # epoch keeps a re-list in flight from storing an ID already stale.
         self._network_id: str | None = None
         self._network_epoch = 0
+        self._memo = EMPTY_MEMO  # the last build's parse, reused for unchanged documents
 
     # what handlers read
     @property
@@ -219,7 +220,9 @@ class Discovery:
         self._metrics.relists.labels("ok").inc()
         self._metrics.relist_seconds.observe(took)
         result = build_table(services, tasks, self._network, network_id=network_id,
-                             generation=self._table.generation + 1, built_at=time.time())
+                             generation=self._table.generation + 1, built_at=time.time(),
+                             memo=self._memo)
+        self._memo = result.memo
         self._publish(result.table)
         log.debug("re-list took %.1f ms, %d tasks, settling=%s, next settle in %.0f ms",
                   took * 1000, len(tasks), result.settling, self._settle_delay * 1000)
