@@ -22,7 +22,7 @@ from .engine import Engine, EventStream
 from .engineclient import EngineError
 from .metrics import Metrics
 from .model import EMPTY_TABLE, RoutingTable
-from .spec import build_table
+from .spec import EMPTY_MEMO, build_table
 
 log = logging.getLogger("faas_sidecar.discovery")
 
@@ -34,6 +34,11 @@ SETTLE_LONG, SETTLE_LONG_MAX = 30.0, 1.0
 RETRY_FIRST = 0.25  # after a failed re-list, doubling up to the interval
 STREAM_BACKOFF_FIRST, STREAM_BACKOFF_MAX = 0.1, 2.0
 LIST_TIMEOUT = 15.0
+# A re-list waits at least its own last cost times this before the next one,
+# so re-listing takes at most about half of a core whatever the event rate: a
+# few ms on small swarms (no change), a second at 10,000 functions, where a
+# listing is 28 MB of JSON (docs/scaling-out.md).
+RELIST_PACE = 1.0
 
 
 class Discovery:
@@ -71,6 +76,8 @@ class Discovery:
         # epoch keeps a re-list in flight from storing an ID already stale.
         self._network_id: str | None = None
         self._network_epoch = 0
+        self._memo = EMPTY_MEMO  # the last build's parse, reused for unchanged documents
+        self._relist_cost = 0.0  # seconds the last re-list took, listing and build
 
     # what handlers read
     @property
@@ -191,8 +198,9 @@ class Discovery:
                     await self._kick.wait()
             except TimeoutError:
                 self._forget_network_id()  # bounds how long a lost event can matter
-            if self._debounce:
-                await asyncio.sleep(self._debounce)
+            pause = max(self._debounce, self._relist_cost * RELIST_PACE)
+            if pause:
+                await asyncio.sleep(pause)
             self._kick.clear()
             await self.relist()
 
@@ -220,7 +228,10 @@ class Discovery:
         self._metrics.relists.labels("ok").inc()
         self._metrics.relist_seconds.observe(took)
         result = build_table(services, tasks, self._network, network_id=network_id,
-                             generation=self._table.generation + 1, built_at=time.time())
+                             generation=self._table.generation + 1, built_at=time.time(),
+                             memo=self._memo)
+        self._memo = result.memo
+        self._relist_cost = time.perf_counter() - started
         self._publish(result.table)
         log.debug("re-list took %.1f ms, %d tasks, settling=%s, next settle in %.0f ms",
                   took * 1000, len(tasks), result.settling, self._settle_delay * 1000)

@@ -7,7 +7,7 @@ No IO here: services and tasks come in as the dicts the Engine API returns
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -136,10 +136,69 @@ def parse_task(task: Mapping[str, Any], network: str, port: int) -> Replica | No
                    node_id=task.get("NodeID", ""))
 
 
+def _version(doc: Mapping[str, Any]) -> int | None:
+    """The Engine's version of a service or task: it changes with every update
+    of that object in the swarm's store, so (ID, version) names its content."""
+    index = (doc.get("Version") or {}).get("Index")
+    return index if isinstance(index, int) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ParseMemo:
+    """What one build parsed, by (ID, Engine version): the next build parses
+    only the services and tasks that changed since, and keeps the very
+    FunctionSpec objects of functions that did not change. Discovery still
+    re-lists everything and the table is still whole; only the parsing of
+    unchanged documents is skipped (docs/scaling-out.md has the figures).
+    Valid for one network: a build on another network ignores it."""
+
+    network: str = ""
+    network_id: str | None = None
+    # (service ID, version) -> spec without replicas, or why it is not routable
+    services: Mapping[tuple[str, int], FunctionSpec | str] = field(
+        default_factory=lambda: MappingProxyType({}))
+    # (task ID, version, port) -> (replica or None, settling)
+    tasks: Mapping[tuple[str, int, int], tuple[Replica | None, bool]] = field(
+        default_factory=lambda: MappingProxyType({}))
+    # function name -> (its spec without replicas, the last table's FunctionSpec)
+    functions: Mapping[str, tuple[FunctionSpec, FunctionSpec]] = field(
+        default_factory=lambda: MappingProxyType({}))
+
+
+EMPTY_MEMO = ParseMemo()
+
+
 @dataclass(frozen=True, slots=True)
 class BuildResult:
     table: RoutingTable
     settling: bool  # some function task is starting or stopping
+    memo: ParseMemo = EMPTY_MEMO  # give it to the next build
+
+
+def _parse_service_memo(service: Mapping[str, Any], old: Mapping, new: dict) -> FunctionSpec | str:
+    key = (service.get("ID", ""), _version(service))
+    if key[1] is not None and key in old:
+        parsed = old[key]
+    else:
+        try:
+            parsed = parse_service(service)
+        except InvalidFunction as exc:
+            parsed = str(exc)
+    if key[1] is not None:
+        new[key] = parsed
+    return parsed
+
+
+def _parse_task_memo(task: Mapping[str, Any], network: str, port: int, old: Mapping,
+                     new: dict) -> tuple[Replica | None, bool]:
+    key = (task.get("ID", ""), _version(task), port)
+    if key[1] is not None and key in old:
+        parsed = old[key]
+    else:
+        parsed = (parse_task(task, network, port), task_is_settling(task))
+    if key[1] is not None:
+        new[key] = parsed
+    return parsed
 
 
 def build_table(
@@ -150,16 +209,22 @@ def build_table(
     generation: int,
     built_at: float,
     network_id: str | None = None,
+    memo: ParseMemo = EMPTY_MEMO,
 ) -> BuildResult:
     """A whole new table from one listing of services and tasks.
 
     With ``network_id``, only services attached to the functions network
     (by name or ID) are considered: a function of another stack on the same
     swarm, on another functions network, belongs to another sidecar.
+    ``memo`` is the previous build's (``BuildResult.memo``): documents whose
+    version it has seen are not parsed again.
     """
+    if (memo.network, memo.network_id) != (network, network_id):
+        memo = EMPTY_MEMO
     wanted = {network, network_id} if network_id else None
     invalid: dict[str, str] = {}
     by_name: dict[str, tuple[str, FunctionSpec]] = {}
+    seen_services: dict[tuple[str, int], FunctionSpec | str] = {}
     # Oldest service wins a contested name, so a new deploy cannot hijack one.
     for service in sorted(services, key=lambda s: (s.get("CreatedAt", ""), s.get("ID", ""))):
         if not is_function(service):
@@ -167,10 +232,9 @@ def build_table(
         if wanted is not None and not service_networks(service) & wanted:
             continue
         service_name = (service.get("Spec") or {}).get("Name", "")
-        try:
-            spec = parse_service(service)
-        except InvalidFunction as exc:
-            invalid[service_name] = str(exc)
+        spec = _parse_service_memo(service, memo.services, seen_services)
+        if isinstance(spec, str):
+            invalid[service_name] = spec
             continue
         if spec.name in by_name:
             invalid[service_name] = (
@@ -182,27 +246,39 @@ def build_table(
 
     service_to_name = {sid: name for name, (sid, _) in by_name.items()}
     replicas: dict[str, list[Replica]] = {name: [] for name in by_name}
+    seen_tasks: dict[tuple[str, int, int], tuple[Replica | None, bool]] = {}
     settling = False
     for task in tasks:
         name = service_to_name.get(task.get("ServiceID", ""))
         if name is None:
             continue
-        settling = settling or task_is_settling(task)
-        replica = parse_task(task, network, by_name[name][1].port)
+        replica, task_settling = _parse_task_memo(task, network, by_name[name][1].port,
+                                                  memo.tasks, seen_tasks)
+        settling = settling or task_settling
         if replica is not None:
             replicas[name].append(replica)
 
     functions = {}
+    built: dict[str, tuple[FunctionSpec, FunctionSpec]] = {}
     for name, (_, spec) in by_name.items():
         ordered = tuple(sorted(replicas[name], key=lambda r: r.task_id))
-        functions[name] = _with_replicas(spec, ordered)
+        last = memo.functions.get(name)
+        if last is not None and last[0] is spec and last[1].replicas == ordered:
+            functions[name] = last[1]  # unchanged: the very object of the last table
+        else:
+            functions[name] = _with_replicas(spec, ordered)
+        built[name] = (spec, functions[name])
     table = RoutingTable(
         functions=MappingProxyType(functions),
         built_at=built_at,
         generation=generation,
         invalid=MappingProxyType(invalid),
     )
-    return BuildResult(table=table, settling=settling)
+    next_memo = ParseMemo(network=network, network_id=network_id,
+                          services=MappingProxyType(seen_services),
+                          tasks=MappingProxyType(seen_tasks),
+                          functions=MappingProxyType(built))
+    return BuildResult(table=table, settling=settling, memo=next_memo)
 
 
 def _with_replicas(spec: FunctionSpec, replicas: tuple[Replica, ...]) -> FunctionSpec:

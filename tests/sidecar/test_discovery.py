@@ -165,3 +165,27 @@ async def test_a_failed_relist_looks_the_network_up_again(running):
     engine.fail = False
     assert await discovery.relist()
     assert engine.network_lookups == lookups + 1
+
+
+async def test_the_relist_pace_is_bounded_by_its_own_cost():
+    """Events without end (a large, busy swarm) and a slow listing: re-lists
+    leave at least their own cost between them instead of running back to back."""
+
+    class SlowEngine(StandInEngine):
+        def list_functions(self):
+            threading.Event().wait(0.05)  # a 50 ms listing
+            return super().list_functions()
+
+    engine = SlowEngine()
+    discovery = Discovery(lambda: engine, NET, Metrics(), relist_interval=60, debounce=0)
+    await discovery.start()
+    try:
+        assert await discovery.wait_ready(5)
+        lists = engine.lists
+        for _ in range(100):  # an event every 10 ms for a second
+            engine.events_queue.append({"Type": "container", "Action": "start"})
+            await asyncio.sleep(0.01)
+        # Back to back would be ~20 listings of 50 ms in that second; paced, about 10.
+        assert 3 <= engine.lists - lists <= 13
+    finally:
+        await discovery.stop()
