@@ -214,12 +214,15 @@ def raw_https(
     """One request on a fresh TLS connection; returns the raw response."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     tls = ctx.wrap_socket(sock, server_hostname=server_name)
-    tls.sendall(request)
+    try:
+        tls.sendall(request)
+    except (ssl.SSLError, OSError):
+        pass  # nginx may answer and close before it has read all of a huge request
     chunks = []
     while True:
         try:
             data = tls.recv(65536)
-        except (ssl.SSLZeroReturnError, ConnectionResetError):
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError, ConnectionResetError):
             break
         if not data:
             break

@@ -10,7 +10,12 @@ import subprocess
 import pytest
 from ng_harness import need_binary, world_readable_dir
 
-from swarmfaas_nginx.render import ERRORS, MOZILLA_INTERMEDIATE_CIPHERS, render_config
+from swarmfaas_nginx.render import (
+    ERRORS,
+    MOZILLA_INTERMEDIATE_CIPHERS,
+    WIRE_STATUS,
+    render_config,
+)
 from swarmfaas_nginx.settings import load_settings
 
 UP = ("10.0.0.5:8080",)
@@ -39,7 +44,7 @@ def render(env: dict[str, str], upstream=UP, ipv6: bool = True) -> str:
 
 
 def error_bodies(conf: str) -> dict[int, dict]:
-    found = re.findall(r"location @swarmfaas_(\d+) \{.*?return \d+ '(.*?)';", conf, re.S)
+    found = re.findall(r"location = /\.swarmfaas/error/(\d+) \{.*?return \d+ '(.*?)';", conf, re.S)
     return {
         int(status): json.loads(body.replace("$swarmfaas_call_id", "c1").replace("\\n", ""))
         for status, body in found
@@ -148,7 +153,13 @@ def test_every_nginx_error_is_platform_json():
     for status, body in bodies.items():
         assert set(body) == {"error", "reason", "status", "component", "call_id"}
         assert body["component"] == "nginx"
-        assert body["status"] == (400 if status == 494 else status)
+        assert body["status"] == WIRE_STATUS.get(status, status)
+    # A client's mistake never leaves as a 5xx (nginx's 494, 501 and 505 are).
+    assert {WIRE_STATUS[494], WIRE_STATUS[501], WIRE_STATUS[505]} == {400}
+    # error_page goes to internal URIs: a named location fails (HTML 500)
+    # before nginx has parsed the request's URI.
+    assert "@swarmfaas" not in conf
+    assert conf.count("    internal;") == 3 * len(ERRORS)
     assert conf.count("add_header X-Swarmfaas-Internal nginx always;") == 3 * len(ERRORS)
     assert "add_header Retry-After 1 always;" in conf
 
