@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
+ensure_venv
 
 export STACK="${STACK:-faas}" HTTPS_PORT="${HTTPS_PORT:-8443}" HTTP_PORT="${HTTP_PORT:-8080}"
 [ -f "$BUILD_DIR/tag" ] || die "no images built yet: run scripts/build.sh (make up does it)."
@@ -40,6 +41,11 @@ if [ "${ALEXA_TEST:-0}" = 1 ]; then
   export ALEXA_TEST_DIR ALEXA_TEST_HASH
   compose+=(-c stack.alexa-test.yml)
 fi
+# Every service's settings through the loader its component runs at start-up:
+# a bad one stops here, naming the setting, with the running stack untouched.
+step "validating the settings of every service"
+"$VENV/bin/python" "$ROOT/scripts/validate_stack.py" "${compose[@]}" \
+  || die "a setting is invalid (named above): nothing was deployed, the stack $STACK is as it was."
 docker stack deploy --resolve-image never --prune "${compose[@]}" "$STACK" >"$state/deploy.log" 2>&1 \
   || { cat "$state/deploy.log" >&2; die "docker stack deploy failed (see above)."; }
 

@@ -262,6 +262,11 @@ def _log_format() -> str:
         "upstream_addr": "$upstream_addr",
         "upstream_status": "$upstream_status",
         "upstream_time": "$upstream_response_time",
+        # REJECTED on a 429 from the rate limit: how reached limits are counted.
+        "limit_req": "$limit_req_status",
+        # The connection's own address (a proxy's, when NGINX_TRUSTED_PROXIES
+        # made remote_addr the client's from X-Forwarded-For).
+        "peer_addr": "$realip_remote_addr",
         "user_agent": "$http_user_agent",
     }
     # Every value quoted: with escape=json an empty variable stays valid JSON.
@@ -321,6 +326,14 @@ def render_config(s: Settings, upstream: Sequence[str], ipv6: bool) -> str:
         else "access_log off;",
         "",
     ]
+    if s.trusted_proxies:
+        http += [
+            *(f"set_real_ip_from {net};" for net in s.trusted_proxies),
+            "real_ip_header X-Forwarded-For;",
+            # The last address not from a trusted proxy: a client cannot put its
+            # own fake address in front of the chain.
+            "real_ip_recursive on;",
+        ]
     if s.rate_limit:
         http += [
             "limit_req_zone $binary_remote_addr zone=swarmfaas_clients:10m"

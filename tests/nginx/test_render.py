@@ -24,7 +24,11 @@ COMBINATIONS = {
     "defaults": {},
     "domain": {"DOMAIN": "api.example.com"},
     "two-domains-public-port": {"DOMAIN": "a.example.com,b.example.com", "HTTPS_PORT": "8443"},
-    "no-rate-limit": {"NGINX_RATE_LIMIT": "0"},
+    "no-rate-limit": {"NGINX_RATE_LIMIT": "0", "NGINX_RATE_BURST": "40"},
+    "rate-limit-behind-proxies": {
+        "NGINX_RATE_LIMIT": "20",
+        "NGINX_TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8,192.0.2.1",
+    },
     "metrics-public": {"METRICS_PUBLIC": "true"},
     "tight-limits": {
         "NGINX_MAX_BODY_SIZE": "1",
@@ -80,7 +84,29 @@ def test_tls_is_mozilla_intermediate():
             [],
         ),
         ({"HTTPS_PORT": "8443"}, ["return 308 https://$host:8443$request_uri;"], []),
-        ({"NGINX_RATE_LIMIT": "0"}, [], ["limit_req"]),
+        # The default: no per-client limit, no X-Forwarded-For believed.
+        ({}, [], ["limit_req ", "limit_req_zone", "set_real_ip_from"]),
+        (
+            {"NGINX_RATE_LIMIT": "0", "NGINX_RATE_BURST": "40"},
+            [],
+            ["limit_req "],
+        ),
+        (
+            {"NGINX_RATE_LIMIT": "20"},
+            ["rate=20r/s;", "limit_req zone=swarmfaas_clients burst=40 nodelay;"],
+            [],
+        ),
+        (
+            {"NGINX_TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8"},
+            [
+                "set_real_ip_from 10.0.0.0/8;",
+                "set_real_ip_from fd00::/8;",
+                "real_ip_header X-Forwarded-For;",
+                "real_ip_recursive on;",
+                "proxy_set_header X-Forwarded-For $remote_addr;",
+            ],
+            ["limit_req "],
+        ),
         (
             {"NGINX_RATE_LIMIT": "7", "NGINX_RATE_BURST": "3"},
             [
