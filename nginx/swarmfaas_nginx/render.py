@@ -96,6 +96,9 @@ def _error_pages(s: Settings, tls: bool) -> list[str]:
         lines.append(f"location = {ERROR_PREFIX}{status} {{")
         # A client asking for this URI gets 404 (then the 404 page).
         lines.append("    internal;")
+        # Over HTTP/2 a refused body is not marked discarded: without this the
+        # error page fails the same size check and nginx sends its HTML 413.
+        lines.append("    client_max_body_size 0;")
         lines.append("    default_type application/json;")
         lines.append("    add_header X-Swarmfaas-Internal nginx always;")
         lines.append("    add_header Cache-Control no-store always;")
