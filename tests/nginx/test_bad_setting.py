@@ -53,7 +53,12 @@ def stack(have_docker):
         assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-3000:]
         yield tls_context(REPO / ".state" / STACK / "certs" / "ca.pem")
     finally:
-        run("down.sh")
+        run("down.sh")  # keeps volumes (user data), so this test removes its own
+        for _ in range(40):
+            left = docker("volume", "ls", "-q", "--filter", f"name={STACK}_").stdout.split()
+            if not left or docker("volume", "rm", *left).returncode == 0:
+                break
+            time.sleep(0.5)  # a volume is in use until its last container is gone
 
 
 @pytest.mark.parametrize(
