@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
+ensure_venv
 
 export STACK="${STACK:-faas}" HTTPS_PORT="${HTTPS_PORT:-8443}" HTTP_PORT="${HTTP_PORT:-8080}"
 [ -f "$BUILD_DIR/tag" ] || die "no images built yet: run scripts/build.sh (make up does it)."
@@ -40,6 +41,12 @@ if [ "${ALEXA_TEST:-0}" = 1 ]; then
   export ALEXA_TEST_DIR ALEXA_TEST_HASH
   compose+=(-c stack.alexa-test.yml)
 fi
+# Every service's settings through the loader its component runs at start-up:
+# a bad one stops here, naming the setting, with the running stack untouched.
+step "validating the settings of every service"
+"$VENV/bin/python" "$ROOT/scripts/validate_stack.py" "${compose[@]}" \
+  || die "a setting is invalid (named above): nothing was deployed, the stack $STACK is as it was."
+deployed_at=$(date +%s)
 docker stack deploy --resolve-image never --prune "${compose[@]}" "$STACK" >"$state/deploy.log" 2>&1 \
   || { cat "$state/deploy.log" >&2; die "docker stack deploy failed (see above)."; }
 
@@ -51,9 +58,15 @@ while :; do
   pending=$(docker stack services "$STACK" --format '{{.Name}} {{.Replicas}}' \
     | awk '{ split($2, r, "/"); if (r[1] != r[2]) print $1 " " $2 }')
   for svc in $(docker stack services "$STACK" --format '{{.Name}}'); do
-    case "$(docker service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$svc")" in
+    state="" started=0
+    read -r state started < <(docker service inspect \
+      -f '{{with .UpdateStatus}}{{.State}} {{if .StartedAt}}{{.StartedAt.Unix}}{{end}}{{end}}' "$svc") || true
+    case "${state:-}" in
       updating|rollback_started) pending="$pending $svc(updating)" ;;
       paused|rollback_paused) die "the update of $svc failed and is paused: see docker service ps --no-trunc $svc." ;;
+      # update_config's failure_action: the old tasks serve again; still a failed deploy.
+      rollback_completed) [ "${started:-0}" -ge "$deployed_at" ] \
+        && die "the update of $svc failed and was rolled back (the old tasks serve): see docker service ps --no-trunc $svc." ;;
     esac
   done
   if [ -z "$pending" ] && curl -ksf -o /dev/null "https://127.0.0.1:$HTTPS_PORT/healthz"; then

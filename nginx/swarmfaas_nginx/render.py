@@ -25,24 +25,36 @@ MOZILLA_INTERMEDIATE_CIPHERS = (
 NO_UPSTREAM = "127.0.0.1:9 down"
 
 # status -> (error code, reason); nginx's own errors, rendered as platform JSON.
+# The one table of nginx's error codes (docs/errors.md lists the same).
 ERRORS: dict[int, tuple[str, str]] = {
     400: ("bad_request", "the request is malformed"),
     403: ("forbidden", "this path is not available from your address"),
     404: ("not_found", "no route for this request"),
     405: ("method_not_allowed", "this path does not accept this method"),
     408: ("request_timeout", "the client was too slow sending the request"),
+    411: ("length_required", "the request body needs a Content-Length or chunked coding"),
     413: ("body_too_large", "the request body is over the size limit"),
     414: ("uri_too_long", "the request URI is too long"),
     421: ("unknown_host", "this server does not serve the requested host name"),
     429: ("rate_limited", "too many requests from your address; retry later"),
     494: ("request_header_too_large", "the request headers are too large"),
     500: ("internal_error", "the front door failed to handle the request"),
+    # nginx answers 501 to a transfer coding other than chunked, and 505 to an
+    # HTTP version it does not speak: the client's mistakes, so they leave as 400.
+    501: ("unsupported_transfer_coding", "the request uses a transfer coding other than chunked"),
+    505: ("unsupported_http_version", "this HTTP version is not supported"),
     502: ("sidecar_unreachable", "the sidecar could not be reached"),
     503: ("unavailable", "the service is temporarily unavailable"),
     504: ("gateway_timeout", "the sidecar did not answer in time"),
 }
-# nginx's 494 is not a real HTTP status: it leaves as 400.
-_WIRE_STATUS = {494: 400}
+# nginx's 494 is not a real HTTP status, and its 501 and 505 are a client's
+# mistake: they leave as 400.
+WIRE_STATUS = {494: 400, 501: 400, 505: 400}
+# Where error_page sends each status: an internal URI, not a named location.
+# nginx cannot redirect to a named location before it has parsed the URI (a bad
+# request line, a NUL byte, an over-long URI): it logs "empty URI in redirect
+# to named location" and answers its own HTML 500 instead.
+ERROR_PREFIX = "/.swarmfaas/error/"
 _RETRY_AFTER = {429, 503}
 
 
@@ -53,7 +65,7 @@ def _q(value: str) -> str:
 
 def _error_body(status: int) -> str:
     code, reason = ERRORS[status]
-    wire = _WIRE_STATUS.get(status, status)
+    wire = WIRE_STATUS.get(status, status)
     head = json.dumps({"error": code, "reason": reason, "status": wire, "component": "nginx"})
     # call_id is added by nginx at request time.
     return head[:-1] + ', "call_id": "$swarmfaas_call_id"}\\n'
@@ -72,11 +84,21 @@ def _security_headers(s: Settings) -> list[str]:
 
 
 def _error_pages(s: Settings, tls: bool) -> list[str]:
-    """error_page directives and the named locations that answer them as JSON."""
-    lines = [f"error_page {status} @swarmfaas_{status};" for status in ERRORS]
+    """error_page directives and the internal locations that answer them as JSON."""
+    # `=wire`: without it the response keeps nginx's status (494, 501, 505).
+    lines = [
+        f"error_page {status}{f' ={WIRE_STATUS[status]}' if status in WIRE_STATUS else ''}"
+        f" {ERROR_PREFIX}{status};"
+        for status in ERRORS
+    ]
     for status in ERRORS:
-        wire = _WIRE_STATUS.get(status, status)
-        lines.append(f"location @swarmfaas_{status} {{")
+        wire = WIRE_STATUS.get(status, status)  # (`return` must agree with `=wire`)
+        lines.append(f"location = {ERROR_PREFIX}{status} {{")
+        # A client asking for this URI gets 404 (then the 404 page).
+        lines.append("    internal;")
+        # Over HTTP/2 a refused body is not marked discarded: without this the
+        # error page fails the same size check and nginx sends its HTML 413.
+        lines.append("    client_max_body_size 0;")
         lines.append("    default_type application/json;")
         lines.append("    add_header X-Swarmfaas-Internal nginx always;")
         lines.append("    add_header Cache-Control no-store always;")
@@ -243,6 +265,11 @@ def _log_format() -> str:
         "upstream_addr": "$upstream_addr",
         "upstream_status": "$upstream_status",
         "upstream_time": "$upstream_response_time",
+        # REJECTED on a 429 from the rate limit: how reached limits are counted.
+        "limit_req": "$limit_req_status",
+        # The connection's own address (a proxy's, when NGINX_TRUSTED_PROXIES
+        # made remote_addr the client's from X-Forwarded-For).
+        "peer_addr": "$realip_remote_addr",
         "user_agent": "$http_user_agent",
     }
     # Every value quoted: with escape=json an empty variable stays valid JSON.
@@ -302,6 +329,14 @@ def render_config(s: Settings, upstream: Sequence[str], ipv6: bool) -> str:
         else "access_log off;",
         "",
     ]
+    if s.trusted_proxies:
+        http += [
+            *(f"set_real_ip_from {net};" for net in s.trusted_proxies),
+            "real_ip_header X-Forwarded-For;",
+            # The last address not from a trusted proxy: a client cannot put its
+            # own fake address in front of the chain.
+            "real_ip_recursive on;",
+        ]
     if s.rate_limit:
         http += [
             "limit_req_zone $binary_remote_addr zone=swarmfaas_clients:10m"

@@ -6,8 +6,9 @@ passes `os.environ` in; everything else gets a `Settings`.
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 # One label of a DNS name; a domain is at least two labels (HTTP-01 cannot do
@@ -45,8 +46,12 @@ class Settings:
     send_timeout: int
     proxy_timeout: int
     proxy_connect_timeout: int
-    rate_limit: int  # requests per second per client address; 0 switches it off
+    rate_limit: int  # requests per second per client address; 0 (the default): off
     rate_burst: int
+    # Networks whose X-Forwarded-For nginx believes (its realip module): the
+    # client address, for the log, the rate limit and the sidecar, is then the
+    # last address in it not from these networks. Empty: the peer's address.
+    trusted_proxies: tuple[str, ...]
     metrics_public: bool
     hsts_max_age: int  # 0: no Strict-Transport-Security header
     ipv6: bool | None  # None: decided at start-up by probing the kernel
@@ -131,17 +136,29 @@ class _Reader:
         return self.matching(name, default, _PATH_RE, "an absolute path without spaces or quotes")
 
 
-def _domains(r: _Reader) -> tuple[str, ...]:
-    text = r.raw("DOMAIN", "").lower()
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    bad = [n for n in names if not _DOMAIN_RE.fullmatch(n)]
+def _items(
+    r: _Reader, name: str, normal: Callable[[str], str | None], accepts: str
+) -> tuple[str, ...]:
+    """A comma-separated list; `normal` gives an item's normal form, or None if bad."""
+    items = [i.strip() for i in r.raw(name, "").split(",") if i.strip()]
+    good = [normal(i) for i in items]
+    bad = [i for i, g in zip(items, good, strict=True) if g is None]
     if bad:
-        r.problems.append(
-            f"DOMAIN: expected comma-separated DNS names like api.example.com "
-            f"(no wildcards, no ports), got {', '.join(map(repr, bad))}"
-        )
+        r.problems.append(f"{name}: expected {accepts}, got {', '.join(map(repr, bad))}")
         return ()
-    return tuple(dict.fromkeys(names))
+    return tuple(dict.fromkeys(g for g in good if g is not None))
+
+
+def _domain(text: str) -> str | None:
+    name = text.lower()
+    return name if _DOMAIN_RE.fullmatch(name) else None
+
+
+def _network(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_network(text))
+    except ValueError:
+        return None
 
 
 def _upstream(r: _Reader) -> tuple[str, int]:
@@ -156,10 +173,16 @@ def _upstream(r: _Reader) -> tuple[str, int]:
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build the settings from a mapping (the environment in production)."""
     r = _Reader(env)
-    domains = _domains(r)
+    domains = _items(
+        r,
+        "DOMAIN",
+        _domain,
+        "comma-separated DNS names like api.example.com (no wildcards, no ports)",
+    )
     sidecar_host, sidecar_port = _upstream(r)
     port = (1, 65535)
     proxy_timeout = r.integer("NGINX_PROXY_TIMEOUT", 65, 1, 86400)
+    rate_limit = r.integer("NGINX_RATE_LIMIT", 0, 0, 100000)
     settings = Settings(
         domains=domains,
         https_port=r.integer("HTTPS_PORT", 443, *port),
@@ -175,8 +198,19 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         send_timeout=r.integer("NGINX_SEND_TIMEOUT", 30, 1, 3600),
         proxy_timeout=proxy_timeout,
         proxy_connect_timeout=r.integer("NGINX_PROXY_CONNECT_TIMEOUT", 5, 1, 75),
-        rate_limit=r.integer("NGINX_RATE_LIMIT", 20, 0, 100000),
-        rate_burst=r.integer("NGINX_RATE_BURST", 40, 0, 100000),
+        # Off by default: many senders behind one address (webhooks, a batch
+        # job, every internal caller) would look like one client.
+        rate_limit=rate_limit,
+        # Burst defaults to two seconds' worth; with the limit off it is unused,
+        # whatever it says (an off switch must never stop nginx starting).
+        rate_burst=r.integer("NGINX_RATE_BURST", 2 * rate_limit, 0, 100000),
+        trusted_proxies=_items(
+            r,
+            "NGINX_TRUSTED_PROXIES",
+            _network,
+            "comma-separated addresses or networks like 10.0.0.0/8 or fd00::/8 "
+            "(no host bits set after the prefix)",
+        ),
         metrics_public=r.boolean("METRICS_PUBLIC", False),
         # HSTS pins a host name in the browser for every port: on `localhost`
         # (development) that would force https onto every other local dev
@@ -211,8 +245,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     )
     if settings.listen_https_port == settings.listen_http_port:
         r.problems.append("LISTEN_HTTPS_PORT: must differ from LISTEN_HTTP_PORT")
-    if settings.rate_limit == 0 and r.raw("NGINX_RATE_BURST", ""):
-        r.problems.append("NGINX_RATE_BURST: has no effect while NGINX_RATE_LIMIT is 0")
     if r.problems:
         raise SettingsError(r.problems)
     if settings.worker_user == "none":

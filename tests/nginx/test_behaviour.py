@@ -249,6 +249,57 @@ def test_over_the_rate_limit_gets_429(start_front, dev_ca, upstream):
         assert statuses.count(429) >= 4
         # /healthz is not rate limited (load balancers and monitors poll it).
         assert c.get(f"https://localhost:{limited.https_port}/healthz").status_code == 200
+    # Every refusal is counted in the access log: limit_req REJECTED, status 429.
+    rejected = [e for e in limited.access_entries() if e["limit_req"] == "REJECTED"]
+    assert len(rejected) == statuses.count(429)
+    assert {e["status"] for e in rejected} == {"429"}
+
+
+def test_the_default_front_door_takes_a_burst_from_one_address(start_front, dev_ca, upstream):
+    """Per-client limiting is opt-in: one address may be many senders."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    default = start_front(18531, 18532, DOMAIN="localhost")
+    url = f"https://localhost:{default.https_port}/function/echo"
+    with httpx.Client(verify=tls_context(dev_ca / "ca.pem"), timeout=10) as c:
+
+        def calls(_: int) -> list[int]:
+            return [c.post(url, content=b"x").status_code for _ in range(25)]
+
+        with ThreadPoolExecutor(16) as pool:
+            statuses = [s for batch in pool.map(calls, range(16)) for s in batch]
+    assert statuses == [200] * 400  # the old default (20 r/s, burst 40) refused most
+    assert "limit_req " not in (default.state / "nginx.conf").read_text()
+
+
+def test_trusted_proxies_give_the_client_address(start_front, dev_ca, upstream):
+    behind = start_front(
+        18533,
+        18534,
+        DOMAIN="localhost",
+        NGINX_TRUSTED_PROXIES="127.0.0.1,198.51.100.0/24",
+        NGINX_RATE_LIMIT="1",
+        NGINX_RATE_BURST="1",
+    )
+    url = f"https://localhost:{behind.https_port}/function/echo"
+
+    def call(forwarded_for: str) -> int:
+        resp = c.get(url, headers={"X-Forwarded-For": forwarded_for})
+        return resp.status_code
+
+    with httpx.Client(verify=tls_context(dev_ca / "ca.pem")) as c:
+        assert call("203.0.113.5") == 200
+        assert upstream.seen[-1].headers["x-forwarded-for"] == "203.0.113.5"
+        # The last address not from a trusted proxy: what the client put in
+        # front of the chain is not believed.
+        assert call("192.0.2.66, 203.0.113.6, 198.51.100.7") == 200
+        assert upstream.seen[-1].headers["x-real-ip"] == "203.0.113.6"
+        # The rate limit is per client behind the proxy, not per proxy.
+        a = [call("203.0.113.10") for _ in range(4)]
+        assert a.count(429) >= 1
+        assert call("203.0.113.11") == 200
+    entry = next(e for e in behind.access_entries() if e["remote_addr"] == "203.0.113.5")
+    assert entry["peer_addr"] == "127.0.0.1"
 
 
 # -- development mode --------------------------------------------------------------

@@ -10,7 +10,12 @@ import subprocess
 import pytest
 from ng_harness import need_binary, world_readable_dir
 
-from swarmfaas_nginx.render import ERRORS, MOZILLA_INTERMEDIATE_CIPHERS, render_config
+from swarmfaas_nginx.render import (
+    ERRORS,
+    MOZILLA_INTERMEDIATE_CIPHERS,
+    WIRE_STATUS,
+    render_config,
+)
 from swarmfaas_nginx.settings import load_settings
 
 UP = ("10.0.0.5:8080",)
@@ -19,7 +24,11 @@ COMBINATIONS = {
     "defaults": {},
     "domain": {"DOMAIN": "api.example.com"},
     "two-domains-public-port": {"DOMAIN": "a.example.com,b.example.com", "HTTPS_PORT": "8443"},
-    "no-rate-limit": {"NGINX_RATE_LIMIT": "0"},
+    "no-rate-limit": {"NGINX_RATE_LIMIT": "0", "NGINX_RATE_BURST": "40"},
+    "rate-limit-behind-proxies": {
+        "NGINX_RATE_LIMIT": "20",
+        "NGINX_TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8,192.0.2.1",
+    },
     "metrics-public": {"METRICS_PUBLIC": "true"},
     "tight-limits": {
         "NGINX_MAX_BODY_SIZE": "1",
@@ -39,7 +48,7 @@ def render(env: dict[str, str], upstream=UP, ipv6: bool = True) -> str:
 
 
 def error_bodies(conf: str) -> dict[int, dict]:
-    found = re.findall(r"location @swarmfaas_(\d+) \{.*?return \d+ '(.*?)';", conf, re.S)
+    found = re.findall(r"location = /\.swarmfaas/error/(\d+) \{.*?return \d+ '(.*?)';", conf, re.S)
     return {
         int(status): json.loads(body.replace("$swarmfaas_call_id", "c1").replace("\\n", ""))
         for status, body in found
@@ -75,7 +84,29 @@ def test_tls_is_mozilla_intermediate():
             [],
         ),
         ({"HTTPS_PORT": "8443"}, ["return 308 https://$host:8443$request_uri;"], []),
-        ({"NGINX_RATE_LIMIT": "0"}, [], ["limit_req"]),
+        # The default: no per-client limit, no X-Forwarded-For believed.
+        ({}, [], ["limit_req ", "limit_req_zone", "set_real_ip_from"]),
+        (
+            {"NGINX_RATE_LIMIT": "0", "NGINX_RATE_BURST": "40"},
+            [],
+            ["limit_req "],
+        ),
+        (
+            {"NGINX_RATE_LIMIT": "20"},
+            ["rate=20r/s;", "limit_req zone=swarmfaas_clients burst=40 nodelay;"],
+            [],
+        ),
+        (
+            {"NGINX_TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8"},
+            [
+                "set_real_ip_from 10.0.0.0/8;",
+                "set_real_ip_from fd00::/8;",
+                "real_ip_header X-Forwarded-For;",
+                "real_ip_recursive on;",
+                "proxy_set_header X-Forwarded-For $remote_addr;",
+            ],
+            ["limit_req "],
+        ),
         (
             {"NGINX_RATE_LIMIT": "7", "NGINX_RATE_BURST": "3"},
             [
@@ -148,7 +179,13 @@ def test_every_nginx_error_is_platform_json():
     for status, body in bodies.items():
         assert set(body) == {"error", "reason", "status", "component", "call_id"}
         assert body["component"] == "nginx"
-        assert body["status"] == (400 if status == 494 else status)
+        assert body["status"] == WIRE_STATUS.get(status, status)
+    # A client's mistake never leaves as a 5xx (nginx's 494, 501 and 505 are).
+    assert {WIRE_STATUS[494], WIRE_STATUS[501], WIRE_STATUS[505]} == {400}
+    # error_page goes to internal URIs: a named location fails (HTML 500)
+    # before nginx has parsed the request's URI.
+    assert "@swarmfaas" not in conf
+    assert conf.count("    internal;") == 3 * len(ERRORS)
     assert conf.count("add_header X-Swarmfaas-Internal nginx always;") == 3 * len(ERRORS)
     assert "add_header Retry-After 1 always;" in conf
 

@@ -16,6 +16,10 @@ def test_defaults_are_the_container_shape():
     assert s.hsts_max_age == 0  # development: no HSTS pinned on localhost
     assert s.proxy_timeout == 65  # > the default function timeout (60) + the sidecar's 1 s
     assert s.tls_dir == "/var/lib/swarmfaas-nginx/tls"
+    # One address may be many senders (webhooks, a batch job): no per-client
+    # limit unless asked for, and no X-Forwarded-For believed.
+    assert s.rate_limit == 0
+    assert s.trusted_proxies == ()
 
 
 @pytest.mark.parametrize(
@@ -36,6 +40,17 @@ def test_defaults_are_the_container_shape():
         ({"METRICS_PUBLIC": "yes"}, "metrics_public", True),
         ({"NGINX_MAX_BODY_SIZE": "512K"}, "max_body_size", "512k"),
         ({"NGINX_RATE_LIMIT": "0"}, "rate_limit", 0),
+        ({"NGINX_RATE_LIMIT": "20"}, "rate_burst", 40),
+        ({"NGINX_RATE_LIMIT": "20", "NGINX_RATE_BURST": "0"}, "rate_burst", 0),
+        # The documented off switch, with the burst stack.yml passes: accepted.
+        ({"NGINX_RATE_LIMIT": "0", "NGINX_RATE_BURST": "40"}, "rate_limit", 0),
+        ({"NGINX_RATE_BURST": "0"}, "rate_limit", 0),
+        ({"NGINX_RATE_LIMIT": "", "NGINX_RATE_BURST": ""}, "rate_limit", 0),
+        (
+            {"NGINX_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,fd00::/8,10.0.0.0/8"},
+            "trusted_proxies",
+            ("10.0.0.0/8", "192.0.2.7/32", "fd00::/8"),
+        ),
         ({"NGINX_IPV6": "off"}, "ipv6", False),
         ({"NGINX_IPV6": "auto"}, "ipv6", None),
         ({"NGINX_USER": "none"}, "worker_user", ""),
@@ -66,7 +81,11 @@ def test_values_are_parsed(env, field, expected):
         ({"NGINX_PROXY_TIMEOUT": "1m"}, "NGINX_PROXY_TIMEOUT"),
         ({"NGINX_CLIENT_HEADER_TIMEOUT": "0"}, "NGINX_CLIENT_HEADER_TIMEOUT"),
         ({"NGINX_RATE_LIMIT": "ten"}, "NGINX_RATE_LIMIT"),
-        ({"NGINX_RATE_LIMIT": "0", "NGINX_RATE_BURST": "5"}, "NGINX_RATE_BURST"),
+        ({"NGINX_RATE_LIMIT": "-5"}, "NGINX_RATE_LIMIT"),
+        ({"NGINX_RATE_BURST": "lots"}, "NGINX_RATE_BURST"),
+        ({"NGINX_TRUSTED_PROXIES": "10.0.0.1/8"}, "NGINX_TRUSTED_PROXIES"),
+        ({"NGINX_TRUSTED_PROXIES": "proxy.example.com"}, "NGINX_TRUSTED_PROXIES"),
+        ({"NGINX_TRUSTED_PROXIES": "10.0.0.0/8;"}, "NGINX_TRUSTED_PROXIES"),
         ({"METRICS_PUBLIC": "maybe"}, "METRICS_PUBLIC"),
         ({"NGINX_IPV6": "sometimes"}, "NGINX_IPV6"),
         ({"NGINX_STATE_DIR": "relative/dir"}, "NGINX_STATE_DIR"),
