@@ -30,7 +30,7 @@ SIDECAR = Path(faas_sidecar.__file__).parent
 WATCHDOG = REPO / "watchdog" / "fwatchdog"
 sys.path.insert(0, str(REPO / "nginx"))
 
-from swarmfaas_nginx.render import _WIRE_STATUS, ERRORS  # noqa: E402
+from swarmfaas_nginx.render import ERRORS, WIRE_STATUS  # noqa: E402
 
 Row = tuple[str, str, int]  # (component, code, status)
 _ROW = re.compile(r"^\| `([a-z_]+)` \| (\d{3}) \| `([a-z-]+)` \| .+ \|$")
@@ -70,7 +70,7 @@ def literal_codes(root: Path) -> set[tuple[Path, str, int]]:
 
 def produced() -> set[Row]:
     rows = {(e.component, e.code, e.status) for e in errors.CODES.values()}
-    rows |= {("nginx", code, _WIRE_STATUS.get(status, status))
+    rows |= {("nginx", code, WIRE_STATUS.get(status, status))
              for status, (code, _reason) in ERRORS.items()}
     rows |= {("watchdog", code, status) for _path, code, status in literal_codes(WATCHDOG)}
     return rows
