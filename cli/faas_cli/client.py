@@ -48,6 +48,10 @@ class Client:
         try:
             r = self._http.request(method, path, **kw)
         except httpx.ConnectError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                raise CliError(f"the certificate of {self.gw.url} is not trusted", Exit.UNREACHABLE,
+                               "pass --tls-ca .state/<stack>/certs/ca.pem (or SWARMFAAS_CA), "
+                               "or log in with it: `faas login --tls-ca ...`") from None
             raise unreachable(self.gw.url, _short(exc)) from None
         except httpx.TimeoutException:
             raise unreachable(self.gw.url, "timed out") from None
@@ -150,6 +154,4 @@ def _ssl_context(ca: str) -> Any:
 
 def _short(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        return "its certificate is not trusted: pass --tls-ca .state/<stack>/certs/ca.pem"
     return text.splitlines()[0][:200]

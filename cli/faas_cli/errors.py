@@ -7,7 +7,7 @@ tests/cli/test_errors.py.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
 from enum import IntEnum
 
 
@@ -21,13 +21,12 @@ class Exit(IntEnum):
     UNREACHABLE = 4  # the gateway or the Docker engine cannot be reached
 
 
-@dataclass(frozen=True)
 class CliError(Exception):
     """An error for a person: what is wrong, then what to do about it."""
 
-    message: str
-    code: Exit = Exit.FAILED
-    hint: str = ""
+    def __init__(self, message: str, code: Exit = Exit.FAILED, hint: str = "") -> None:
+        super().__init__(message)
+        self.message, self.code, self.hint = message, code, hint
 
     def __str__(self) -> str:
         return f"{self.message}: {self.hint}" if self.hint else self.message
@@ -98,3 +97,31 @@ def unreachable(url: str, detail: str) -> CliError:
         Exit.UNREACHABLE,
         "is the platform up (`make up`)? is --gateway / OPENFAAS_URL right?",
     )
+
+
+def invoke_error(
+    status: int, headers: Mapping[str, str], body: bytes, *, name: str, is_async: bool
+) -> CliError | None:
+    """None when a call succeeded; else what to tell the person (the body goes to stdout
+    when the function itself answered, so its own error text is not lost)."""
+    if status < 400:
+        return None
+    component = headers.get("x-swarmfaas-internal", "")
+    code, reason = platform_error(body)
+    if status == 404 and code == "function_not_found":
+        return CliError(f"no function named {name!r}", Exit.FAILED, _HINTS["function_not_found"])
+    if status == 404 and is_async:
+        return CliError(f"invoke --async {name}: {NOT_YET['async']}", Exit.FAILED,
+                        "call it synchronously (without --async)")
+    if status == 401:
+        return CliError(f"invoke {name}: the gateway refused the credentials", Exit.AUTH,
+                        "run `faas login`")
+    if component and reason:
+        hint = {
+            "watchdog": f"the function process failed: `faas logs {name}` shows its stderr",
+        }.get(component, "")
+        if status in (503, 502) and component == "sidecar":
+            hint = f"no replica is ready yet: wait, or see `faas describe {name}`"
+        return CliError(f"{name}: {reason} (HTTP {status}, from the {component})",
+                        Exit.FAILED, hint)
+    return CliError(f"{name} answered HTTP {status}", Exit.FAILED)

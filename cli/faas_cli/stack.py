@@ -141,7 +141,8 @@ def _function(
     lang = _str(spec, "lang", where, at)
     image = _str(spec, "image", where, at)
     if not image:
-        raise CliError(f"{where}: {at}.image is missing", Exit.USAGE, "e.g. image: swarmfaas/fn-" + name)
+        raise CliError(f"{where}: {at}.image is missing", Exit.USAGE,
+                       f"e.g. image: swarmfaas/fn-{name}:latest")
     environment: dict[str, str] = {}
     for path in _list(spec, "environment_file", where, at):
         environment.update(_env_file(path, read, where, env))
@@ -175,7 +176,8 @@ def _env_file(path: str, read: Callable[[str], str], where: str, env: Mapping[st
     try:
         doc = yaml.safe_load(substitute(read(path), env)) or {}
     except OSError as exc:
-        raise CliError(f"{where}: cannot read environment_file {path} ({exc})", Exit.USAGE) from None
+        raise CliError(f"{where}: cannot read environment_file {path} ({exc})",
+                       Exit.USAGE) from None
     except yaml.YAMLError:
         raise CliError(f"{where}: environment_file {path} is not valid YAML", Exit.USAGE) from None
     values = doc.get("environment", {}) if isinstance(doc, dict) else None
