@@ -30,6 +30,8 @@ from .errors import CliError, Exit, invoke_error
 from .stack import NAME_RE, Function, Stack, parse_stack
 
 STACK_FILES = ("stack.yml", "stack.yaml")
+_NO_FLAGS: dict[str, Any] = {"url": None, "user": None, "password_file": None, "ca": None,
+                             "insecure": False}
 
 
 # --- shared options -------------------------------------------------------------------
@@ -168,7 +170,7 @@ def new(name: str, lang: str, image: str | None, stack_file: str | None) -> None
             raise CliError(f"{path} already has a function {name!r}", Exit.USAGE)
     shutil.copytree(tpl.path / "function", handler)
     doc.setdefault("version", 1.0)
-    doc.setdefault("provider", {"name": "openfaas", "gateway": "https://127.0.0.1:8443"})
+    doc.setdefault("provider", {"name": "openfaas", "gateway": _gateway(_NO_FLAGS).url})
     doc.setdefault("functions", {})
     doc["functions"][name] = {"lang": tpl.name, "handler": f"./{name}",
                               "image": image or f"swarmfaas/fn-{name}:latest"}
@@ -378,7 +380,7 @@ def list_cmd(gw_flags: dict[str, Any], as_json: bool) -> None:
     if as_json:
         output.emit_json(fns)
     else:
-        output.table("functions", ["name", "ready", "invocations", "image"],
+        output.table("functions", ["name", "stack", "ready", "invocations", "image"],
                      output.function_rows(fns))
 
 

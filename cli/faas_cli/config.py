@@ -69,13 +69,14 @@ def resolve_gateway(
 ) -> Gateway:
     """Each setting from the first of: its flag, its environment variable, `faas login`'s file.
 
-    The URL may also come from the stack file's `provider.gateway` (after the
-    environment, before the file's default), as with faas-cli.
+    The URL may also come from the stack file's `provider.gateway`: after the
+    gateway `faas login` saved, so an existing faas-cli project (whose file says
+    http://127.0.0.1:8080) deploys unchanged to the gateway logged in to.
     `saved` is the parsed config file ({"default": url, "gateways": {url: {...}}});
     `read` reads a password file (so tests need no files).
     """
     env_url = next((env[k] for k in ENV_URL if env.get(k)), None)
-    chosen = url or env_url or stack_url or str(saved.get("default") or DEFAULT_URL)
+    chosen = url or env_url or str(saved.get("default") or "") or stack_url or DEFAULT_URL
     chosen = normalize_url(chosen)
     gateways = saved.get("gateways") or {}
     entry = gateways.get(chosen, {}) if isinstance(gateways, Mapping) else {}

@@ -17,12 +17,13 @@ def emit_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
-def function_rows(functions: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
-    """(name, ready/desired, invocations, image) per function, sorted by name. Pure."""
+def function_rows(functions: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """(name, stack, ready/desired, invocations, image) per function, by name. Pure."""
     rows = []
-    for f in sorted(functions, key=lambda f: str(f.get("name", ""))):
+    for f in sorted(functions, key=lambda f: (str(f.get("name", "")), str(f.get("namespace")))):
         rows.append((
             str(f.get("name", "")),
+            str(f.get("namespace") or "-"),
             f"{f.get('availableReplicas', 0)}/{f.get('replicas', 0)}",
             str(f.get("invocationCount", 0)),
             str(f.get("image", "")),
