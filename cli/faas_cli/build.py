@@ -148,13 +148,15 @@ def _run(cmd: list[str], log: Path, what: str, hint: str, cwd: Path | None = Non
         out.flush()
         rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd).returncode
     if rc != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+        text = _ANSI_RE.sub("", log.read_text(errors="replace"))
+        tail = "\n".join(text.splitlines()[-25:])
         code = Exit.FAILED
         if any(w in tail for w in unreachable_words):
             code, hint = Exit.UNREACHABLE, "start Docker (`make engine`)"
         raise CliError(f"{what} failed (exit {rc}); the end of {log}:\n{tail}\n", code, hint)
 
 
+_ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 _IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$")
 
 

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,9 @@ def gateway_options(f: Callable) -> Callable:
     return wrapper
 
 
+wait_option = click.option(
+    "--wait", default=60.0, show_default=True,
+    help="Seconds to wait for a ready replica of each function; 0 returns at once.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
 stack_option = click.option("-f", "--yaml", "stack_file", type=click.Path(dir_okay=False),
                             help="Stack file [default: stack.yml or stack.yaml here].")
@@ -288,8 +292,23 @@ def push(names: tuple[str, ...], stack_file: str | None) -> None:
     _push(list(stack.select(names)))
 
 
+def _wait_ready(c: Client, names: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pending = list(names)
+    with output.err.status(f"waiting for {', '.join(pending)} to be ready"):
+        while pending:
+            pending = [n for n in pending if not output.is_ready(c.describe(n))]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise CliError(
+                    f"{', '.join(pending)} not ready after {timeout:.0f} s", Exit.FAILED,
+                    f"see `faas describe {pending[0]}` and `docker service ps` for its tasks")
+            time.sleep(0.5)
+
+
 def _deploy(fns: list[Function], project: Path, gw_flags: dict[str, Any], stack: Stack,
-            as_json: bool) -> None:
+            as_json: bool, wait: float = 0) -> None:
     results = []
     with _client(gw_flags, stack.gateway) as c:
         for fn in fns:
@@ -302,6 +321,8 @@ def _deploy(fns: list[Function], project: Path, gw_flags: dict[str, Any], stack:
             if not as_json:
                 output.err.print(f"{action} {fn.name} ({body['image']}): "
                                  f"{c.gw.url}/function/{fn.name}")
+        if wait > 0:
+            _wait_ready(c, [fn.name for fn in fns], wait)
     if as_json:
         output.emit_json(results)
 
@@ -309,29 +330,35 @@ def _deploy(fns: list[Function], project: Path, gw_flags: dict[str, Any], stack:
 @cli.command()
 @click.argument("names", nargs=-1)
 @stack_option
+@wait_option
 @gateway_options
 @json_option
-def deploy(names: tuple[str, ...], stack_file: str | None, gw_flags: dict[str, Any],
-           as_json: bool) -> None:
-    """Deploy (create or update) the stack file's functions, or NAMES of them."""
+def deploy(names: tuple[str, ...], stack_file: str | None, wait: float,
+           gw_flags: dict[str, Any], as_json: bool) -> None:
+    """Deploy (create or update) the stack file's functions, or NAMES of them.
+
+    Sends the image `faas build` made (pinned to its content, so an update
+    rolls), and waits until each function has a ready replica (--wait).
+    """
     path, stack = _load_stack(stack_file)
-    _deploy(list(stack.select(names)), path.parent.resolve(), gw_flags, stack, as_json)
+    _deploy(list(stack.select(names)), path.parent.resolve(), gw_flags, stack, as_json, wait)
 
 
 @cli.command()
 @_apply(build_options)
 @click.option("--skip-push", is_flag=True, help="Do not push.")
+@wait_option
 @gateway_options
 @json_option
 def up(names: tuple[str, ...], stack_file: str | None, watchdog_tag: str, no_cache: bool,
-       build_args: tuple[str, ...], skip_push: bool, gw_flags: dict[str, Any],
+       build_args: tuple[str, ...], skip_push: bool, wait: float, gw_flags: dict[str, Any],
        as_json: bool) -> None:
     """build, push and deploy, in one go."""
     fns = _build_all(stack_file, names, watchdog_tag, no_cache, build_args)
     if not skip_push:
         _push(fns)
     path, stack = _load_stack(stack_file)
-    _deploy(fns, path.parent.resolve(), gw_flags, stack, as_json)
+    _deploy(fns, path.parent.resolve(), gw_flags, stack, as_json, wait)
 
 
 # --- invoke -----------------------------------------------------------------------------

@@ -31,6 +31,12 @@ def function_rows(functions: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     return rows
 
 
+def is_ready(status: dict[str, Any]) -> bool:
+    """A function is ready when a replica takes calls (or none is wanted: scaled to 0)."""
+    wanted = int(status.get("replicas", 0) or 0)
+    return int(status.get("availableReplicas", 0) or 0) >= min(wanted, 1)
+
+
 def describe_rows(f: dict[str, Any]) -> list[tuple[str, str]]:
     """The fields of one FunctionStatus worth reading, in a stable order. Pure."""
     def kv(m: Any) -> str:
