@@ -118,9 +118,11 @@ def test_an_unchanged_faas_cli_stack_file_deploys(faas: Faas):
     name = unique("cli-legacy")
     handler = faas.project / name
     handler.mkdir()
+    # A package from PyPI: `faas build` makes its wheel on the host, the image installs it.
     (handler / "handler.py").write_text(
-        "import os\n\ndef handle(req):\n    return os.environ['greeting'] + ' ' + req\n")
-    (handler / "requirements.txt").write_text("")
+        "import os\n\nimport six\n\n\ndef handle(req):\n"
+        "    return six.ensure_str(os.environ['greeting'] + ' ' + req)\n")
+    (handler / "requirements.txt").write_text("six\n")
     # As faas-cli writes it (lang python3, OpenFaaS's default gateway), plus the usual fields.
     (faas.project / "stack.yml").write_text(f"""
 version: 1.0
