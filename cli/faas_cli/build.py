@@ -53,7 +53,8 @@ def docker_build_args(
     *, context: Path, image: str, watchdog_tag: str, build_args: Mapping[str, str],
     iidfile: Path, no_cache: bool = False,
 ) -> list[str]:
-    cmd = ["docker", "build", "--iidfile", str(iidfile), "-t", image,
+    # --force-rm: a failed step leaves no stopped container behind (the legacy builder would).
+    cmd = ["docker", "build", "--force-rm", "--iidfile", str(iidfile), "-t", image,
            "--build-arg", f"TAG={watchdog_tag}"]
     for k, v in build_args.items():
         cmd += ["--build-arg", f"{k}={v}"]

@@ -33,7 +33,8 @@ def test_docker_build_args():
     cmd = build.docker_build_args(context=Path("/ctx"), image="swarmfaas/fn-a:1",
                                   watchdog_tag="abc", build_args={"X": "1"},
                                   iidfile=Path("/b/a.iid"), no_cache=True)
-    assert cmd == ["docker", "build", "--iidfile", "/b/a.iid", "-t", "swarmfaas/fn-a:1",
+    assert cmd == ["docker", "build", "--force-rm", "--iidfile", "/b/a.iid",
+                   "-t", "swarmfaas/fn-a:1",
                    "--build-arg", "TAG=abc", "--build-arg", "X=1", "--no-cache", "/ctx"]
 
 
