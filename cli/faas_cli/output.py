@@ -65,8 +65,10 @@ def describe_rows(f: dict[str, Any]) -> list[tuple[str, str]]:
 
 def table(title: str, columns: list[str], rows: list[tuple[str, ...]]) -> None:
     t = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
-    for c in columns:
-        t.add_column(c)
+    # The first column names the row: it is never cut short, whatever the width.
+    key_width = max([len(columns[0]), *(len(r[0]) for r in rows)]) if columns else 0
+    for i, c in enumerate(columns):
+        t.add_column(c, no_wrap=i == 0, min_width=key_width if i == 0 else None)
     for r in rows:
         t.add_row(*r)
     out.print(t)

@@ -45,3 +45,14 @@ def test_describe_rows():
 ])
 def test_log_line(line, want):
     assert output.log_line(line) == want
+
+
+def test_table_never_cuts_the_name_column(monkeypatch):
+    from rich.console import Console
+
+    console = Console(width=60, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    monkeypatch.setattr(output, "out", console)
+    name = "cli-python-http-024f73-a-long-function-name"
+    output.table("functions", ["name", "stack", "image"],
+                 [(name, "faastest", "swarmfaas/fn-" + "x" * 60)])
+    assert name in console.export_text()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -209,6 +210,15 @@ def tls_context(cafile: str | Path) -> ssl.SSLContext:
     return ctx
 
 
+def _complete(raw: bytes) -> bool:
+    """True once `raw` holds a whole response framed by Content-Length."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    length = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
+    return bool(length) and len(body) >= int(length.group(1))
+
+
 def raw_https(
     port: int, ctx: ssl.SSLContext, server_name: str, request: bytes, timeout: float = 5.0
 ) -> tuple[bytes, ssl.SSLSocket]:
@@ -227,6 +237,10 @@ def raw_https(
         if not data:
             break
         chunks.append(data)
+        if _complete(b"".join(chunks)):
+            # nginx lingers (lingering_timeout) for a declared body that never
+            # comes; the response itself is whole.
+            break
     tls.close()
     return b"".join(chunks), tls
 
