@@ -177,7 +177,8 @@ def _down(spec: ScaleSpec, window: Window, *, current: int, now: float,
         return Decision(None, STEADY, f"the window's highest need is {highest} replicas, "
                         f"at {current}")
     return Decision(new, DOWN, f"at most {highest} replicas needed over the last "
-                    f"{config.down_window:g} s")
+                    f"{config.down_window:g} s" + (f"; the minimum is {spec.min}"
+                                                   if highest < spec.min else ""))
 
 
 def _describe(sample: Sample, spec: ScaleSpec) -> str:

@@ -1,0 +1,227 @@
+"""The scaler on the real swarm: a real sidecar (a swarm service, this tree's
+code) carries real load to real function replicas; the scaler runs as a process
+on the host and sets counts through a real engine gate (with the scaler's
+narrow token) in front of the real Engine.
+
+Bounds stated here (and in docs/scaling.md): under steady load the count rises
+above the minimum within UP_BOUND s of the load starting; after the load
+stops, it is back at the minimum within DOWN_WINDOW + DOWN_SLACK s.
+
+Everything created here is named sctest-* and removed after.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import docker
+import docker.errors
+import httpx
+import pytest
+from sidecar_swarm import (
+    ECHO_DIR,
+    create_function,
+    engine_gate,
+    remove,
+    start_sidecar,
+    swarm_ready,
+    wait_port,
+    wait_until,
+)
+from sidecar_swarm import docker as docker_cli
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+NETWORK = "sctest-functions"
+SIDECAR = "sctest-sidecar"
+IMAGE = "sctest-echo:test"
+SIDECAR_IMAGE = os.environ.get("SCTEST_SIDECAR_IMAGE", "swarmfaas/sidecar:latest")
+SIDECAR_PORT, GATE_PORT, METRICS_PORT = 18391, 18392, 18393
+SIDECAR_TOKEN = "sctest-sidecar-token-0123456789"
+SCALER_TOKEN = "sctest-scaler-token-0123456789"
+DOWN_WINDOW, HUMAN_HOLD = 8.0, 15.0
+UP_BOUND = 3.0     # s from the load's start to a count above the minimum
+DOWN_SLACK = 6.0   # s after the window: a round, the write, Docker's listing
+BASE = f"http://127.0.0.1:{SIDECAR_PORT}"
+
+
+def replicas(name: str) -> int:
+    return int(docker_cli("service", "inspect", "--format",
+                          "{{.Spec.Mode.Replicated.Replicas}}", name))
+
+
+class Load:
+    """``threads`` clients, each a request to /sleep/``seconds`` after another."""
+
+    def __init__(self, function: str, threads: int, seconds: float = 0.5) -> None:
+        self.url = f"{BASE}/function/{function}/sleep/{seconds}"
+        self.threads = threads
+        self.codes: dict[int | str, int] = {}
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._workers: list[threading.Thread] = []
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=30) as client:
+            while not self._stop.is_set():
+                try:
+                    code: int | str = client.get(self.url).status_code
+                except httpx.HTTPError as exc:
+                    code = type(exc).__name__
+                with self._lock:
+                    self.codes[code] = self.codes.get(code, 0) + 1
+
+    def __enter__(self) -> Load:
+        for _ in range(self.threads):
+            worker = threading.Thread(target=self._run, daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for worker in self._workers:
+            worker.join(30)
+
+
+@pytest.fixture(scope="module")
+def world():
+    why = swarm_ready()
+    if why:
+        pytest.skip(why)
+    cleanup()
+    docker_cli("build", "-q", "-t", IMAGE, str(ECHO_DIR), timeout=600)
+    docker_cli("network", "create", "--driver", "overlay", "--attachable", NETWORK)
+    workdir = Path(tempfile.mkdtemp(prefix="sctest-"))
+    scaler_token = workdir / "scaler-token"
+    scaler_token.write_text(SCALER_TOKEN)
+    start_sidecar(SIDECAR, NETWORK, SIDECAR_PORT, docker_dir="/var/run", image=SIDECAR_IMAGE,
+                  mount_source=True, env={"HOLD_TIMEOUT": "10"})
+    log = open(workdir / "scaler.log", "w+b")  # noqa: SIM115 (read in the finally)
+    try:
+        with engine_gate(GATE_PORT, NETWORK, token=SIDECAR_TOKEN,
+                         env={"ENGINE_GATE_SCALER_TOKEN_FILE": str(scaler_token)}) as gate:
+            env = {**os.environ, "FUNCTIONS_NETWORK": NETWORK, "DOCKER_HOST": gate,
+                   "ENGINE_GATE_TOKEN_FILE": str(scaler_token),
+                   "SCALER_SIDECARS": f"127.0.0.1:{SIDECAR_PORT}",
+                   "SCALER_DOWN_WINDOW": str(DOWN_WINDOW), "SCALER_HUMAN_HOLD": str(HUMAN_HOLD),
+                   "SCALER_METRICS_PORT": str(METRICS_PORT), "SCALER_INTERVAL": "0.5"}
+            scaler = subprocess.Popen([sys.executable, "-m", "faas_sidecar.scaler"], env=env,
+                                      stdout=log, stderr=subprocess.STDOUT)
+            try:
+                wait_until(lambda: httpx.get(f"{BASE}/healthz").status_code == 200, 90,
+                           "sidecar healthy", interval=0.2)
+                wait_port(METRICS_PORT)
+                yield gate
+            finally:
+                scaler.terminate()
+                scaler.wait(10)
+    finally:
+        log.seek(0)
+        (Path(__file__).parents[3] / ".build").mkdir(exist_ok=True)
+        (Path(__file__).parents[3] / ".build" / "sctest-scaler.log").write_bytes(log.read())
+        log.close()
+        cleanup()
+
+
+def cleanup() -> None:
+    names = docker_cli("service", "ls", "--format", "{{.Name}}", check=False).split()
+    ours = [n for n in names if n.startswith("sctest-")]
+    remove(*ours)
+    if ours:
+        time.sleep(3)
+    docker_cli("network", "rm", NETWORK, check=False)
+
+
+def function(name: str, labels: dict[str, str], replicas: int = 1) -> str:
+    service = f"sctest-{name}"
+    create_function(service, NETWORK, replicas=replicas, image=IMAGE, wait=True,
+                    labels={"swarmfaas.function": "true", **labels})
+    wait_until(lambda: httpx.get(f"{BASE}/function/{service}/").status_code == 200, 30,
+               f"{service} routable", interval=0.2)
+    return service
+
+
+def scaler_metric(name: str, labels: str) -> float | None:
+    for line in httpx.get(f"http://127.0.0.1:{METRICS_PORT}/metrics").text.splitlines():
+        if line.startswith(f"{name}{{{labels}}}"):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_steady_load_scales_up_fast_and_back_down_after_the_window(world):
+    fn = function("steady", {"swarmfaas.scale.max": "4", "swarmfaas.scale.target": "2"})
+    with Load(fn, threads=8) as load:
+        up = wait_until(lambda: replicas(fn) > 1, UP_BOUND, "a scale-up", interval=0.05)
+        wait_until(lambda: replicas(fn) == 4, 10, "the count at 8 in flight / 2", 0.1)
+        time.sleep(2)
+        assert replicas(fn) == 4  # never above the bound
+    print(f"\nscale-up {up:.2f} s after the load started; codes {load.codes}")
+    assert set(load.codes) == {200}
+    stopped = time.monotonic()
+    time.sleep(DOWN_WINDOW * 0.6)
+    assert replicas(fn) == 4, "scaled down inside the stabilisation window"
+    down = wait_until(lambda: replicas(fn) == 1, DOWN_WINDOW + DOWN_SLACK,
+                      "back at the minimum", interval=0.1) + DOWN_WINDOW * 0.6
+    print(f"back at the minimum {time.monotonic() - stopped:.1f} s after the load stopped "
+          f"(window {DOWN_WINDOW:g} s; measured {down:.1f} s)")
+    assert scaler_metric("swarmfaas_scaler_decisions_total",
+                         'function_name="sctest-steady",reason="scale_up"') >= 1
+    assert scaler_metric("swarmfaas_scaler_decisions_total",
+                         'function_name="sctest-steady",reason="scale_down"') >= 1
+
+
+def test_bounds_and_a_hand_scaling_are_respected(world):
+    fn = function("bounded", {"swarmfaas.scale.min": "1", "swarmfaas.scale.max": "2",
+                              "swarmfaas.scale.target": "1"})
+    seen = set()
+    with Load(fn, threads=6):
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            seen.add(replicas(fn))
+            time.sleep(0.1)
+    assert max(seen) == 2, seen  # 6 in flight at 1 per replica, capped at the max
+    # A human sets 3 (above the max): left alone for the hold, then brought back.
+    docker_cli("service", "scale", "--detach", f"{fn}=3")
+    handed = time.monotonic()
+    while time.monotonic() - handed < HUMAN_HOLD - 3:
+        assert replicas(fn) == 3, "the scaler overrode a hand scaling during its hold"
+        time.sleep(0.25)
+    wait_until(lambda: replicas(fn) <= 2, 3 + 5, "the bound restored after the hold", 0.1)
+
+
+def test_openfaas_label_names_work(world):
+    fn = function("openfaas", {"com.openfaas.scale.min": "2", "com.openfaas.scale.max": "3",
+                               "com.openfaas.scale.target": "1"})
+    wait_until(lambda: replicas(fn) == 2, 5, "raised to com.openfaas.scale.min", 0.1)
+    with Load(fn, threads=6):
+        wait_until(lambda: replicas(fn) == 3, UP_BOUND + 2, "up to com.openfaas.scale.max",
+                   0.05)
+
+
+def test_the_scaler_token_cannot_do_more_than_scale(world):
+    fn = function("narrow", {})
+    client = docker.DockerClient(base_url=world, version="1.41", timeout=10)
+    client.api.headers["Authorization"] = f"Bearer {SCALER_TOKEN}"
+    try:
+        assert [s.name for s in client.services.list(filters={"label": "swarmfaas.function"
+                                                               "=true", "name": fn})] == [fn]
+        for attempt in (
+            lambda: client.services.create(IMAGE, name="sctest-not-allowed",
+                                           labels={"swarmfaas.function": "true"},
+                                           networks=[NETWORK]),
+            lambda: client.api.inspect_service(fn),
+            lambda: client.api.remove_service(fn),
+        ):
+            with pytest.raises(docker.errors.APIError) as refused:
+                attempt()
+            assert refused.value.status_code == 403
+            assert "scaler" in str(refused.value)
+    finally:
+        client.close()
