@@ -39,16 +39,17 @@ from sidecar_swarm import docker as docker_cli
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 NETWORK = "sctest-functions"
-SIDECAR = "sctest-sidecar"
+SIDECAR, SIDECAR_B = "sctest-sidecar", "sctest-sidecar-b"
 IMAGE = "sctest-echo:test"
 SIDECAR_IMAGE = os.environ.get("SCTEST_SIDECAR_IMAGE", "swarmfaas/sidecar:latest")
-SIDECAR_PORT, GATE_PORT, METRICS_PORT = 18391, 18392, 18393
+SIDECAR_PORT, GATE_PORT, METRICS_PORT, SIDECAR_B_PORT = 18391, 18392, 18393, 18394
 SIDECAR_TOKEN = "sctest-sidecar-token-0123456789"
 SCALER_TOKEN = "sctest-scaler-token-0123456789"
 DOWN_WINDOW, HUMAN_HOLD = 8.0, 15.0
 UP_BOUND = 3.0     # s from the load's start to a count above the minimum
 DOWN_SLACK = 6.0   # s after the window: a round, the write, Docker's listing
 BASE = f"http://127.0.0.1:{SIDECAR_PORT}"
+BASE_B = f"http://127.0.0.1:{SIDECAR_B_PORT}"  # a second sidecar: the scaler sums both
 
 
 def replicas(name: str) -> int:
@@ -59,8 +60,9 @@ def replicas(name: str) -> int:
 class Load:
     """``threads`` clients, each a request to /sleep/``seconds`` after another."""
 
-    def __init__(self, function: str, threads: int, seconds: float = 0.5) -> None:
-        self.url = f"{BASE}/function/{function}/sleep/{seconds}"
+    def __init__(self, function: str, threads: int, seconds: float = 0.5,
+                 base: str = BASE) -> None:
+        self.url = f"{base}/function/{function}/sleep/{seconds}"
         self.threads = threads
         self.codes: dict[int | str, int] = {}
         self._stop = threading.Event()
@@ -101,22 +103,24 @@ def world():
     workdir = Path(tempfile.mkdtemp(prefix="sctest-"))
     scaler_token = workdir / "scaler-token"
     scaler_token.write_text(SCALER_TOKEN)
-    start_sidecar(SIDECAR, NETWORK, SIDECAR_PORT, docker_dir="/var/run", image=SIDECAR_IMAGE,
-                  mount_source=True, env={"HOLD_TIMEOUT": "10"})
+    for name, port in ((SIDECAR, SIDECAR_PORT), (SIDECAR_B, SIDECAR_B_PORT)):
+        start_sidecar(name, NETWORK, port, docker_dir="/var/run", image=SIDECAR_IMAGE,
+                      mount_source=True, env={"HOLD_TIMEOUT": "10"})
     log = open(workdir / "scaler.log", "w+b")  # noqa: SIM115 (read in the finally)
     try:
         with engine_gate(GATE_PORT, NETWORK, token=SIDECAR_TOKEN,
                          env={"ENGINE_GATE_SCALER_TOKEN_FILE": str(scaler_token)}) as gate:
             env = {**os.environ, "FUNCTIONS_NETWORK": NETWORK, "DOCKER_HOST": gate,
                    "ENGINE_GATE_TOKEN_FILE": str(scaler_token),
-                   "SCALER_SIDECARS": f"127.0.0.1:{SIDECAR_PORT}",
+                   "SCALER_SIDECARS": f"127.0.0.1:{SIDECAR_PORT},127.0.0.1:{SIDECAR_B_PORT}",
                    "SCALER_DOWN_WINDOW": str(DOWN_WINDOW), "SCALER_HUMAN_HOLD": str(HUMAN_HOLD),
                    "SCALER_METRICS_PORT": str(METRICS_PORT), "SCALER_INTERVAL": "0.5"}
             scaler = subprocess.Popen([sys.executable, "-m", "faas_sidecar.scaler"], env=env,
                                       stdout=log, stderr=subprocess.STDOUT)
             try:
-                wait_until(lambda: httpx.get(f"{BASE}/healthz").status_code == 200, 90,
-                           "sidecar healthy", interval=0.2)
+                for base in (BASE, BASE_B):
+                    wait_until(lambda b=base: httpx.get(f"{b}/healthz").status_code == 200,
+                               90, f"sidecar at {base} healthy", interval=0.2)
                 wait_port(METRICS_PORT)
                 yield gate
             finally:
@@ -143,8 +147,9 @@ def function(name: str, labels: dict[str, str], replicas: int = 1) -> str:
     service = f"sctest-{name}"
     create_function(service, NETWORK, replicas=replicas, image=IMAGE, wait=True,
                     labels={"swarmfaas.function": "true", **labels})
-    wait_until(lambda: httpx.get(f"{BASE}/function/{service}/").status_code == 200, 30,
-               f"{service} routable", interval=0.2)
+    for base in (BASE, BASE_B):
+        wait_until(lambda b=base: httpx.get(f"{b}/function/{service}/").status_code == 200,
+                   30, f"{service} routable at {base}", interval=0.2)
     return service
 
 
@@ -175,6 +180,22 @@ def test_steady_load_scales_up_fast_and_back_down_after_the_window(world):
                          'function_name="sctest-steady",reason="scale_up"') >= 1
     assert scaler_metric("swarmfaas_scaler_decisions_total",
                          'function_name="sctest-steady",reason="scale_down"') >= 1
+
+
+def test_two_sidecars_make_one_decision_on_their_summed_load(world):
+    """4 in flight through each sidecar: each alone would ask for 2 replicas; the one
+    scaler sums them and asks for 4, once."""
+    fn = function("two", {"swarmfaas.scale.max": "6", "swarmfaas.scale.target": "2"})
+    with Load(fn, threads=4, base=BASE), Load(fn, threads=4, base=BASE_B):
+        wait_until(lambda: replicas(fn) == 4, UP_BOUND + 5, "the count at 8 in flight / 2",
+                   0.05)
+        time.sleep(2)
+        assert replicas(fn) == 4
+        assert scaler_metric("gateway_function_invocation_inflight",
+                             'function_name="sctest-two"') >= 6
+    ups = scaler_metric("swarmfaas_scaler_decisions_total",
+                        'function_name="sctest-two",reason="scale_up"')
+    assert ups is not None and 1 <= ups <= 4  # one count per step up, never one per sidecar
 
 
 def test_bounds_and_a_hand_scaling_are_respected(world):
