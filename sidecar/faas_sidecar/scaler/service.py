@@ -19,14 +19,14 @@ import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..spec import InvalidFunction, parse_service, service_networks, task_is_ready
 from .config import ScalerConfig
 from .labels import ScaleLabelError, ScaleSpec, parse_scale_labels
 from .measure import Reading, Round, parse_metrics, samples
 from .metrics import ScalerMetrics
-from .policy import LastDecision, Window, advance, decide, noticed_by_hand
+from .policy import LastDecision, Sample, Window, advance, decide, noticed_by_hand
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,16 @@ class FunctionState:
 Scrape = Callable[[str, int], Awaitable[Mapping[str, Reading]]]
 
 
+class EngineCalls(Protocol):
+    """The Engine calls a round makes (engine.ScalerEngine; blocking, run in a thread)."""
+
+    def network_id(self, network: str) -> str: ...
+    def list_functions(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]: ...
+    def set_replicas(self, service: Mapping[str, Any], replicas: int) -> None: ...
+
+
 class Scaler:
-    def __init__(self, config: ScalerConfig, engine: Any, metrics: ScalerMetrics, *,
+    def __init__(self, config: ScalerConfig, engine: EngineCalls, metrics: ScalerMetrics, *,
                  scrape: Scrape | None = None,
                  resolve: Callable[[str, int], Awaitable[list[str]]] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -127,7 +135,7 @@ class Scaler:
         for view in views:
             await self._scale(view, sampled[view.name], now)
 
-    async def _scale(self, view: FunctionView, sample: Any, now: float) -> None:
+    async def _scale(self, view: FunctionView, sample: Sample, now: float) -> None:
         state = self._states.setdefault(view.name, FunctionState())
         if noticed_by_hand(view.replicas, state.expected):
             state.last_human = now

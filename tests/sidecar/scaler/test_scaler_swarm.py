@@ -29,6 +29,7 @@ from sidecar_swarm import (
     create_function,
     engine_gate,
     remove,
+    service_count,
     start_sidecar,
     swarm_ready,
     wait_port,
@@ -215,6 +216,37 @@ def test_bounds_and_a_hand_scaling_are_respected(world):
         assert replicas(fn) == 3, "the scaler overrode a hand scaling during its hold"
         time.sleep(0.25)
     wait_until(lambda: replicas(fn) <= 2, 3 + 5, "the bound restored after the hold", 0.1)
+
+
+def test_to_zero_after_the_idle_period_never_under_a_long_request_and_back(world):
+    """The scaler's side of scale to zero and from zero: the sidecar's hold of a
+    request for a function at zero is later work (issue 15), so the first request
+    gets the sidecar's 503 today, and the scaler starts the function from it."""
+    fn = function("zero", {"swarmfaas.scale.zero": "true",
+                           "swarmfaas.scale.zero_duration": "6"})
+    answer: dict[str, int] = {}
+    long = threading.Thread(target=lambda: answer.update(
+        code=httpx.get(f"{BASE}/function/{fn}/sleep/10", timeout=30).status_code))
+    long.start()
+    started = time.monotonic()
+    while long.is_alive():
+        assert replicas(fn) == 1, "scaled to zero under a running request"
+        time.sleep(0.25)
+    assert answer == {"code": 200}
+    ran = time.monotonic() - started
+    zero = wait_until(lambda: replicas(fn) == 0, 6 + 4, "scaled to zero", 0.1)
+    print(f"\nat zero {zero:.1f} s after a {ran:.1f} s request ended (idle period 6 s)")
+    assert zero >= 6 - 1  # not before the idle period (less one round and the request's tail)
+    with httpx.Client(base_url=BASE) as client:  # no request to the function meanwhile
+        wait_until(lambda: service_count(client, fn) == 0, 15, "the sidecar's table at zero",
+                   0.2)
+    first = httpx.get(f"{BASE}/function/{fn}/", timeout=30).status_code
+    back = wait_until(lambda: replicas(fn) == 1, UP_BOUND, "started from zero", 0.05)
+    wait_until(lambda: httpx.get(f"{BASE}/function/{fn}/").status_code == 200, 30,
+               "served again", 0.2)
+    print(f"count back at 1 {back:.2f} s after a request at zero (which got {first})")
+    assert scaler_metric("swarmfaas_scaler_decisions_total",
+                         'function_name="sctest-zero",reason="from_zero"') == 1
 
 
 def test_openfaas_label_names_work(world):
