@@ -26,6 +26,7 @@ import httpx
 import pytest
 from sidecar_swarm import (
     ECHO_DIR,
+    SteadyLoad,
     create_function,
     engine_gate,
     remove,
@@ -58,39 +59,9 @@ def replicas(name: str) -> int:
                           "{{.Spec.Mode.Replicated.Replicas}}", name))
 
 
-class Load:
+def sleep_load(function: str, threads: int, seconds: float = 0.5, base: str = BASE) -> SteadyLoad:
     """``threads`` clients, each a request to /sleep/``seconds`` after another."""
-
-    def __init__(self, function: str, threads: int, seconds: float = 0.5,
-                 base: str = BASE) -> None:
-        self.url = f"{base}/function/{function}/sleep/{seconds}"
-        self.threads = threads
-        self.codes: dict[int | str, int] = {}
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._workers: list[threading.Thread] = []
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=30) as client:
-            while not self._stop.is_set():
-                try:
-                    code: int | str = client.get(self.url).status_code
-                except httpx.HTTPError as exc:
-                    code = type(exc).__name__
-                with self._lock:
-                    self.codes[code] = self.codes.get(code, 0) + 1
-
-    def __enter__(self) -> Load:
-        for _ in range(self.threads):
-            worker = threading.Thread(target=self._run, daemon=True)
-            worker.start()
-            self._workers.append(worker)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for worker in self._workers:
-            worker.join(30)
+    return SteadyLoad(base, f"/function/{function}/sleep/{seconds}", threads=threads)
 
 
 @pytest.fixture(scope="module")
@@ -163,13 +134,13 @@ def scaler_metric(name: str, labels: str) -> float | None:
 
 def test_steady_load_scales_up_fast_and_back_down_after_the_window(world):
     fn = function("steady", {"swarmfaas.scale.max": "4", "swarmfaas.scale.target": "2"})
-    with Load(fn, threads=8) as load:
+    with sleep_load(fn, threads=8) as load:
         up = wait_until(lambda: replicas(fn) > 1, UP_BOUND, "a scale-up", interval=0.05)
         wait_until(lambda: replicas(fn) == 4, 10, "the count at 8 in flight / 2", 0.1)
         time.sleep(2)
         assert replicas(fn) == 4  # never above the bound
-    print(f"\nscale-up {up:.2f} s after the load started; codes {load.codes}")
-    assert set(load.codes) == {200}
+    print(f"\nscale-up {up:.2f} s after the load started; outcomes {dict(load.outcomes)}")
+    assert set(load.outcomes) == {"ok"}, load.failures[:3]
     stopped = time.monotonic()
     time.sleep(DOWN_WINDOW * 0.6)
     assert replicas(fn) == 4, "scaled down inside the stabilisation window"
@@ -187,7 +158,7 @@ def test_two_sidecars_make_one_decision_on_their_summed_load(world):
     """4 in flight through each sidecar: each alone would ask for 2 replicas; the one
     scaler sums them and asks for 4, once."""
     fn = function("two", {"swarmfaas.scale.max": "6", "swarmfaas.scale.target": "2"})
-    with Load(fn, threads=4, base=BASE), Load(fn, threads=4, base=BASE_B):
+    with sleep_load(fn, threads=4, base=BASE), sleep_load(fn, threads=4, base=BASE_B):
         wait_until(lambda: replicas(fn) == 4, UP_BOUND + 5, "the count at 8 in flight / 2",
                    0.05)
         time.sleep(2)
@@ -205,7 +176,7 @@ def test_bounds_and_a_hand_scaling_are_respected(world):
     fn = function("bounded", {"swarmfaas.scale.min": "1", "swarmfaas.scale.max": "2",
                               "swarmfaas.scale.target": "1"})
     seen = set()
-    with Load(fn, threads=6):
+    with sleep_load(fn, threads=6):
         deadline = time.monotonic() + 6
         while time.monotonic() < deadline:
             seen.add(replicas(fn))
@@ -255,7 +226,7 @@ def test_openfaas_label_names_work(world):
     fn = function("openfaas", {"com.openfaas.scale.min": "2", "com.openfaas.scale.max": "3",
                                "com.openfaas.scale.target": "1"})
     wait_until(lambda: replicas(fn) == 2, 5, "raised to com.openfaas.scale.min", 0.1)
-    with Load(fn, threads=6):
+    with sleep_load(fn, threads=6):
         wait_until(lambda: replicas(fn) == 3, UP_BOUND + 2, "up to com.openfaas.scale.max",
                    0.05)
 
