@@ -10,7 +10,7 @@ import sys
 
 from prometheus_client import start_http_server
 
-from ..engine import EngineError
+from ..engineclient import EngineError
 from .config import ScalerConfig, ScalerConfigError
 from .engine import ScalerEngine
 from .metrics import ScalerMetrics

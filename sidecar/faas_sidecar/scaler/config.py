@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..enginetoken import read_token
-from ..settings import NETWORK_NAME_RE, bounded, text
+from ..settings import NETWORK_NAME_RE, ConfigError, Settings
 from .policy import PolicyConfig
 
 
-class ScalerConfigError(ValueError):
+class ScalerConfigError(ConfigError):
     """A setting of the scaler is missing or invalid; the message names it."""
 
 
@@ -31,30 +31,22 @@ class ScalerConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ScalerConfig:
-        network = text(env, "FUNCTIONS_NETWORK")
+        s = Settings(env, ScalerConfigError)
+        network = s.text("FUNCTIONS_NETWORK")
         if network is None or not NETWORK_NAME_RE.match(network):
-            raise ScalerConfigError(
-                f"FUNCTIONS_NETWORK must be the name of the functions overlay network "
-                f"(e.g. faas_functions), got {network!r}")
-        level = (text(env, "LOG_LEVEL") or "INFO").upper()
-        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise ScalerConfigError(f"LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING "
-                                    "or ERROR")
-
-        def seconds(name: str, default: float, low: float, high: float) -> float:
-            return bounded(env, name, default, float, low, high,
-                           f"seconds from {low:g} to {high:g}", ScalerConfigError)
-
+            s.fail(f"FUNCTIONS_NETWORK must be the name of the functions overlay network "
+                   f"(e.g. faas_functions), got {network!r}")
         return cls(
             functions_network=network,
-            sidecars=_sidecars(text(env, "SCALER_SIDECARS") or "tasks.sidecar:8080"),
-            docker_host=text(env, "DOCKER_HOST") or "tcp://engine-gate:2375",
-            interval=seconds("SCALER_INTERVAL", 1.0, 0.1, 1.0),
-            policy=PolicyConfig(down_window=seconds("SCALER_DOWN_WINDOW", 60.0, 1, 3600),
-                                human_hold=seconds("SCALER_HUMAN_HOLD", 120.0, 0, 86400)),
-            metrics_port=bounded(env, "SCALER_METRICS_PORT", 8081, int, 1, 65535,
-                                 "a TCP port (1-65535)", ScalerConfigError),
-            log_level=level,
+            sidecars=_sidecars(s.text("SCALER_SIDECARS", "tasks.sidecar:8080")),
+            docker_host=s.text("DOCKER_HOST", "tcp://engine-gate:2375"),
+            # at most 1 s: a scale-up must follow its signal within 2 s
+            interval=s.seconds("SCALER_INTERVAL", 1.0, low=0.1, high=1.0),
+            policy=PolicyConfig(
+                down_window=s.seconds("SCALER_DOWN_WINDOW", 60.0, low=1, high=3600),
+                human_hold=s.seconds("SCALER_HUMAN_HOLD", 120.0, low=0, high=86400)),
+            metrics_port=s.port("SCALER_METRICS_PORT", 8081),
+            log_level=s.log_level(),
             token=read_token(env, ScalerConfigError),
         )
 

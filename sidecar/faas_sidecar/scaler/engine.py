@@ -12,9 +12,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-import requests.exceptions
-
-from ..engine import API_VERSION, Engine, EngineError
+from ..engine import Engine
+from ..engineclient import API_VERSION, EngineError, engine_calls
 
 
 class ScalerEngine(Engine):
@@ -24,18 +23,17 @@ class ScalerEngine(Engine):
         The version is the one listed: if anyone changed the service since,
         Docker refuses the update ("out of sequence") and the next round sees
         the change, so a human's write is never overwritten unseen."""
+        action = f"scaling {service['ID']}"
         spec = copy.deepcopy(service["Spec"])
         spec["Mode"]["Replicated"]["Replicas"] = replicas
         url = f"{self._api.base_url}/v{API_VERSION}/services/{service['ID']}/update"
-        try:
+        with engine_calls(action):
             response = self._api.post(url, params={"version": service["Version"]["Index"]},
                                       json=spec, timeout=self._timeout)
-        except (requests.exceptions.RequestException, OSError) as exc:
-            raise EngineError(f"scaling {service['ID']}: {exc}") from exc
         if response.status_code >= 400:
             try:
-                message = response.json().get("message") or response.text
+                detail = str(response.json().get("message") or response.text)
             except ValueError:
-                message = response.text
-            raise EngineError(f"scaling {service['ID']}: {response.status_code} "
-                              f"{message[:300]}")
+                detail = response.text
+            raise EngineError(f"{action}: {response.status_code} {detail[:300]}",
+                              action=action, status=response.status_code, detail=detail)
