@@ -1,4 +1,4 @@
-"""A function's scaling labels -> ScaleSpec (pure).
+"""A function's scaling labels -> ScaleSpec (pure). The keys are faas_sidecar.labels'.
 
 Our names (``swarmfaas.scale.*``) win; OpenFaaS's (``com.openfaas.scale.*``)
 are read where ours are absent, so a stack written for OpenFaaS keeps its
@@ -13,23 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-# --- label keys (to move into faas_sidecar/labels.py when it exists on main) ---
-SCALE_MIN = "swarmfaas.scale.min"
-SCALE_MAX = "swarmfaas.scale.max"
-SCALE_TARGET = "swarmfaas.scale.target"
-SCALE_TYPE = "swarmfaas.scale.type"
-SCALE_ZERO = "swarmfaas.scale.zero"
-SCALE_ZERO_DURATION = "swarmfaas.scale.zero_duration"
-# OpenFaaS's names for the same settings, read where ours are absent.
-OPENFAAS_FALLBACK = {
-    SCALE_MIN: "com.openfaas.scale.min",
-    SCALE_MAX: "com.openfaas.scale.max",
-    SCALE_TARGET: "com.openfaas.scale.target",
-    SCALE_TYPE: "com.openfaas.scale.type",
-    SCALE_ZERO: "com.openfaas.scale.zero",
-    SCALE_ZERO_DURATION: "com.openfaas.scale.zero-duration",
-}
-# --- end of label keys ---
+from ..labels import (
+    DEFAULT_SCALE_MAX,
+    DEFAULT_SCALE_MIN,
+    DEFAULT_SCALE_ZERO_DURATION,
+    OPENFAAS_SCALE,
+    SCALE_MAX,
+    SCALE_MIN,
+    SCALE_TARGET,
+    SCALE_TYPE,
+    SCALE_ZERO,
+    SCALE_ZERO_DURATION,
+)
 
 MAX_REPLICAS = 1000
 
@@ -41,8 +36,8 @@ class ScaleType(Enum):
 
 
 DEFAULT_TARGET = {ScaleType.INFLIGHT: 4.0, ScaleType.RPS: 50.0, ScaleType.CPU: 80.0}
-DEFAULT_MIN, DEFAULT_MAX = 1, 20
-DEFAULT_ZERO_DURATION = 300.0
+DEFAULT_MIN, DEFAULT_MAX = DEFAULT_SCALE_MIN, DEFAULT_SCALE_MAX
+DEFAULT_ZERO_DURATION = DEFAULT_SCALE_ZERO_DURATION
 
 
 class ScaleLabelError(ValueError):
@@ -61,7 +56,7 @@ class ScaleSpec:
 
 def _lookup(labels: Mapping[str, str], key: str) -> tuple[str, str] | None:
     """(label actually used, its value) for one setting, ours first."""
-    for name in (key, OPENFAAS_FALLBACK[key]):
+    for name in (key, OPENFAAS_SCALE[key]):
         value = labels.get(name)
         if value is not None and value.strip():
             return name, value.strip()
