@@ -13,6 +13,8 @@ umask 077
 [ -s "$state/basic-auth-password" ] || head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$state/basic-auth-password"
 # The sidecar's token for the engine gate (sidecar/faas_sidecar/enginetoken.py).
 [ -s "$state/engine-gate-token" ] || head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$state/engine-gate-token"
+# The scaler's token: the gate lets it list functions and set replica counts only.
+[ -s "$state/engine-gate-scaler-token" ] || head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$state/engine-gate-scaler-token"
 
 # The development certificate (a local CA and a cert for localhost).
 "$VENV/bin/python" "$ROOT/certs/dev_cert.py" "$state/certs" >/dev/null \
@@ -23,6 +25,7 @@ h() { cat "$@" | sha256sum | cut -c1-10; }
   echo "STATE_DIR=$state"
   echo "AUTH_HASH=$(h "$state/basic-auth-user" "$state/basic-auth-password")"
   echo "GATE_TOKEN_HASH=$(h "$state/engine-gate-token")"
+  echo "SCALER_TOKEN_HASH=$(h "$state/engine-gate-scaler-token")"
   if [ -f "$state/certs/cert.pem" ]; then
     echo "CERT_HASH=$(h "$state/certs/cert.pem" "$state/certs/key.pem")"
   fi

@@ -19,18 +19,19 @@ SETTING = "ENGINE_GATE_TOKEN_FILE"
 MIN_LENGTH = 16
 
 
-def read_token(env: Mapping[str, str], error: type[ValueError]) -> str | None:
-    """The token in the file ENGINE_GATE_TOKEN_FILE names; None when unset."""
-    path = text(env, SETTING)
+def read_token(env: Mapping[str, str], error: type[ValueError],
+               setting: str = SETTING) -> str | None:
+    """The token in the file ``setting`` (ENGINE_GATE_TOKEN_FILE) names; None when unset."""
+    path = text(env, setting)
     if path is None:
         return None
     try:
         token = Path(path).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{SETTING}={path!r}: cannot read the token: "
+        raise error(f"{setting}={path!r}: cannot read the token: "
                     f"{getattr(exc, 'strerror', None) or exc}") from None
     if len(token) < MIN_LENGTH or not all(c.isprintable() and not c.isspace() for c in token):
-        raise error(f"{SETTING}={path!r}: the token must be at least {MIN_LENGTH} printable "
+        raise error(f"{setting}={path!r}: the token must be at least {MIN_LENGTH} printable "
                     "characters without spaces")
     return token
 

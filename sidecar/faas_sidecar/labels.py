@@ -30,6 +30,19 @@ ALEXA_TIMEOUT = "swarmfaas.alexa.timeout"
 
 SCALE_MIN = "swarmfaas.scale.min"
 SCALE_MAX = "swarmfaas.scale.max"
+SCALE_TYPE = "swarmfaas.scale.type"
+SCALE_TARGET = "swarmfaas.scale.target"
+SCALE_ZERO = "swarmfaas.scale.zero"
+SCALE_ZERO_DURATION = "swarmfaas.scale.zero_duration"
+# OpenFaaS's names of the same settings; the scaler reads them where ours are absent.
+OPENFAAS_SCALE = {
+    SCALE_MIN: "com.openfaas.scale.min",
+    SCALE_MAX: "com.openfaas.scale.max",
+    SCALE_TYPE: "com.openfaas.scale.type",
+    SCALE_TARGET: "com.openfaas.scale.target",
+    SCALE_ZERO: "com.openfaas.scale.zero",
+    SCALE_ZERO_DURATION: "com.openfaas.scale.zero-duration",
+}
 
 ANNOTATION_PREFIX = "swarmfaas.annotation."  # + an OpenFaaS annotation's key
 
@@ -48,6 +61,7 @@ MAX_TIMEOUT = 24 * 3600.0
 ALEXA_MAX_TIMEOUT = 3600.0
 DEFAULT_SCALE_MIN = 1
 DEFAULT_SCALE_MAX = 20
+DEFAULT_SCALE_ZERO_DURATION = 300.0  # seconds
 
 # -- function names --------------------------------------------------------------
 # [a-z0-9-], 1-63 characters, a letter or digit at both ends: a DNS label, so
@@ -90,6 +104,10 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(ALEXA_TIMEOUT),
     Label(SCALE_MIN, str(DEFAULT_SCALE_MIN)),
     Label(SCALE_MAX, str(DEFAULT_SCALE_MAX)),
+    Label(SCALE_TYPE, "inflight"),  # scaler.labels.ScaleType.INFLIGHT
+    Label(SCALE_TARGET),  # by type: scaler.labels.DEFAULT_TARGET
+    Label(SCALE_ZERO, "false"),
+    Label(SCALE_ZERO_DURATION, f"{DEFAULT_SCALE_ZERO_DURATION:g}"),
     Label(ANNOTATION_PREFIX + "<key>"),
     Label(STACK_NAMESPACE),
 )

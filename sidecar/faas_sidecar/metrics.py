@@ -16,6 +16,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from .model import RoutingTable
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# --- the series the scaler reads from every sidecar (faas_sidecar/scaler/measure.py) ---
+STARTED_METRIC = "gateway_function_invocation_started"    # counter, per function_name
+INFLIGHT_METRIC = "gateway_function_invocation_inflight"  # gauge: started, no response head yet
+# gauge: requests a sidecar holds for a function (its queue and the scale-from-zero
+# hold); exported by whichever piece holds them, read as 0 while absent.
+QUEUED_METRIC = "swarmfaas_function_queued"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -60,7 +66,7 @@ class CallCollector:
         self.calls: dict[tuple[str, str], list] = {}
 
     def collect(self):
-        started = CounterMetricFamily("gateway_function_invocation_started",
+        started = CounterMetricFamily(STARTED_METRIC,
                                       "Function invocations started", labels=["function_name"])
         for name, count in sorted(self.started.items()):
             started.add_metric([name], count)
@@ -80,6 +86,20 @@ class CallCollector:
         yield invocations
         yield seconds
         yield started
+        yield self._inflight()
+
+    def _inflight(self) -> GaugeMetricFamily:
+        """Started minus answered, per function: every start is answered (a code,
+        499 for a client that left) exactly once, at its response head."""
+        answered: dict[str, int] = {}
+        for (name, _code), entry in self.calls.items():
+            answered[name] = answered.get(name, 0) + entry[0]
+        inflight = GaugeMetricFamily(INFLIGHT_METRIC, "Function invocations in flight "
+                                     "(started, no response head yet)",
+                                     labels=["function_name"])
+        for name, count in sorted(self.started.items()):
+            inflight.add_metric([name], max(count - answered.get(name, 0), 0))
+        return inflight
 
 
 def _bound(value: float) -> str:

@@ -127,13 +127,13 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
 
 @contextmanager
 def engine_gate(port: int, network: str, *, images: str = "", secrets: str = "",
-                token: str | None = None) -> Iterator[str]:
+                token: str | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
     """The real engine gate as a process on 127.0.0.1:``port`` in front of the host's
     Docker socket; yields its DOCKER_HOST URL. Its log is printed if it failed.
     With ``token``, it requires that token (ENGINE_GATE_TOKEN_FILE), as deployed."""
     env = {**os.environ, "FUNCTIONS_NETWORK": network, "SYSTEM_IMAGE_ALLOWLIST": images,
            "SYSTEM_SECRET_ALLOWLIST": secrets, "GATE_HOST": "127.0.0.1",
-           "GATE_PORT": str(port)}
+           "GATE_PORT": str(port), **(env or {})}
     with tempfile.TemporaryFile() as log, tempfile.NamedTemporaryFile("w") as token_file:
         if token is not None:
             token_file.write(token)
@@ -268,9 +268,10 @@ def start_engine_gate_service(name: str, network: str, functions_network: str,
 def start_sidecar(name: str, network: str, port: int, *, docker_dir: str,
                   socket_name: str = "docker.sock", auth_dir: str | None = None,
                   env: dict[str, str] | None = None, mount_source: bool | None = None,
-                  extra: list[str] | None = None) -> None:
+                  extra: list[str] | None = None, image: str | None = None) -> None:
     """The sidecar as a swarm service on ``network``, published on 127.0.0.1:``port``
-    (host mode), talking to dockerd through ``docker_dir``/``socket_name``."""
+    (host mode), talking to dockerd through ``docker_dir``/``socket_name``; from
+    ``image`` (default SIDECAR_IMAGE)."""
     mounts = [f"type=bind,src={docker_dir},dst=/relay"]
     if auth_dir:
         mounts.append(f"type=bind,src={auth_dir},dst=/run/sc-auth,ro")
@@ -295,7 +296,7 @@ def start_sidecar(name: str, network: str, port: int, *, docker_dir: str,
         args += ["--env", f"{key}={value}"]
     for mount in mounts:
         args += ["--mount", mount]
-    docker(*args, *(extra or []), SIDECAR_IMAGE)
+    docker(*args, *(extra or []), image or SIDECAR_IMAGE)
 
 
 def task_ips(service: str, network: str) -> list[str]:

@@ -18,6 +18,7 @@ class GateConfigError(ConfigError):
 
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
+SCALER_TOKEN_SETTING = "ENGINE_GATE_SCALER_TOKEN_FILE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,9 @@ class GateConfig:
     log_level: str = "INFO"                # LOG_LEVEL
     # ENGINE_GATE_TOKEN_FILE: when set, every call but /_ping must carry it
     token: str | None = field(default=None, repr=False)
+    # ENGINE_GATE_SCALER_TOKEN_FILE: the scaler's token, which opens only listing
+    # functions and setting their replica count (policy.refuse_scale)
+    scaler_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GateConfig:
@@ -44,6 +48,11 @@ class GateConfig:
         socket = s.text("DOCKER_SOCKET", DEFAULT_SOCKET)
         if not socket.startswith("/"):
             s.fail(f"DOCKER_SOCKET must be an absolute path, got {socket!r}")
+        token = read_token(env, GateConfigError)
+        scaler_token = read_token(env, GateConfigError, SCALER_TOKEN_SETTING)
+        if scaler_token is not None and scaler_token == token:
+            s.fail(f"{SCALER_TOKEN_SETTING} must hold another token than "
+                   "ENGINE_GATE_TOKEN_FILE (the scaler's rights are narrower)")
         return cls(
             functions_network=network,
             image_allowlist=s.globs("SYSTEM_IMAGE_ALLOWLIST"),
@@ -54,5 +63,6 @@ class GateConfig:
             max_body=s.size("GATE_MAX_BODY", 1 << 20, low=1024, high=64 << 20),
             timeout=s.seconds("GATE_TIMEOUT", 30.0, low=1, high=600),
             log_level=s.log_level(),
-            token=read_token(env, GateConfigError),
+            token=token,
+            scaler_token=scaler_token,
         )

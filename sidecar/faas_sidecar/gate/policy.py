@@ -209,3 +209,45 @@ def refuse_function_only(current: Mapping[str, Any], action: str) -> str | None:
 
 def _sentence(action: str, found: Iterable[str]) -> str:
     return f"the engine gate refuses to {action} this service: " + "; ".join(sorted(found))
+
+
+# --- the scaler's narrow rule ---------------------------------------------------
+# A caller with the scaler's token (ENGINE_GATE_SCALER_TOKEN_FILE) lists functions
+# and their tasks and changes one thing: a function's replica count.
+SCALER_KINDS = frozenset({Kind.PASS, Kind.LIST_FUNCTIONS, Kind.LIST_FUNCTION_TASKS,
+                          Kind.UPDATE})
+
+
+def refuse_for_scaler(kind: Kind) -> str | None:
+    """Why the scaler may not make a call of this kind, or None."""
+    if kind in SCALER_KINDS:
+        return None
+    return (f"the engine gate lets the scaler only list functions and set their replica "
+            f"count, not {kind.value}")
+
+
+def _but_replicas(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec with its replica count blanked out."""
+    mode = spec.get("Mode") or {}
+    replicated = mode.get("Replicated")
+    if not isinstance(replicated, dict):
+        return dict(spec)
+    return {**spec, "Mode": {**mode, "Replicated": {**replicated, "Replicas": None}}}
+
+
+def refuse_scale(current: Mapping[str, Any], spec: Mapping[str, Any]) -> str | None:
+    """Why ``spec`` is more than a new replica count for ``current`` (the service's
+    inspect JSON), or None: the scaler's update must be the service's own spec
+    with only ``Mode.Replicated.Replicas`` changed."""
+    if not is_function(current):
+        return "the engine gate lets the scaler scale only services labelled " + FUNCTION_FILTER
+    before = current.get("Spec") or {}
+    if not isinstance((before.get("Mode") or {}).get("Replicated"), dict):
+        return "the engine gate lets the scaler scale only replicated services"
+    replicas = ((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas")
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+        return "the scaler's update must set Mode.Replicated.Replicas to a count"
+    if _but_replicas(spec) != _but_replicas(before):
+        return ("the engine gate lets the scaler change only the replica count; this update "
+                "changes more of the service's spec")
+    return None

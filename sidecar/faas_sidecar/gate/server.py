@@ -38,7 +38,9 @@ from .policy import (
     lists_only_functions,
     needs_token,
     refuse_create,
+    refuse_for_scaler,
     refuse_function_only,
+    refuse_scale,
     refuse_update,
     route,
     task_services,
@@ -181,11 +183,16 @@ class Gate:
         if not url.startswith("/"):
             raise refusals.bad_request("only origin-form request targets are accepted")
         path, _, query = url.partition("?")
-        token = self.config.token
-        if token and needs_token(path) and not presented(request.header(b"authorization"), token):
+        token, authorization = self.config.token, request.header(b"authorization")
+        scaler = bool(self.config.scaler_token) and presented(authorization,
+                                                              self.config.scaler_token or "")
+        if (token and needs_token(path) and not scaler
+                and not presented(authorization, token)):
             raise refusals.unauthorized("the engine gate answers only the sidecar: "
                                         f"Authorization: Bearer <the token in {TOKEN_SETTING}>")
         where = route(method, path)
+        if scaler and (why := refuse_for_scaler(where.kind)):
+            raise refusals.forbidden(why)
         if where.kind is Kind.PASS:
             return
         if where.kind is Kind.DENY:
@@ -220,7 +227,9 @@ class Gate:
             request.url = _SERVICE_IN_PATH.sub(
                 lambda m: m.group(1) + str(current.get("ID", "")).encode("ascii"),
                 request.url, count=1)
-            if where.kind is Kind.UPDATE:
+            if where.kind is Kind.UPDATE and scaler:
+                why = _checked(refuse_scale, current, _json(request.body))
+            elif where.kind is Kind.UPDATE:
                 spec = _json(request.body)
                 why = _checked(refuse_update, current, spec, await self._lookup(self._rules))
             else:
