@@ -23,7 +23,8 @@ from .errors import PlatformError
 from .headers import call_id_for, request_headers, response_headers
 from .model import FunctionSpec, Replica, RoutingTable
 from .routing import FUNCTION_HEADER, check_name, resolve
-from .upstream import Connection, Pool, UpstreamError, discard, encode_head
+from .upstream import READING_BODY, Connection, Pool, UpstreamError
+from .wire import request_head
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -116,7 +117,7 @@ class Lease:
             if ok:
                 self._proxy.pool.release(conn)
             else:
-                discard(conn)
+                conn.close()
 
 
 class PendingCall:
@@ -125,7 +126,7 @@ class PendingCall:
     the Reply, or the PlatformError, goes to ``deliver`` once."""
 
     __slots__ = ("_body", "_call_id", "_conn", "_deliver", "_head", "_head_only", "_lease",
-                 "_proxy", "_spec", "_started", "_task", "_timeout")
+                 "_listening", "_proxy", "_spec", "_started", "_task", "_timeout")
 
     def __init__(self, proxy: Proxy, spec: FunctionSpec, conn: Connection, head: bytes,
                  body: bytes, call_id: str, head_only: bool,
@@ -144,16 +145,15 @@ class PendingCall:
         self._lease = Lease(proxy, conn.key, conn)
         self._timeout = spec.timeout + TIMEOUT_MARGIN
         proxy.pool.watch(conn, time.monotonic() + self._timeout)
-        conn.head_only = head_only
-        conn.listener = self._on_connection
-        conn.send_bytes(head, body)
+        self._listening = True
+        conn.send_bytes(head, body, head_only=head_only, listener=self._on_connection)
 
     def cancel(self) -> None:
         """The client left: drop the exchange (the replica sees the close)."""
         if self._task is not None:
             self._task.cancel()  # its own bookkeeping records the 499
             return
-        if self._conn.listener is None:
+        if not self._listening:
             return  # already delivered
         self._detach()
         self._lease.done(False)
@@ -161,8 +161,8 @@ class PendingCall:
 
     def _on_connection(self) -> None:
         conn = self._conn
-        if conn.headers_done:
-            if not conn.complete and conn.error is None and _small_body_coming(conn):
+        if conn.has_head():
+            if conn.state is READING_BODY and _small_body_coming(conn):
                 return  # a small body split over reads: wait for the rest
             self._detach()
             reply = Proxy._reply(conn, self._call_id, self._head_only, self._lease,
@@ -180,7 +180,7 @@ class PendingCall:
             self._finish(PlatformError(504, "function_timeout", f"function {spec.name!r} did "
                                        f"not answer within {self._timeout:g} s"))
         elif isinstance(error, UpstreamError) and (
-                not error.sent or (conn.reused and conn.received == 0)):
+                not error.sent or conn.stale()):
             # Never reached the replica (a pooled connection it had closed):
             # the call starts over in _exchange, in a task.
             log.info("retrying %s after %s (call %s)", spec.name, error, self._call_id)
@@ -212,7 +212,8 @@ class PendingCall:
 
     def _detach(self) -> None:
         conn = self._conn
-        conn.listener = None
+        self._listening = False
+        conn.unlisten()
         self._proxy.pool.unwatch(conn)
 
     def _finish(self, error: PlatformError) -> None:
@@ -461,8 +462,7 @@ class Proxy:
                 pool.watch(conn, deadline)
                 try:
                     lease.conn = conn
-                    conn.head_only = head_only
-                    conn.send_bytes(head, body)
+                    conn.send_bytes(head, body, head_only=head_only)
                     await conn.read_head()
                 finally:
                     pool.unwatch(conn)
@@ -470,8 +470,8 @@ class Proxy:
                 # A streamed upload also waits on the client: one timeout for the task.
                 async with asyncio.timeout(timeout):
                     conn = lease.conn = await pool.acquire(key)
-                    conn.head_only = head_only
-                    await conn.send_request(head, stream, chunked=length is None)
+                    await conn.send_request(head, stream, chunked=length is None,
+                                            head_only=head_only)
                     await conn.read_head()
             return self._reply(conn, call_id, head_only, lease, timeout)
         except TimeoutError:
@@ -480,7 +480,7 @@ class Proxy:
                                 f"function {spec.name!r} did not answer within "
                                 f"{timeout:g} s") from None
         except UpstreamError as exc:
-            if conn is not None and not exc.reused and conn.reused and conn.received == 0:
+            if conn is not None and not exc.reused and conn.stale():
                 exc.reused = True
             lease.done(False)
             raise
@@ -555,7 +555,7 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
 def _request_head(method: str, path: str, query: str, headers: Iterable[tuple[str, str]],
                   call_id: str, client_ip: str, scheme: str, length: int | None) -> bytes:
     target = path + "?" + query if query else path
-    return encode_head(method, target, request_headers(
+    return request_head(method, target, request_headers(
         headers, call_id=call_id, start_time_ns=time.time_ns(), client_ip=client_ip,
         scheme=scheme, body_length=length))
 
