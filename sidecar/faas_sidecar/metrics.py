@@ -126,10 +126,6 @@ class Metrics:
         entry[1] += seconds
         entry[2][bisect_left(BUCKETS, seconds)] += 1  # le: a value on a bound counts there
 
-    def forget(self, names: set[str]) -> None:
-        """Kept for the proxy's table changes: series of functions that left stay
-        (as prometheus_client's children did), so nothing is dropped here."""
-
     def retried(self, name: str) -> None:
         self.retries.labels(name).inc()
 

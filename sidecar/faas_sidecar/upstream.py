@@ -27,13 +27,14 @@ SWEEP_INTERVAL = 0.05  # seconds between checks of the exchanges' deadlines
 
 class UpstreamError(Exception):
     """The exchange with a replica failed. ``sent`` says whether any byte of
-    the request may have reached it; ``reused`` whether the connection came
-    from the pool (a stale keep-alive connection fails this way)."""
+    the request may have reached it; ``stale`` that it failed on a pooled
+    connection the replica had closed (``Connection.stale``): it never read
+    the request."""
 
-    def __init__(self, message: str, *, sent: bool, reused: bool = False) -> None:
+    def __init__(self, message: str, *, sent: bool, stale: bool = False) -> None:
         super().__init__(message)
         self.sent = sent
-        self.reused = reused
+        self.stale = stale
 
 
 class ConnectError(UpstreamError):
@@ -175,7 +176,7 @@ class Connection(asyncio.Protocol):
         state = self._state
         if state in _EXCHANGING and not (state is READING_BODY and self._until_close):
             self._fail(UpstreamError("the replica closed the connection", sent=True,
-                                     reused=self.reused))
+                                     stale=self.stale()))
         else:
             if state is not BROKEN:
                 # Nothing lost; a body delimited by the close ends here.
