@@ -136,6 +136,8 @@ class Connection(asyncio.Protocol):
         if self._state is not DONE or not self._keep_alive or transport is None \
                 or transport.is_closing():
             return False
+        if self._paused:  # a big answer taken whole (take_complete_body) paused reading
+            transport.resume_reading()
         self._new_exchange()
         self.reused = True
         return True

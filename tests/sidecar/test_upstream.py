@@ -15,6 +15,7 @@ from faas_sidecar.upstream import (
     BROKEN,
     CLOSED,
     DONE,
+    HIGH_WATER,
     IDLE,
     READING_BODY,
     SENDING,
@@ -33,6 +34,7 @@ class FakeTransport(asyncio.Transport):
         self.protocol = protocol
         self.written = bytearray()
         self.closing = False
+        self.reading = True
 
     def write(self, data) -> None:  # type: ignore[override]
         self.written += data
@@ -46,10 +48,10 @@ class FakeTransport(asyncio.Transport):
             asyncio.get_running_loop().call_soon(self.protocol.connection_lost, None)
 
     def pause_reading(self) -> None:
-        pass
+        self.reading = False
 
     def resume_reading(self) -> None:
-        pass
+        self.reading = True
 
 
 def connection() -> tuple[Connection, FakeTransport]:
@@ -179,3 +181,13 @@ async def test_the_pool_keeps_only_what_recycles():
     assert pool.take_idle(("127.0.0.1", 1)) is good
     assert pool.take_idle(("127.0.0.1", 1)) is None
     pool.close()
+
+
+async def test_a_big_answer_taken_whole_does_not_leave_reading_paused():
+    conn, transport = connection()
+    conn.send_bytes(b"GET / HTTP/1.1\r\n\r\n", b"")
+    size = HIGH_WATER + 10
+    conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size + b"x" * size)
+    assert not transport.reading
+    assert len(conn.take_complete_body()) == size
+    assert conn.recycle() and transport.reading
