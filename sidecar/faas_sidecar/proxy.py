@@ -183,31 +183,31 @@ class Lease:
                 conn.close()
 
 
-class PendingCall:
+class PendingCall(Call):
     """A call sent without a task (``Proxy.call_now``): the connection calls
     ``_on_connection`` after each read, on failure and at its deadline, and
     the Reply, or the PlatformError, goes to ``deliver`` once. Uses only the
-    Proxy's public steps (``lease``, ``reply``, ``exchange``)."""
+    Proxy's public steps (``reply``, ``exchange``) and the pool's."""
 
-    __slots__ = ("_body", "_call", "_conn", "_deliver", "_head", "_lease", "_listening",
-                 "_proxy", "_spec", "_task", "_timeout")
+    __slots__ = ("_body", "_conn", "_deliver", "_head", "_lease", "_listening", "_proxy",
+                 "_spec", "_task", "_timeout")
 
-    def __init__(self, proxy: Proxy, call: Call, spec: FunctionSpec, conn: Connection,
-                 head: bytes, body: bytes,
+    def __init__(self, proxy: Proxy, metrics: Metrics, spec: FunctionSpec, call_id: str,
+                 head_only: bool, conn: Connection, head: bytes, body: bytes,
                  deliver: Callable[[Reply | BaseException], None]) -> None:
+        Call.__init__(self, metrics, spec.name, call_id, head_only, True)
         self._proxy = proxy
-        self._call = call
         self._spec = spec
         self._conn = conn
         self._head = head
         self._body = body
         self._deliver = deliver
         self._task: asyncio.Task[None] | None = None
-        self._lease = proxy.lease(conn.key, conn)
+        self._lease = Lease(proxy, conn.key, conn)
         self._timeout = timeout = exchange_timeout(spec)
         proxy.pool.watch(conn, time.monotonic() + timeout)
         self._listening = True
-        conn.send_bytes(head, body, head_only=call.head_only, listener=self._on_connection)
+        conn.send_bytes(head, body, head_only=head_only, listener=self._on_connection)
 
     def cancel(self) -> None:
         """The client left: drop the exchange (the replica sees the close)."""
@@ -218,7 +218,7 @@ class PendingCall:
             return  # already delivered
         self._detach()
         self._lease.done(False)
-        self._call.finished("499")
+        self.finished("499")
 
     def _on_connection(self) -> None:
         conn = self._conn
@@ -226,8 +226,8 @@ class PendingCall:
             if conn.state is READING_BODY and _small_body_coming(conn):
                 return  # a small body split over reads: wait for the rest
             self._detach()
-            reply = self._proxy.reply(conn, self._call, self._lease, self._timeout)
-            self._call.finished(str(reply.status))
+            reply = self._proxy.reply(conn, self, self._lease, self._timeout)
+            self.finished(str(reply.status))
             self._deliver(reply)
             return
         error = conn.error
@@ -239,7 +239,7 @@ class PendingCall:
             self._finish(timed_out(self._spec.name, self._timeout))
         elif isinstance(error, UpstreamError) and may_retry(error, True):
             # The call starts over in a task, with the same policy.
-            self._call.retrying(error)
+            self.retrying(error)
             self._task = asyncio.get_running_loop().create_task(self._retry())
         else:
             self._finish(unreachable(self._spec.name, error))
@@ -247,14 +247,14 @@ class PendingCall:
     async def _retry(self) -> None:
         result: Reply | BaseException
         try:
-            result = await self._proxy.exchange(self._spec, self._call, self._head, self._body,
+            result = await self._proxy.exchange(self._spec, self, self._head, self._body,
                                                 None, len(self._body))
         except asyncio.CancelledError as exc:
-            self._call.finished(outcome_code(exc))
+            self.finished(outcome_code(exc))
             raise
         except Exception as exc:
             result = exc
-        self._call.finished(outcome_code(result))
+        self.finished(outcome_code(result))
         self._deliver(result)
 
     def _detach(self) -> None:
@@ -264,7 +264,7 @@ class PendingCall:
         self._proxy.pool.unwatch(conn)
 
     def _finish(self, error: PlatformError) -> None:
-        self._call.finished(str(error.status))
+        self.finished(str(error.status))
         self._deliver(error)
 
 
@@ -369,17 +369,19 @@ class Proxy:
             return None
         head = _request_head(method, path, query, headers, call_id, client_ip, scheme,
                              len(body))
-        call = Call(self._metrics, function_name, call_id, method == "HEAD", True)
-        return PendingCall(self, call, spec, conn, head, body, deliver)
+        return PendingCall(self, self._metrics, spec, call_id, method == "HEAD", conn, head,
+                           body, deliver)
 
     # admission: the one place that decides whether and where a call goes
     def admit_now(self, name: str) -> tuple[FunctionSpec, Replica] | None:
         """The function's snapshot and the replica to use, when the call can go
         now; None when it must ask ``admit`` (which may wait or refuse)."""
-        spec = self._ready(name)
-        if spec is None:
+        # _ready and choose, inline: this runs on every call of the function path
+        table = self._table()
+        spec = table.functions.get(name)  # names in a table are valid
+        if spec is None or not spec.replicas or table.generation != self._pool_generation:
             return None
-        replica = self.choose(spec, ())
+        replica = pick(spec.replicas, self.in_flight, (), next(self._turn))
         return None if replica is None else (spec, replica)
 
     async def admit(self, name: str) -> FunctionSpec:
@@ -426,9 +428,6 @@ class Proxy:
         return spec
 
     # the exchange
-    def lease(self, key: tuple[str, int], conn: Connection | None = None) -> Lease:
-        return Lease(self, key, conn)
-
     async def exchange(self, spec: FunctionSpec, call: Call, head: bytes, body: bytes | None,
                        stream: AsyncIterator[bytes] | None, length: int | None) -> Reply:
         """The call on a replica of ``spec``, tried again as ``may_retry`` allows."""
