@@ -48,3 +48,33 @@ def error_headers(extra: dict[str, str] | None = None) -> dict[str, str]:
     if extra:
         headers.update(extra)
     return headers
+
+
+# -- factories of the call's codes --------------------------------------------------
+# Named and shaped as branch h-vocab's errors factories (one per code), so that
+# merge keeps theirs and the callers stay as they are.
+
+RETRY_AFTER = "1"  # seconds, on a 503
+
+
+def function_not_found(name: str) -> PlatformError:
+    return PlatformError(404, "function_not_found", f"no function named {name!r}")
+
+
+def no_ready_replica(name: str) -> PlatformError:
+    return PlatformError(503, "no_ready_replica", f"function {name!r} has no ready replica",
+                         headers={"Retry-After": RETRY_AFTER})
+
+
+def replica_unreachable(reason: str) -> PlatformError:
+    return PlatformError(502, "replica_unreachable", reason)
+
+
+def function_timeout(name: str, seconds: float) -> PlatformError:
+    return PlatformError(504, "function_timeout",
+                         f"function {name!r} did not answer within {seconds:g} s")
+
+
+def bad_request(reason: str) -> PlatformError:
+    """A request the sidecar will not route (Sanic's own BadRequest has this code too)."""
+    return PlatformError(400, "bad_request", reason)

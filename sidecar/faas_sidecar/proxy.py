@@ -29,7 +29,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iter
 from typing import TYPE_CHECKING, Protocol
 
 from .balancer import pick, replica_key
-from .errors import PlatformError
+from .errors import (
+    PlatformError,
+    function_not_found,
+    function_timeout,
+    no_ready_replica,
+    replica_unreachable,
+)
 from .headers import request_headers, response_headers
 from .model import FunctionSpec, Replica, RoutingTable
 from .routing import check_name
@@ -46,7 +52,6 @@ log = logging.getLogger("faas_sidecar.proxy")
 TIMEOUT_MARGIN = 1.0  # the sidecar gives up at the function's timeout + 1 s
 MAX_ATTEMPTS_TOTAL = 32
 REFUSED_PAUSE_FIRST, REFUSED_PAUSE_MAX = 0.02, 0.5
-RETRY_AFTER = "1"
 # A pending call waits for a body of at most this size to arrive whole; a
 # larger one is relayed as it comes.
 SMALL_BODY = 64 * 1024
@@ -66,24 +71,10 @@ def may_retry(error: UpstreamError, body_held: bool) -> bool:
     return not error.sent or (error.stale and body_held)
 
 
-def timed_out(name: str, timeout: float) -> PlatformError:
-    return PlatformError(504, "function_timeout",
-                         f"function {name!r} did not answer within {timeout:g} s")
-
-
 def unreachable(name: str, error: Exception | None) -> PlatformError:
-    reason = f"function {name!r}: {error}" if error else \
-        f"function {name!r} has no replica left to try"
-    return PlatformError(502, "replica_unreachable", reason)
-
-
-def function_not_found(name: str) -> PlatformError:
-    return PlatformError(404, "function_not_found", f"no function named {name!r}")
-
-
-def no_ready_replica(name: str) -> PlatformError:
-    return PlatformError(503, "no_ready_replica", f"function {name!r} has no ready replica",
-                         headers={"Retry-After": RETRY_AFTER})
+    """The 502 once no replica answered; ``error`` is the last attempt's."""
+    return replica_unreachable(f"function {name!r}: {error}" if error else
+                               f"function {name!r} has no replica left to try")
 
 
 def outcome_code(result: object) -> str:
@@ -236,7 +227,7 @@ class PendingCall(Call):
         self._detach()
         self._lease.done(False)
         if isinstance(error, TimeoutError):
-            self._finish(timed_out(self._spec.name, self._timeout))
+            self._finish(function_timeout(self._spec.name, self._timeout))
         elif isinstance(error, UpstreamError) and may_retry(error, True):
             # The call starts over in a task, with the same policy.
             self.retrying(error)
@@ -492,7 +483,7 @@ class Proxy:
             return self.reply(conn, call, lease, timeout)
         except TimeoutError:
             lease.done(False)
-            raise timed_out(spec.name, timeout) from None
+            raise function_timeout(spec.name, timeout) from None
         except BaseException:
             lease.done(False)
             raise

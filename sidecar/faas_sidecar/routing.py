@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import PlatformError
+from .errors import PlatformError, bad_request
 from .spec import is_valid_name
 
 FUNCTION_PREFIX = "/function/"
@@ -54,8 +54,8 @@ def header_name(values: Sequence[str]) -> str | None:
     for value in values[1:]:
         other = value.strip()
         if other != name:
-            raise PlatformError(400, "bad_request", f"the X-Function headers name different "
-                                f"functions: {_shown(name)!r} and {_shown(other)!r}")
+            raise bad_request(f"the X-Function headers name different functions: "
+                              f"{_shown(name)!r} and {_shown(other)!r}")
     return name
 
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from faas_sidecar.errors import PlatformError
+from faas_sidecar.errors import PlatformError, function_timeout
 from faas_sidecar.model import FunctionSpec
 from faas_sidecar.proxy import (
     TIMEOUT_MARGIN,
@@ -14,7 +14,6 @@ from faas_sidecar.proxy import (
     exchange_timeout,
     may_retry,
     outcome_code,
-    timed_out,
     unreachable,
 )
 from faas_sidecar.upstream import ConnectError, UpstreamError
@@ -46,7 +45,7 @@ def test_timeout_and_its_errors():
     spec = FunctionSpec(name="f", service_id="f", service_name="f", image="i", timeout=2.5,
                         desired_replicas=1, replicas=())
     assert exchange_timeout(spec) == 2.5 + TIMEOUT_MARGIN
-    late = timed_out("f", 3.5)
+    late = function_timeout("f", 3.5)
     assert (late.status, late.code, late.reason) == (
         504, "function_timeout", "function 'f' did not answer within 3.5 s")
     gone = unreachable("f", None)
