@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT / "sidecar"))
 
 from report import write_json  # noqa: E402
 
-from faas_sidecar.upstream import Pool, encode_head  # noqa: E402
+from faas_sidecar.upstream import Pool  # noqa: E402
+from faas_sidecar.wire import request_head  # noqa: E402
 
 PORT = 18250
 URL = f"http://127.0.0.1:{PORT}/"
@@ -41,7 +42,7 @@ class Ours:
 
     def __init__(self) -> None:
         self.pool = Pool(connect_timeout=2)
-        self.head = encode_head("GET", "/", [("Host", f"127.0.0.1:{PORT}"),
+        self.head = request_head("GET", "/", [("Host", f"127.0.0.1:{PORT}"),
                                              ("Content-Length", "0")])
 
     async def get(self) -> bytes:

@@ -21,7 +21,7 @@ from .errors import PlatformError, error_body, error_headers, internal_error, no
 from .metrics import CONTENT_TYPE, Metrics
 from .model import EMPTY_TABLE
 from .proxy import Proxy
-from .routing import FUNCTION_HEADER, check_name, resolve
+from .routing import FUNCTION_HEADER, check_name, header_name, resolve
 
 if TYPE_CHECKING:  # imported when set up: a sidecar without them does not load them
     from .alexa import AlexaConfig
@@ -191,10 +191,9 @@ def setup_function_routes(app: Sanic, *, root_post: bool) -> None:
         return await request.app.ctx.proxy.forward(request, route.name, path=route.path)
 
     async def by_header(request: Request, rest: str = "") -> HTTPResponse:
-        name = request.headers.get(FUNCTION_HEADER)
+        name = header_name(request.headers.getall(FUNCTION_HEADER, []))
         if name is None:
             raise not_found(request.path)
-        name = name.strip()
         check_name(name)
         return await request.app.ctx.proxy.forward(request, name, path=request.path)
 

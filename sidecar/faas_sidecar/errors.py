@@ -181,10 +181,14 @@ def internal_error() -> Reason:
     return "the sidecar failed"
 
 
+# Sanic's BadRequest renders under this code too (app.setup_errors).
+bad_request = worded(
+    "bad_request", 400, "the request is not valid HTTP, or its X-Function headers disagree")
+
+
 # Sanic's own exceptions, rendered by app.setup_errors under the snake_case
 # of their class name (not made here): the ones a request can meet.
 SANIC_CODES = tuple(register(code, status, meaning + " (Sanic)") for code, status, meaning in (
-    ("bad_request", 400, "the request is not valid HTTP"),
     ("request_timeout", 408, "the client was too slow sending its request"),
     ("body_too_large", 413, "the request body is over the limit"),
     ("uri_too_long", 414, "the request URI is too long"),

@@ -42,6 +42,7 @@ from .errors import PlatformError, error_body, error_headers, internal_error
 from .headers import call_id_for
 from .labels import NAME_PRECHECK
 from .proxy import Reply
+from .wire import CHUNKED, LAST_CHUNK, chunk, content_length, no_body, response_head
 
 log = logging.getLogger("faas_sidecar.fastpath")
 
@@ -62,16 +63,6 @@ _REQUEST_LINE = re.compile(
     rb"(?:/([\x21\x22\x24-\x3e\x40-\x7e]*))?(?:\?([\x21\x22\x24-\x7e]*))? HTTP/1\.1")
 _FIELD_LINES = re.compile(
     rb"(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)*\Z")
-REASONS = {
-    100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
-    206: "Partial Content", 301: "Moved Permanently", 302: "Found", 303: "See Other",
-    304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large",
-    415: "Unsupported Media Type", 422: "Unprocessable Content", 429: "Too Many Requests",
-    499: "Client Closed Request", 500: "Internal Server Error", 502: "Bad Gateway",
-    503: "Service Unavailable", 504: "Gateway Timeout",
-}
 
 
 class Plain:
@@ -135,19 +126,6 @@ def parse_head(head: bytes) -> Plain | None:
     return Plain(method.decode(), name.decode(), "/" + rest.decode() if rest is not None else "/",
                  query.decode() if query is not None else "", headers, max(body_length, 0),
                  close, x_call_id)
-
-
-def encode_response_head(status: int, headers: list[tuple[str, str]],
-                         framing: str | None) -> bytes:
-    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}"]
-    lines.extend(f"{name}: {value}" for name, value in headers)
-    if framing:
-        lines.append(framing)
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-def _no_body(status: int, method: str) -> bool:
-    return method == "HEAD" or status < 200 or status in (204, 304)
 
 
 # What a connection is doing (FunctionProtocol._fp_state).
@@ -383,11 +361,11 @@ class FunctionProtocol(HttpProtocol):
         status = reply.status
         if close or self._fp_closing:
             reply.headers.append(("connection", "close"))
-        if _no_body(status, method):
-            self.transport.write(encode_response_head(status, reply.headers, None))
+        if no_body(status, method):
+            self.transport.write(response_head(status, reply.headers, None))
         else:
-            self.transport.write(encode_response_head(
-                status, reply.headers, f"content-length: {len(reply.body)}") + reply.body)
+            self.transport.write(response_head(
+                status, reply.headers, content_length(len(reply.body))) + reply.body)
 
     async def _stream(self, reply: Reply, method: str, close: bool) -> bool:
         """An answer whose body is still coming: relayed chunk by chunk."""
@@ -397,21 +375,21 @@ class FunctionProtocol(HttpProtocol):
             reply.headers.append(("connection", "close"))
         ok = False
         try:
-            if _no_body(reply.status, method):
-                transport.write(encode_response_head(reply.status, reply.headers, None))
+            if no_body(reply.status, method):
+                transport.write(response_head(reply.status, reply.headers, None))
                 ok = True
                 return True
             length = any(n.lower() == "content-length" for n, _ in reply.headers)
-            transport.write(encode_response_head(
-                reply.status, reply.headers, None if length else "transfer-encoding: chunked"))
-            async for chunk in reply.chunks:
+            transport.write(response_head(
+                reply.status, reply.headers, None if length else CHUNKED))
+            async for data in reply.chunks:
                 if transport.is_closing():
                     return False
-                transport.write(chunk if length else b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                transport.write(data if length else chunk(data))
                 if not self._can_write.is_set():
                     await self._can_write.wait()
             if not length:
-                transport.write(b"0\r\n\r\n")
+                transport.write(LAST_CHUNK)
             ok = True
             return True
         except PlatformError:
@@ -437,5 +415,5 @@ class FunctionProtocol(HttpProtocol):
         headers = list(error_headers({**extra, "X-Call-Id": call_id}).items())
         if close:
             headers.append(("connection", "close"))
-        self.transport.write(encode_response_head(
-            status, headers, f"content-length: {len(body)}") + body)
+        self.transport.write(response_head(
+            status, headers, content_length(len(body))) + body)

@@ -6,12 +6,10 @@ import random
 import re
 from collections.abc import Iterable
 
-# RFC 9110 7.6.1 connection-specific fields, plus fields this hop owns itself:
+from .wire import HOP_BY_HOP
+
+# Besides the hop-by-hop fields (wire.HOP_BY_HOP), fields this hop owns itself:
 # Expect (Sanic already answered 100-continue) and Content-Length (re-set here).
-HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-    "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade",
-})
 REQUEST_OWNED = HOP_BY_HOP | {"expect", "content-length", "x-call-id", "x-start-time"}
 RESPONSE_OWNED = HOP_BY_HOP | {"content-length", "x-call-id"}
 # Fields the request policy looks at besides dropping them (one lookup per field).

@@ -1,10 +1,22 @@
-"""Forward a request to a ready replica of a function and relay the answer.
+"""The call policy: forward a request to a ready replica of a function and
+relay the answer, written once for both adapters (the function path in
+fastpath.py, Sanic's request cycle in sanicpath.py).
 
-Reads the routing table once per request (a snapshot), picks the replica with
-the fewest requests in flight, retries on another replica when the request
-never reached the first, and turns every failure into a PlatformError with its
-one status: 404 unknown, 503 no ready replica (after holding the request up to
-HOLD_TIMEOUT for one to appear), 502 unreachable or garbage, 504 timeout.
+One call goes through three steps:
+
+1. **Admission** (``Proxy.admit_now`` without waiting, ``Proxy.admit`` when
+   it may wait): is the function known, and which replica takes the call;
+   404 unknown, a hold of up to HOLD_TIMEOUT while a known function has no
+   ready replica, then 503. This is the one seam for whatever later decides
+   whether a call goes now, waits or is refused (queues, rate limits,
+   scale-from-zero, checks before forwarding).
+2. **The exchange** (``Proxy.exchange``): least requests in flight over the
+   replicas of one routing-table snapshot, within the function's timeout
+   (``exchange_timeout``; 504), tried again on another replica only when the
+   request never reached the first (``may_retry``); 502 when no replica
+   answers.
+3. **Accounting** (``Call``): the metrics of one call, recorded once with
+   the code its outcome maps to (``outcome_code``).
 """
 
 from __future__ import annotations
@@ -13,10 +25,8 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from typing import TYPE_CHECKING
-
-from sanic import HTTPResponse, Request
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
+from typing import TYPE_CHECKING, Protocol
 
 from .balancer import pick, replica_key
 from .errors import (
@@ -26,12 +36,15 @@ from .errors import (
     no_ready_replica,
     replica_unreachable,
 )
-from .headers import call_id_for, request_headers, response_headers
+from .headers import request_headers, response_headers
 from .model import FunctionSpec, Replica, RoutingTable
-from .routing import FUNCTION_HEADER, check_name, resolve
-from .upstream import Connection, Pool, UpstreamError, discard, encode_head
+from .routing import check_name
+from .upstream import READING_BODY, Connection, Pool, UpstreamError
+from .wire import request_head
 
 if TYPE_CHECKING:
+    from sanic import HTTPResponse, Request
+
     from .metrics import Metrics
 
 log = logging.getLogger("faas_sidecar.proxy")
@@ -44,35 +57,35 @@ REFUSED_PAUSE_FIRST, REFUSED_PAUSE_MAX = 0.02, 0.5
 SMALL_BODY = 64 * 1024
 
 
-class UpstreamResponse(HTTPResponse):
-    """A response whose body is still arriving from the replica.
+# -- the policy's rules, as plain functions ----------------------------------------
 
-    Sanic sends a handler's response with ``send(end_stream=True)``; this
-    override relays the replica's body there, chunk by chunk, so ``forward``
-    can return an ordinary response object (the contract Alexa codes against)
-    while bodies stream.
-    """
+def exchange_timeout(spec: FunctionSpec) -> float:
+    """How long an exchange with a replica of ``spec`` may take, in seconds."""
+    return spec.timeout + TIMEOUT_MARGIN
 
-    def __init__(self, status: int, headers: list[tuple[str, str]],
-                 chunks: AsyncIterator[bytes], done: Callable[[bool], None]) -> None:
-        super().__init__(None, status=status, headers=headers)
-        self._chunks = chunks
-        self._done = done
-        self._pumped = False
 
-    async def send(self, data=None, end_stream=None) -> None:  # type: ignore[override]
-        if self._pumped or data is not None or end_stream is False:
-            await super().send(data, end_stream)
-            return
-        self._pumped = True
-        ok = False
-        try:
-            async for chunk in self._chunks:
-                await super().send(chunk, False)
-            await super().send(None, True)
-            ok = True
-        finally:
-            self._done(ok)
+def may_retry(error: UpstreamError, body_held: bool) -> bool:
+    """The retry rule: only a request that never reached a replica goes to
+    another one: a failed connect, or a pooled connection the replica had
+    closed (``stale``) when the body is still held in full."""
+    return not error.sent or (error.stale and body_held)
+
+
+def unreachable(name: str, error: Exception | None) -> PlatformError:
+    """The 502 once no replica answered; ``error`` is the last attempt's."""
+    return replica_unreachable(f"function {name!r}: {error}" if error else
+                               f"function {name!r} has no replica left to try")
+
+
+def outcome_code(result: object) -> str:
+    """The metrics' code of a call's outcome: the status the client gets."""
+    if isinstance(result, Reply):
+        return str(result.status)
+    if isinstance(result, PlatformError):
+        return str(result.status)
+    if isinstance(result, asyncio.CancelledError):
+        return "499"  # the client went away first (nginx's code for it)
+    return "500"  # a bug: both adapters answer 500 internal_error
 
 
 class Reply:
@@ -89,6 +102,43 @@ class Reply:
         self.body = body
         self.chunks = chunks
         self.done = done
+
+
+class BodySource(Protocol):
+    """A request body an adapter reads only once the call is admitted."""
+
+    def read(self) -> Awaitable[tuple[bytes | None, AsyncIterator[bytes] | None, int | None]]:
+        """(body, None, length) held in full, or (None, chunks, length or None)."""
+        ...
+
+
+class Call:
+    """One call as the policy accounts for it: its metrics (started when it is
+    made for a known function, observed once with ``finished``), its retries,
+    and what the answer needs (call id, HEAD or not)."""
+
+    __slots__ = ("_metrics", "_open", "_started", "call_id", "head_only", "name")
+
+    def __init__(self, metrics: Metrics, name: str, call_id: str, head_only: bool,
+                 known: bool) -> None:
+        self.name = name
+        self.call_id = call_id
+        self.head_only = head_only
+        self._metrics = metrics
+        self._open = known  # bounds metric label values to known functions
+        self._started = time.perf_counter()
+        if known:
+            metrics.started(name)
+
+    def retrying(self, error: UpstreamError) -> None:
+        log.info("retrying %s after %s (call %s)", self.name, error, self.call_id)
+        self._metrics.retried(self.name)
+
+    def finished(self, code: str) -> None:
+        """Time to the response head (a streamed body is not included); once."""
+        if self._open:
+            self._open = False
+            self._metrics.observed(self.name, code, time.perf_counter() - self._started)
 
 
 class Lease:
@@ -121,58 +171,54 @@ class Lease:
             if ok:
                 self._proxy.pool.release(conn)
             else:
-                discard(conn)
+                conn.close()
 
 
-class PendingCall:
+class PendingCall(Call):
     """A call sent without a task (``Proxy.call_now``): the connection calls
     ``_on_connection`` after each read, on failure and at its deadline, and
-    the Reply, or the PlatformError, goes to ``deliver`` once."""
+    the Reply, or the PlatformError, goes to ``deliver`` once. Uses only the
+    Proxy's public steps (``reply``, ``exchange``) and the pool's."""
 
-    __slots__ = ("_body", "_call_id", "_conn", "_deliver", "_head", "_head_only", "_lease",
-                 "_proxy", "_spec", "_started", "_task", "_timeout")
+    __slots__ = ("_body", "_conn", "_deliver", "_head", "_lease", "_listening", "_proxy",
+                 "_spec", "_task", "_timeout")
 
-    def __init__(self, proxy: Proxy, spec: FunctionSpec, conn: Connection, head: bytes,
-                 body: bytes, call_id: str, head_only: bool,
+    def __init__(self, proxy: Proxy, metrics: Metrics, spec: FunctionSpec, call_id: str,
+                 head_only: bool, conn: Connection, head: bytes, body: bytes,
                  deliver: Callable[[Reply | BaseException], None]) -> None:
+        Call.__init__(self, metrics, spec.name, call_id, head_only, True)
         self._proxy = proxy
         self._spec = spec
         self._conn = conn
         self._head = head
         self._body = body
-        self._call_id = call_id
-        self._head_only = head_only
         self._deliver = deliver
         self._task: asyncio.Task[None] | None = None
-        self._started = time.perf_counter()
-        proxy._metrics.started(spec.name)
         self._lease = Lease(proxy, conn.key, conn)
-        self._timeout = spec.timeout + TIMEOUT_MARGIN
-        proxy.pool.watch(conn, time.monotonic() + self._timeout)
-        conn.head_only = head_only
-        conn.listener = self._on_connection
-        conn.send_bytes(head, body)
+        self._timeout = timeout = exchange_timeout(spec)
+        proxy.pool.watch(conn, time.monotonic() + timeout)
+        self._listening = True
+        conn.send_bytes(head, body, head_only=head_only, listener=self._on_connection)
 
     def cancel(self) -> None:
         """The client left: drop the exchange (the replica sees the close)."""
         if self._task is not None:
             self._task.cancel()  # its own bookkeeping records the 499
             return
-        if self._conn.listener is None:
+        if not self._listening:
             return  # already delivered
         self._detach()
         self._lease.done(False)
-        self._observed("499")
+        self.finished("499")
 
     def _on_connection(self) -> None:
         conn = self._conn
-        if conn.headers_done:
-            if not conn.complete and conn.error is None and _small_body_coming(conn):
+        if conn.has_head():
+            if conn.state is READING_BODY and _small_body_coming(conn):
                 return  # a small body split over reads: wait for the rest
             self._detach()
-            reply = Proxy._reply(conn, self._call_id, self._head_only, self._lease,
-                                 self._timeout)
-            self._observed(str(reply.status))
+            reply = self._proxy.reply(conn, self, self._lease, self._timeout)
+            self.finished(str(reply.status))
             self._deliver(reply)
             return
         error = conn.error
@@ -180,50 +226,37 @@ class PendingCall:
             return  # the head is not complete yet
         self._detach()
         self._lease.done(False)
-        spec = self._spec
         if isinstance(error, TimeoutError):
-            self._finish(function_timeout(spec.name, self._timeout))
-        elif isinstance(error, UpstreamError) and (
-                not error.sent or (conn.reused and conn.received == 0)):
-            # Never reached the replica (a pooled connection it had closed):
-            # the call starts over in _exchange, in a task.
-            log.info("retrying %s after %s (call %s)", spec.name, error, self._call_id)
-            self._proxy._metrics.retried(spec.name)
+            self._finish(function_timeout(self._spec.name, self._timeout))
+        elif isinstance(error, UpstreamError) and may_retry(error, True):
+            # The call starts over in a task, with the same policy.
+            self.retrying(error)
             self._task = asyncio.get_running_loop().create_task(self._retry())
         else:
-            self._finish(replica_unreachable(f"function {spec.name!r}: {error}"))
+            self._finish(unreachable(self._spec.name, error))
 
     async def _retry(self) -> None:
-        code = "502"
+        result: Reply | BaseException
         try:
-            result: Reply | BaseException = await self._proxy._exchange(
-                self._spec, self._head, self._body, None, len(self._body), self._call_id,
-                self._head_only)
-            code = str(result.status)
-        except PlatformError as exc:
-            code = str(exc.status)
-            result = exc
-        except asyncio.CancelledError:
-            code = "499"
+            result = await self._proxy.exchange(self._spec, self, self._head, self._body,
+                                                None, len(self._body))
+        except asyncio.CancelledError as exc:
+            self.finished(outcome_code(exc))
             raise
         except Exception as exc:
-            code = "500"
             result = exc
-        finally:
-            self._observed(code)
+        self.finished(outcome_code(result))
         self._deliver(result)
 
     def _detach(self) -> None:
         conn = self._conn
-        conn.listener = None
+        self._listening = False
+        conn.unlisten()
         self._proxy.pool.unwatch(conn)
 
     def _finish(self, error: PlatformError) -> None:
-        self._observed(str(error.status))
+        self.finished(str(error.status))
         self._deliver(error)
-
-    def _observed(self, code: str) -> None:
-        self._proxy._metrics.observed(self._spec.name, code, time.perf_counter() - self._started)
 
 
 class Proxy:
@@ -241,33 +274,19 @@ class Proxy:
         self._changed = changed
         self._metrics = metrics
         self._hold_timeout = hold_timeout
-        self._buffer_limit = buffer_limit
+        self.buffer_limit = buffer_limit  # bodies up to this are held, so retriable
         self.pool = Pool(connect_timeout)
         self.in_flight: dict[tuple[str, int], int] = {}
         self._turn = itertools.count()
         self._pool_generation = -1
 
     # public contract (docs/sidecar.md): Alexa and the routes call this
-    async def forward(
-        self,
-        request: Request,
-        function_name: str,
-        *,
-        body: bytes | None = None,
-        path: str | None = None,
-    ) -> HTTPResponse:
-        call_id = call_id_for(request.headers.get("x-call-id"))
-        request.ctx.call_id = call_id
-        if path is None:
-            path = self._derive_path(request)
-        reply = await self.call(
-            function_name, request.method, path, request.query_string,
-            request.headers.items(), client_ip=request.ip or "", scheme=request.scheme,
-            call_id=call_id, body=body, request=request)
-        if reply.body is not None:
-            return HTTPResponse(reply.body, status=reply.status, headers=reply.headers)
-        return UpstreamResponse(reply.status, reply.headers, reply.chunks,  # type: ignore[arg-type]
-                                reply.done)
+    async def forward(self, request: Request, function_name: str, *,
+                      body: bytes | None = None, path: str | None = None) -> HTTPResponse:
+        """``call`` for a Sanic request (the adapter is sanicpath.forward)."""
+        from .sanicpath import forward  # the adapter imports Sanic; the policy does not
+
+        return await forward(self, request, function_name, body=body, path=path)
 
     async def call(
         self,
@@ -281,50 +300,35 @@ class Proxy:
         scheme: str,
         call_id: str,
         body: bytes | None = None,
-        request: Request | None = None,
+        source: BodySource | None = None,
     ) -> Reply:
-        """One call of a function, independent of the server in front: the
-        Sanic routes (through ``forward``) and the lean function path
-        (fastpath.py) both use it. ``body`` None with a Sanic ``request``
-        reads small bodies first and streams larger ones."""
-        started = time.perf_counter()
-        code = "502"
+        """One call of a function, independent of the server in front. The body
+        is ``body``, or read from ``source`` once the call is admitted (a small
+        one whole, a larger one streamed), or empty."""
         check_name(function_name)  # callers may pass a header value as it came
-        table = self._table()
-        spec = table.functions.get(function_name)
-        known = spec is not None  # bounds metric label values
-        if known:
-            self._metrics.started(function_name)
+        call = Call(self._metrics, function_name, call_id, method == "HEAD",
+                    function_name in self._table().functions)
+        code = "500"
         try:
-            if spec is None or not spec.replicas or table.generation != self._pool_generation:
-                spec = await self._ready_spec(function_name)  # 404, hold, or a new table
+            spec = await self.admit(function_name)
             stream: AsyncIterator[bytes] | None = None
             length: int | None
-            if body is None and request is not None:
-                body = await self._maybe_buffer(request)
-                if body is None:
-                    stream = _body_stream(request)
-                    length = _declared_length(request)
+            if body is None and source is not None:
+                body, stream, length = await source.read()
+            elif body is None:
+                body = b""
             if body is not None:
                 length = len(body)
-            elif stream is None:
-                body, length = b"", 0
             head = _request_head(method, path, query, headers, call_id, client_ip, scheme,
                                  length)
-            reply = await self._exchange(spec, head, body, stream, length, call_id,
-                                         method == "HEAD")
+            reply = await self.exchange(spec, call, head, body, stream, length)
             code = str(reply.status)
             return reply
-        except PlatformError as exc:
-            code = str(exc.status)
-            raise
-        except asyncio.CancelledError:
-            code = "499"  # the client went away first (nginx's code for it)
+        except BaseException as exc:
+            code = outcome_code(exc)
             raise
         finally:
-            # Time to the response head; a streamed body is not included.
-            if known:
-                self._metrics.observed(function_name, code, time.perf_counter() - started)
+            call.finished(code)
 
     def call_now(
         self,
@@ -340,31 +344,43 @@ class Proxy:
         call_id: str,
         deliver: Callable[[Reply | BaseException], None],
     ) -> PendingCall | None:
-        """``call`` without a task, for a body held in full: when the function
-        has a ready replica and a pooled connection to it is idle, send the
-        request now and return the pending call; ``deliver`` gets the Reply
-        (or the PlatformError) from the connection's callbacks. None when the
-        call needs to wait for something else (a table, a connect, a replica):
-        then ``await call(...)`` it. The policy is ``call``'s: a retry, if
-        the first replica fails, continues in ``_exchange``.
+        """``call`` without a task, for a body held in full: when admission
+        needs no wait and a pooled connection to the chosen replica is idle,
+        send the request now and return the pending call; ``deliver`` gets the
+        Reply (or the PlatformError) from the connection's callbacks. None when
+        the call needs to wait for something else (a table, a connect, a
+        replica): then ``await call(...)`` it. A retry continues in ``exchange``.
         """
-        table = self._table()
-        spec = table.functions.get(function_name)  # names in a table are valid
-        if spec is None or not spec.replicas or table.generation != self._pool_generation:
+        admitted = self.admit_now(function_name)
+        if admitted is None:
             return None
-        replica = pick(spec.replicas, self.in_flight, (), next(self._turn))
-        if replica is None:
-            return None
-        key = (replica.address, replica.port)
-        conn = self.pool.take_idle(key)
+        spec, replica = admitted
+        conn = self.pool.take_idle((replica.address, replica.port))
         if conn is None:
             return None
         head = _request_head(method, path, query, headers, call_id, client_ip, scheme,
                              len(body))
-        return PendingCall(self, spec, conn, head, body, call_id, method == "HEAD", deliver)
+        return PendingCall(self, self._metrics, spec, call_id, method == "HEAD", conn, head,
+                           body, deliver)
 
-    # steps
-    async def _ready_spec(self, name: str) -> FunctionSpec:
+    # admission: the one place that decides whether and where a call goes
+    def admit_now(self, name: str) -> tuple[FunctionSpec, Replica] | None:
+        """The function's snapshot and the replica to use, when the call can go
+        now; None when it must ask ``admit`` (which may wait or refuse)."""
+        # _ready and choose, inline: this runs on every call of the function path
+        table = self._table()
+        spec = table.functions.get(name)  # names in a table are valid
+        if spec is None or not spec.replicas or table.generation != self._pool_generation:
+            return None
+        replica = pick(spec.replicas, self.in_flight, (), next(self._turn))
+        return None if replica is None else (spec, replica)
+
+    async def admit(self, name: str) -> FunctionSpec:
+        """The function's snapshot with a ready replica; waits (bounded) while a
+        known function has none; PlatformError 404 or 503."""
+        spec = self._ready(name)
+        if spec is not None:
+            return spec
         table = self._table()
         if table.generation != self._pool_generation:
             self._prune(table)
@@ -391,24 +407,21 @@ class Proxy:
                     return spec
         raise no_ready_replica(name)
 
-    @staticmethod
-    def _derive_path(request: Request) -> str:
-        return resolve(request.path, request.headers.get(FUNCTION_HEADER)).path
+    def choose(self, spec: FunctionSpec, tried: Collection[tuple[str, int]]) -> Replica | None:
+        """The replica of the snapshot for the next attempt (not one ``tried``)."""
+        return pick(spec.replicas, self.in_flight, tried, next(self._turn))
 
-    async def _maybe_buffer(self, request: Request) -> bytes | None:
-        """Buffer a small body so the request can be retried; stream big ones."""
-        stream = request.stream
-        if stream is None or not getattr(stream, "request_body", None):
-            return request.body or b""
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) <= self._buffer_limit:
-            await request.receive_body()
-            return request.body
-        return None
+    def _ready(self, name: str) -> FunctionSpec | None:
+        table = self._table()
+        spec = table.functions.get(name)  # names in a table are valid
+        if spec is None or not spec.replicas or table.generation != self._pool_generation:
+            return None
+        return spec
 
-    async def _exchange(self, spec: FunctionSpec, head: bytes, body: bytes | None,
-                        stream: AsyncIterator[bytes] | None, length: int | None,
-                        call_id: str, head_only: bool) -> Reply:
+    # the exchange
+    async def exchange(self, spec: FunctionSpec, call: Call, head: bytes, body: bytes | None,
+                       stream: AsyncIterator[bytes] | None, length: int | None) -> Reply:
+        """The call on a replica of ``spec``, tried again as ``may_retry`` allows."""
         tried: set[tuple[str, int]] = set()
         last: UpstreamError | None = None
         # Connection refused by every replica (a task reported running before its
@@ -417,42 +430,35 @@ class Proxy:
         pause = REFUSED_PAUSE_FIRST
         attempts = 0
         while attempts < MAX_ATTEMPTS_TOTAL:
-            replica = pick(spec.replicas, self.in_flight, tried, next(self._turn))
+            replica = self.choose(spec, tried)
             if replica is None:
                 if last is None or last.sent or time.monotonic() + pause > deadline:
                     break
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, REFUSED_PAUSE_MAX)
-                spec = await self._ready_spec(spec.name)  # a fresh snapshot
+                spec = await self.admit(spec.name)  # a fresh snapshot
                 tried.clear()
                 continue
             tried.add(replica_key(replica))
             attempts += 1
             try:
-                return await self._attempt(spec, replica, head, body, stream, length, call_id,
-                                           head_only)
+                return await self._attempt(spec, replica, call, head, body, stream, length)
             except UpstreamError as exc:
                 last = exc
-                # Retry only what never reached a replica: a failed connect, or
-                # a pooled connection the replica had closed, with a body we
-                # still hold in full.
-                if exc.sent and not (exc.reused and body is not None):
+                if not may_retry(exc, body is not None):
                     break
-                if exc.sent:
+                if exc.sent:  # stale: it never reached the replica either
                     last = UpstreamError(str(exc), sent=False)
-                log.info("retrying %s after %s (call %s)", spec.name, exc, call_id)
-                self._metrics.retried(spec.name)
-        reason = f"function {spec.name!r}: {last}" if last else \
-            f"function {spec.name!r} has no replica left to try"
-        raise replica_unreachable(reason)
+                call.retrying(exc)
+        raise unreachable(spec.name, last)
 
-    async def _attempt(self, spec: FunctionSpec, replica: Replica, head: bytes,
+    async def _attempt(self, spec: FunctionSpec, replica: Replica, call: Call, head: bytes,
                        body: bytes | None, stream: AsyncIterator[bytes] | None,
-                       length: int | None, call_id: str, head_only: bool) -> Reply:
+                       length: int | None) -> Reply:
         key = (replica.address, replica.port)
         lease = Lease(self, key)
         conn: Connection | None = None
-        timeout = spec.timeout + TIMEOUT_MARGIN
+        timeout = exchange_timeout(spec)
         pool = self.pool
         try:
             if body is not None:
@@ -463,8 +469,7 @@ class Proxy:
                 pool.watch(conn, deadline)
                 try:
                     lease.conn = conn
-                    conn.head_only = head_only
-                    conn.send_bytes(head, body)
+                    conn.send_bytes(head, body, head_only=call.head_only)
                     await conn.read_head()
                 finally:
                     pool.unwatch(conn)
@@ -472,30 +477,24 @@ class Proxy:
                 # A streamed upload also waits on the client: one timeout for the task.
                 async with asyncio.timeout(timeout):
                     conn = lease.conn = await pool.acquire(key)
-                    conn.head_only = head_only
-                    await conn.send_request(head, stream, chunked=length is None)
+                    await conn.send_request(head, stream, chunked=length is None,
+                                            head_only=call.head_only)
                     await conn.read_head()
-            return self._reply(conn, call_id, head_only, lease, timeout)
+            return self.reply(conn, call, lease, timeout)
         except TimeoutError:
             lease.done(False)
             raise function_timeout(spec.name, timeout) from None
-        except UpstreamError as exc:
-            if conn is not None and not exc.reused and conn.reused and conn.received == 0:
-                exc.reused = True
-            lease.done(False)
-            raise
         except BaseException:
             lease.done(False)
             raise
 
     @staticmethod
-    def _reply(conn: Connection, call_id: str, head_only: bool, lease: Lease,
-               timeout: float) -> Reply:
+    def reply(conn: Connection, call: Call, lease: Lease, timeout: float) -> Reply:
         """The replica's answer once its head is in: whole, or chunks to come."""
         complete = conn.take_complete_body()
-        out_headers = response_headers(conn.headers, call_id=call_id)
+        out_headers = response_headers(conn.headers, call_id=call.call_id)
         if complete is not None:
-            if head_only:  # the size of what GET would send, kept for HEAD
+            if call.head_only:  # the size of what GET would send, kept for HEAD
                 upstream_length = _header(conn.headers, "content-length")
                 if upstream_length is not None:
                     out_headers.append(("Content-Length", upstream_length))
@@ -515,14 +514,6 @@ class Proxy:
                              for r in f.replicas)
 
 
-async def _body_stream(request: Request) -> AsyncIterator[bytes]:
-    while True:
-        chunk = await request.stream.read()  # type: ignore[union-attr]
-        if chunk is None:
-            return
-        yield chunk
-
-
 async def _timed(chunks: AsyncIterator[bytes], timeout: float) -> AsyncIterator[bytes]:
     # The rest of the body shares the function's timeout budget per wait.
     while True:
@@ -532,16 +523,6 @@ async def _timed(chunks: AsyncIterator[bytes], timeout: float) -> AsyncIterator[
         except StopAsyncIteration:
             return
         yield chunk
-
-
-def _declared_length(request: Request) -> int | None:
-    stream = request.stream
-    if stream is None or not getattr(stream, "request_body", None):
-        return 0
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit():
-        return int(length)
-    return None
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:
@@ -554,7 +535,7 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
 def _request_head(method: str, path: str, query: str, headers: Iterable[tuple[str, str]],
                   call_id: str, client_ip: str, scheme: str, length: int | None) -> bytes:
     target = path + "?" + query if query else path
-    return encode_head(method, target, request_headers(
+    return request_head(method, target, request_headers(
         headers, call_id=call_id, start_time_ns=time.time_ns(), client_ip=client_ip,
         scheme=scheme, body_length=length))
 

@@ -9,9 +9,10 @@ by Sanic before this is asked, so a header can never take them over.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import function_not_found, invalid_function_name, not_found
+from .errors import bad_request, function_not_found, invalid_function_name, not_found
 from .labels import is_valid_name
 
 FUNCTION_PREFIX = "/function/"
@@ -43,11 +44,29 @@ def resolve(path: str, header_value: str | None) -> Route:
     return route
 
 
+def header_name(values: Sequence[str]) -> str | None:
+    """The function ``X-Function`` names, from all of the header's values: None
+    without one; PlatformError 400 when they name different functions (no
+    "first one wins": a client or a proxy in front could mean the other)."""
+    if not values:
+        return None
+    name = values[0].strip()
+    for value in values[1:]:
+        other = value.strip()
+        if other != name:
+            raise bad_request(f"the X-Function headers name different functions: "
+                              f"{_shown(name)!r} and {_shown(other)!r}")
+    return name
+
+
+def _shown(name: str) -> str:
+    return name if len(name) <= 80 else name[:80] + "..."
+
+
 def check_name(name: str) -> None:
     if not name:
         raise function_not_found()
     if not is_valid_name(name):
-        shown = name if len(name) <= 80 else name[:80] + "..."
         raise invalid_function_name(
-            f"{shown!r} is not a function name ([a-z0-9-], 1-63 characters)"
+            f"{_shown(name)!r} is not a function name ([a-z0-9-], 1-63 characters)"
         )

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import enum
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 
 import httptools
+
+from .wire import LAST_CHUNK, chunk
 
 HIGH_WATER = 256 * 1024  # pause reading the replica when this much body is unread
 SWEEP_INTERVAL = 0.05  # seconds between checks of the exchanges' deadlines
@@ -24,13 +27,14 @@ SWEEP_INTERVAL = 0.05  # seconds between checks of the exchanges' deadlines
 
 class UpstreamError(Exception):
     """The exchange with a replica failed. ``sent`` says whether any byte of
-    the request may have reached it; ``reused`` whether the connection came
-    from the pool (a stale keep-alive connection fails this way)."""
+    the request may have reached it; ``stale`` that it failed on a pooled
+    connection the replica had closed (``Connection.stale``): it never read
+    the request."""
 
-    def __init__(self, message: str, *, sent: bool, reused: bool = False) -> None:
+    def __init__(self, message: str, *, sent: bool, stale: bool = False) -> None:
         super().__init__(message)
         self.sent = sent
-        self.reused = reused
+        self.stale = stale
 
 
 class ConnectError(UpstreamError):
@@ -42,46 +46,121 @@ class ExchangeTimeout(TimeoutError):
     """The exchange's deadline passed (``Pool.watch``); the connection is closed."""
 
 
+class State(enum.Enum):
+    """Where a connection is in its exchange; only ``Connection`` moves it.
+
+    IDLE --send--> SENDING --sent--> AWAITING_HEAD --head--> READING_BODY --end--> DONE
+    DONE --recycle (keep-alive)--> IDLE;  IDLE or DONE --closed--> CLOSED;
+    a close-delimited body in READING_BODY --closed--> CLOSED (the body is whole);
+    any other failure, garbage, or the deadline --> BROKEN (``error`` says why).
+    The head can arrive while still SENDING (a replica may answer early).
+    """
+
+    IDLE = "idle"  # open, no exchange: a new one may start
+    SENDING = "sending"  # the request is being written (a streamed upload)
+    AWAITING_HEAD = "awaiting head"  # the request is out; no final head yet
+    READING_BODY = "reading body"  # the head is in, the body is arriving
+    DONE = "done"  # the answer is whole; reusable if keep-alive
+    CLOSED = "closed"  # closed with no exchange lost
+    BROKEN = "broken"  # an exchange failed; closed or closing
+
+    __hash__ = object.__hash__  # Enum's hashes the name in Python; sets of states are hot
+
+
+IDLE, SENDING, AWAITING_HEAD, READING_BODY, DONE, CLOSED, BROKEN = State  # for the hot path
+_EXCHANGING = frozenset({SENDING, AWAITING_HEAD, READING_BODY})
+_ENDED = frozenset({DONE, CLOSED})  # the answer is whole (readers stop here)
+
+
 class Connection(asyncio.Protocol):
-    """One keep-alive connection to a replica; one exchange at a time."""
+    """One keep-alive connection to a replica; one exchange at a time.
+
+    ``state`` (a ``State``) says where it is, and changes only in here: the
+    proxy starts an exchange with ``send_bytes``/``send_request``, reads the
+    answer with ``read_head``/``take_complete_body``/``iter_body``, and the
+    pool asks ``recycle`` whether it may be used again.
+    """
 
     def __init__(self, key: tuple[str, int]) -> None:
         self.key = key
         self.transport: asyncio.Transport | None = None
-        self.closed = False
-        self.reused = False
+        self.reused = False  # came from the pool (a stale one fails as "closed")
         self._loop = asyncio.get_running_loop()
         self._can_write = True
         self._write_waiter: asyncio.Future[None] | None = None
         # One parser for the connection's life: llhttp parses message after
         # message on a keep-alive connection (a new parser costs ~15 us).
         self.parser = httptools.HttpResponseParser(self)
-        self._reset()
+        self._new_exchange()
 
-    def _reset(self) -> None:
-        self.status = 0
+    def _new_exchange(self) -> None:
+        self._state = IDLE
+        self.status = 0  # of the final head; 0 until it is in
         self.headers: list[tuple[str, str]] = []
-        self.keep_alive = False
-        self.headers_done = False
-        self.complete = False
-        self.received = 0
-        self.error: Exception | None = None
+        self.error: Exception | None = None  # why it is BROKEN
+        self.received = 0  # bytes from the replica in this exchange
+        self._keep_alive = False
         self._chunks: collections.deque[bytes] = collections.deque()
         self._buffered = 0
         self._paused = False
         self._waiter: asyncio.Future[None] | None = None
-        self.head_only = False
+        self._head_only = False
         # Called after each read, on failure and at the deadline, for an
         # exchange driven by callbacks instead of a task (proxy.PendingCall).
-        self.listener: Callable[[], None] | None = None
+        self._listener: Callable[[], None] | None = None
         self._until_close = False
         self._framed = False  # the head had Content-Length or Transfer-Encoding
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    def has_head(self) -> bool:
+        """The final head of the answer is in (whatever happened after it)."""
+        return self.status != 0
+
+    def stale(self) -> bool:
+        """A pooled connection on which the replica sent nothing this exchange:
+        when it fails, the replica had closed it and never read the request."""
+        return self.reused and self.received == 0
+
+    def usable(self) -> bool:
+        """IDLE and open: an exchange may start."""
+        transport = self.transport
+        return self._state is IDLE and transport is not None and not transport.is_closing()
+
+    def recycle(self) -> bool:
+        """After an exchange: True (and IDLE again) if the answer ended whole
+        on a keep-alive connection that is still open; the one rule for reuse."""
+        transport = self.transport
+        if self._state is not DONE or not self._keep_alive or transport is None \
+                or transport.is_closing():
+            return False
+        if self._paused:  # a big answer taken whole (take_complete_body) paused reading
+            transport.resume_reading()
+        self._new_exchange()
+        self.reused = True
+        return True
+
+    def close(self) -> None:
+        """Drop the connection (the replica sees the close)."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def unlisten(self) -> None:
+        """No more callbacks to the exchange's listener."""
+        self._listener = None
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if self._state not in _EXCHANGING:
+            # Bytes nobody asked for (on an idle connection, or after the
+            # answer ended): never parsed as the next exchange's answer.
+            self._fail(UpstreamError("the replica sent data outside an exchange", sent=True))
+            return
         self.received += len(data)
         try:
             self.parser.feed_data(data)
@@ -89,21 +168,24 @@ class Connection(asyncio.Protocol):
             self._fail(UpstreamError("the replica tried to upgrade the connection", sent=True))
         except httptools.HttpParserError as exc:
             self._fail(UpstreamError(f"the replica answered garbage: {exc}", sent=True))
-        if self.listener is not None:
-            self.listener()
+        if self._listener is not None:
+            self._listener()
 
     def eof_received(self) -> bool:
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if self.headers_done and self._until_close and self.error is None:
-            self.complete = True  # a body delimited by the close ends here
-        if not self.complete:
+        state = self._state
+        if state in _EXCHANGING and not (state is READING_BODY and self._until_close):
             self._fail(UpstreamError("the replica closed the connection", sent=True,
-                                     reused=self.reused))
-        elif self.listener is not None:
-            self.listener()
+                                     stale=self.stale()))
+        else:
+            if state is not BROKEN:
+                # Nothing lost; a body delimited by the close ends here.
+                self._state = CLOSED
+                self._wake()
+            if self._listener is not None:
+                self._listener()
         self._wake_writer()
 
     def pause_writing(self) -> None:
@@ -121,23 +203,28 @@ class Connection(asyncio.Protocol):
             self._framed = True
 
     def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
-        if 100 <= self.status < 200 and self.status != 101:
+        if self._state is not SENDING and self._state is not AWAITING_HEAD:
+            self._fail(UpstreamError("the replica sent a second answer", sent=True))
+            return
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
             self.headers = []  # an interim response; the real one follows
             self._framed = False
             return
-        self.keep_alive = self.parser.should_keep_alive()
-        self.headers_done = True
-        self._until_close = not self._framed and self.status not in (204, 304)
-        if self.head_only:
+        self.status = status
+        self._keep_alive = self.parser.should_keep_alive()
+        self._until_close = not self._framed and status not in (204, 304)
+        if self._head_only:
             # llhttp cannot know a HEAD answer has no body; end it here and
             # do not reuse the connection (the parser expects a body).
-            self.keep_alive = False
-            self.complete = True
+            self._keep_alive = False
+            self._state = DONE
+        else:
+            self._state = READING_BODY
         self._wake()
 
     def on_body(self, body: bytes) -> None:
-        if self.complete:
+        if self._state is not READING_BODY:
             return
         self._chunks.append(body)
         self._buffered += len(body)
@@ -147,10 +234,9 @@ class Connection(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
-        if self.status and self.status < 200:
-            return
-        self.complete = True
-        self._wake()
+        if self._state is READING_BODY:  # not an interim answer's end
+            self._state = DONE
+            self._wake()
 
     def expire(self) -> None:
         """The deadline passed: fail whatever waits on this connection."""
@@ -158,14 +244,18 @@ class Connection(asyncio.Protocol):
 
     # internals
     def _fail(self, exc: Exception) -> None:
-        if self.error is None:
+        state = self._state
+        if state is IDLE or state is DONE:
+            self._state = CLOSED  # no exchange lost; the connection is done for
+        elif state is not CLOSED and state is not BROKEN:
+            self._state = BROKEN
             self.error = exc
-        self.keep_alive = False
+        self._keep_alive = False
         if self.transport is not None:
             self.transport.close()
         self._wake()
-        if self.listener is not None:
-            self.listener()
+        if self._listener is not None:
+            self._listener()
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -184,68 +274,79 @@ class Connection(asyncio.Protocol):
         finally:
             self._waiter = None
 
+    def _lost(self) -> bool:
+        return self._state is CLOSED or self._state is BROKEN
+
     async def _drain(self) -> None:
-        while not self._can_write and not self.closed:
+        while not self._can_write and not self._lost():
             self._write_waiter = self._loop.create_future()
             await self._write_waiter
 
     # the exchange
-    def usable(self) -> bool:
-        return not self.closed and self.transport is not None and not self.transport.is_closing()
-
-    def send_bytes(self, head: bytes, body: bytes) -> None:
-        """A request held in full: one write, no waiting."""
+    def send_bytes(self, head: bytes, body: bytes, *, head_only: bool = False,
+                   listener: Callable[[], None] | None = None) -> None:
+        """A request held in full: one write, no waiting. ``listener`` is called
+        after each read, on failure and at the deadline."""
+        assert self._state is IDLE, self._state
+        self._head_only = head_only
+        self._listener = listener
+        self._state = AWAITING_HEAD
         self.transport.write(head + body if body else head)  # type: ignore[union-attr]
 
     async def send_request(
         self, head: bytes, body: bytes | AsyncIterator[bytes] | None, chunked: bool,
+        *, head_only: bool = False,
     ) -> None:
-        assert self.transport is not None
         if isinstance(body, bytes) or body is None:
-            self.transport.write(head + body if body else head)
+            self.send_bytes(head, body or b"", head_only=head_only)
             return
+        assert self._state is IDLE and self.transport is not None, self._state
+        self._head_only = head_only
+        self._state = SENDING
         self.transport.write(head)
-        async for chunk in body:
-            if self.closed:
+        async for data in body:
+            if self._lost():
                 break
-            if not chunk:
+            if not data:
                 continue
-            if chunked:
-                self.transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
-            else:
-                self.transport.write(chunk)
+            self.transport.write(chunk(data) if chunked else data)
             await self._drain()
-        if chunked and not self.closed:
-            self.transport.write(b"0\r\n\r\n")
+        if self._lost():
+            return
+        if chunked:
+            self.transport.write(LAST_CHUNK)
+        if self._state is SENDING:
+            self._state = AWAITING_HEAD
 
     async def read_head(self) -> None:
-        while not self.headers_done:
-            if self.error is not None:
-                raise self.error
+        while not self.status:
+            if self._state is BROKEN:
+                raise self.error  # type: ignore[misc]
+            if self._state is CLOSED:
+                raise UpstreamError("the connection closed", sent=True)
             await self._wait()
-        if self.error is not None and not self.headers_done:
-            raise self.error
 
     async def iter_body(self) -> AsyncIterator[bytes]:
         while True:
             if self._chunks:
-                chunk = b"".join(self._chunks)
+                data = b"".join(self._chunks)
                 self._chunks.clear()
                 self._buffered = 0
                 if self._paused and self.transport is not None:
                     self._paused = False
                     self.transport.resume_reading()
-                yield chunk
+                yield data
                 continue
-            if self.complete:
+            state = self._state
+            if state in _ENDED:
                 return
-            if self.error is not None:
-                raise self.error
+            if state is BROKEN:
+                raise self.error  # type: ignore[misc]
             await self._wait()
 
     def take_complete_body(self) -> bytes | None:
         """The whole body if it already arrived with the head (small answers)."""
-        if not self.complete:
+        if self._state not in _ENDED:
             return None
         body = b"".join(self._chunks)
         self._chunks.clear()
@@ -271,7 +372,6 @@ class Pool:
         while idle:
             conn = idle.pop()
             if conn.usable():
-                conn.reused = True
                 return conn
         return None
 
@@ -319,20 +419,19 @@ class Pool:
 
     def release(self, conn: Connection) -> None:
         """Back to the pool if the exchange finished cleanly, else closed."""
-        if conn.complete and conn.keep_alive and conn.error is None and conn.usable():
+        if conn.recycle():
             idle = self._idle.setdefault(conn.key, collections.deque())
             if len(idle) < self.max_idle:
-                conn._reset()
                 idle.append(conn)
                 return
-        discard(conn)
+        conn.close()
 
     def retain(self, keys: Iterable[tuple[str, int]]) -> None:
         """Close idle connections to replicas that left the table."""
         keep = set(keys)
         for key in [k for k in self._idle if k not in keep]:
             for conn in self._idle.pop(key):
-                discard(conn)
+                conn.close()
 
     def close(self) -> None:
         self.retain(())
@@ -340,13 +439,3 @@ class Pool:
             self._sweeper.cancel()
             self._sweeper = None
 
-
-def discard(conn: Connection) -> None:
-    if conn.transport is not None and not conn.transport.is_closing():
-        conn.transport.close()
-
-
-def encode_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1"]
-    lines.extend(f"{name}: {value}" for name, value in headers)
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

@@ -123,6 +123,22 @@ async def test_x_function_header_keeps_the_path(sidecar):
     assert got["path"] == "/" and got["body"] == "r"
 
 
+@pytest.mark.parametrize(("method", "path"), [("GET", "/some/where"), ("POST", "/")])
+async def test_two_x_function_headers_naming_different_functions_are_a_400(sidecar, method,
+                                                                           path):
+    response = await sidecar.request(method, path, content=b"r",
+                                     headers=[("X-Function", "echo"), ("X-Function", "half")])
+    assert response.status_code == 400
+    assert response.headers["x-swarmfaas-internal"] == "sidecar"
+    doc = response.json()
+    assert (doc["error"], doc["status"], doc["component"]) == ("bad_request", 400, "sidecar")
+    assert "echo" in doc["reason"] and "half" in doc["reason"]
+    # The same name twice is no ambiguity.
+    got = echoed(await sidecar.request(method, path, content=b"r",
+                                       headers=[("X-Function", "echo"), ("X-Function", "echo")]))
+    assert got["path"] == path
+
+
 async def test_headers_on_the_hop(sidecar):
     response = await sidecar.get("/function/echo", headers={
         "X-Call-Id": "abc-1", "Connection": "keep-alive, X-Hop", "X-Hop": "secret",

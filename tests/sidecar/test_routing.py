@@ -10,7 +10,7 @@ from faas_sidecar.balancer import pick
 from faas_sidecar.errors import PlatformError
 from faas_sidecar.headers import call_id_for, new_call_id, request_headers, response_headers
 from faas_sidecar.model import Replica
-from faas_sidecar.routing import resolve
+from faas_sidecar.routing import header_name, resolve
 
 
 @pytest.mark.parametrize(
@@ -49,6 +49,28 @@ def test_resolve_rejects(path, header, status, code):
     with pytest.raises(PlatformError) as info:
         resolve(path, header)
     assert (info.value.status, info.value.code) == (status, code)
+
+
+@pytest.mark.parametrize(
+    ("values", "name"),
+    [
+        ([], None),
+        (["echo"], "echo"),
+        ([" echo "], "echo"),
+        (["echo", "echo"], "echo"),  # the same name twice is no ambiguity
+        (["echo", " echo"], "echo"),
+        (["", ""], ""),  # check_name judges what is left
+    ],
+)
+def test_header_name(values, name):
+    assert header_name(values) == name
+
+
+@pytest.mark.parametrize("values", [["echo", "other"], ["a", "a", "b"], ["echo", ""]])
+def test_header_name_refuses_different_names(values):
+    with pytest.raises(PlatformError) as info:
+        header_name(values)
+    assert (info.value.status, info.value.code) == (400, "bad_request")
 
 
 def _names(headers):

@@ -22,7 +22,7 @@ from sanic.response import HTTPResponse
 
 from ..errors import INTERNAL_HEADER, PlatformError, alexa_timeout
 from ..model import RoutingTable
-from ..routing import FUNCTION_HEADER, check_name
+from ..routing import FUNCTION_HEADER, check_name, header_name
 from . import rejection
 from .certs import CertCache, UrlFetcher
 from .certurl import normalise_cert_url
@@ -144,9 +144,8 @@ def setup_alexa(app: Sanic, config: AlexaConfig) -> None:
 async def handle_root(request: Request) -> HTTPResponse:
     """``POST /`` is the Alexa endpoint, as in the original gateway. A request
     naming its function in ``X-Function`` is an ordinary call to that function."""
-    name = request.headers.get(FUNCTION_HEADER)
+    name = header_name(request.headers.getall(FUNCTION_HEADER, []))
     if name is not None:
-        name = name.strip()
         check_name(name)
         return await request.app.ctx.proxy.forward(request, name, path=request.path)
     return await handle_alexa(request)

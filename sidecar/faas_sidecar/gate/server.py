@@ -28,6 +28,7 @@ from faas_sidecar.enginetoken import SETTING as TOKEN_SETTING
 from faas_sidecar.enginetoken import presented
 from faas_sidecar.labels import FUNCTION_FILTER
 from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES
+from faas_sidecar.wire import HOP_BY_HOP, request_head, response_head
 
 from . import refusals
 from .config import GateConfig
@@ -50,12 +51,9 @@ from .refusals import COMPONENT, Refused
 log = logging.getLogger(__name__)
 # Not sent on to the Engine: hop-by-hop fields, framing the gate sets itself,
 # and the gate's own token.
-_NOT_FORWARDED = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
-                  b"transfer-encoding", b"upgrade", b"content-length", b"host", b"expect",
-                  b"authorization"}
+_NOT_FORWARDED = {name.encode() for name in HOP_BY_HOP} | {
+    b"content-length", b"host", b"expect", b"authorization"}
 _SERVICE_IN_PATH = re.compile(rb"(/services/)[^/?]+")
-_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            413: "Payload Too Large", 502: "Bad Gateway"}
 
 
 def refusal(status: int, code: str, reason: str) -> bytes:
@@ -63,11 +61,11 @@ def refusal(status: int, code: str, reason: str) -> bytes:
     shows) plus the platform's (docs/errors.md)."""
     body = json.dumps({"message": reason, "error": code, "reason": reason, "status": status,
                        "component": COMPONENT}).encode()
-    challenge = 'WWW-Authenticate: Bearer realm="engine-gate"\r\n' if status == 401 else ""
-    head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            f"{challenge}X-Swarmfaas-Internal: {COMPONENT}\r\nConnection: close\r\n\r\n")
-    return head.encode() + body
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    if status == 401:
+        headers.append(("WWW-Authenticate", 'Bearer realm="engine-gate"'))
+    headers += [("X-Swarmfaas-Internal", COMPONENT), ("Connection", "close")]
+    return response_head(status, headers) + body
 
 
 @dataclass
@@ -123,13 +121,13 @@ async def read_request(reader: asyncio.StreamReader, limit: int) -> tuple[str, R
 def engine_request(method: str, request: Request) -> bytes:
     """The request as the Engine gets it: same method, URL and headers, one
     exchange per connection."""
-    lines = [f"{method} ".encode() + request.url + b" HTTP/1.1", b"Host: docker"]
-    lines += [name + b": " + value for name, value in request.headers
-              if name.lower() not in _NOT_FORWARDED]
+    headers = [("Host", "docker")]
+    headers += [(name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in request.headers if name.lower() not in _NOT_FORWARDED]
     if request.body or method in ("POST", "PUT"):
-        lines.append(b"Content-Length: %d" % len(request.body))
-    lines.append(b"Connection: close")
-    return b"\r\n".join(lines) + b"\r\n\r\n" + bytes(request.body)
+        headers.append(("Content-Length", str(len(request.body))))
+    headers.append(("Connection", "close"))
+    return request_head(method, request.url.decode("latin-1"), headers) + bytes(request.body)
 
 
 class Gate:

@@ -1,0 +1,55 @@
+"""The call policy's rules (proxy.py), by table: pure, no network."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from faas_sidecar.errors import PlatformError, function_timeout
+from faas_sidecar.model import FunctionSpec
+from faas_sidecar.proxy import (
+    TIMEOUT_MARGIN,
+    Reply,
+    exchange_timeout,
+    may_retry,
+    outcome_code,
+    unreachable,
+)
+from faas_sidecar.upstream import ConnectError, UpstreamError
+
+
+@pytest.mark.parametrize(("error", "body_held", "retried"), [
+    (ConnectError("refused"), False, True),  # never sent: always
+    (ConnectError("refused"), True, True),
+    (UpstreamError("closed", sent=True, stale=True), True, True),  # a stale pooled connection
+    (UpstreamError("closed", sent=True, stale=True), False, False),  # its stream is spent
+    (UpstreamError("closed", sent=True), True, False),  # it reached the replica
+    (UpstreamError("garbage", sent=True), False, False),
+])
+def test_only_what_never_reached_a_replica_is_retried(error, body_held, retried):
+    assert may_retry(error, body_held) is retried
+
+
+@pytest.mark.parametrize(("outcome", "code"), [
+    (Reply(201, [], b"", None, lambda ok: None), "201"),
+    (PlatformError(503, "no_ready_replica", "r"), "503"),
+    (asyncio.CancelledError(), "499"),
+    (RuntimeError("bug"), "500"),
+])
+def test_outcome_codes(outcome, code):
+    assert outcome_code(outcome) == code
+
+
+def test_timeout_and_its_errors():
+    spec = FunctionSpec(name="f", service_id="f", service_name="f", image="i", timeout=2.5,
+                        desired_replicas=1, replicas=())
+    assert exchange_timeout(spec) == 2.5 + TIMEOUT_MARGIN
+    late = function_timeout("f", 3.5)
+    assert (late.status, late.code, late.reason) == (
+        504, "function_timeout", "function 'f' did not answer within 3.5 s")
+    gone = unreachable("f", None)
+    assert (gone.status, gone.code) == (502, "replica_unreachable")
+    assert "no replica left" in gone.reason
+    assert unreachable("f", ConnectError("cannot connect")).reason == \
+        "function 'f': cannot connect"
