@@ -55,7 +55,9 @@ def test_only_the_engine_gate_holds_the_docker_socket(platform: Platform) -> Non
     on_it = {s["Spec"]["Name"] for s in services
              for n in s["Spec"]["TaskTemplate"].get("Networks") or []
              if n["Target"] == network["Id"]}
-    assert on_it == {f"{platform.stack}_engine-gate", f"{platform.stack}_sidecar"}
+    # The autoscaler reads replica counts and scales through the gate too.
+    assert on_it == {f"{platform.stack}_engine-gate", f"{platform.stack}_sidecar",
+                     f"{platform.stack}_scaler"}
 
 
 # Run inside the sidecar's container: the gate's answer to a call without the

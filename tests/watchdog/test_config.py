@@ -65,6 +65,8 @@ def test_defaults():
     ({"response_limit": "2MiB"}, "response_limit", 2 * 1024**2),
     ({"kill_grace": "100ms"}, "kill_grace", 0.1),
     ({"suppress_lock": "true"}, "suppress_lock", True),
+    ({}, "no_new_privileges", True),
+    ({"no_new_privileges": "false"}, "no_new_privileges", False),
     ({"workers": "3"}, "workers", 3),
     ({"workers": "0"}, "workers", 0),
 ])

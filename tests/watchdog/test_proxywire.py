@@ -114,7 +114,7 @@ def test_scan_response_leaves_the_rest_to_the_general_path(raw):
 def test_deadlines_expire_in_order_and_forget_finished_exchanges():
     import asyncio
 
-    from fwatchdog import proxy
+    from fwatchdog.deadlines import COMPACT_MIN, Deadlines
 
     class Fake:
         def __init__(self, deadline: float) -> None:
@@ -129,14 +129,14 @@ def test_deadlines_expire_in_order_and_forget_finished_exchanges():
 
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
-        deadlines = proxy.Deadlines(0.05)
+        deadlines = Deadlines(0.05)
         slow = Fake(loop.time() + 0.05)
         deadlines.add(slow)  # type: ignore[arg-type]
-        for _ in range(3 * proxy.COMPACT_MIN):  # finished quickly behind the slow one
+        for _ in range(3 * COMPACT_MIN):  # finished quickly behind the slow one
             fast = Fake(loop.time() + 0.05)
             deadlines.add(fast)  # type: ignore[arg-type]
             fast.over = True
-        assert len(deadlines.queue) < 2 * proxy.COMPACT_MIN + 2
+        assert len(deadlines.queue) < 2 * COMPACT_MIN + 2
         late = Fake(loop.time() + 0.15)
         deadlines.add(late)  # type: ignore[arg-type]
         await asyncio.sleep(0.1)

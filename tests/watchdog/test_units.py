@@ -188,3 +188,56 @@ def test_forwardable_head(raw, forwarded):
 
     head = parse_head(raw, 1024)
     assert forwardable_head(head) == (raw if forwarded else None)
+
+
+# The wire writers (httpwire): every head and chunk frame the watchdog sends ---------
+@pytest.mark.parametrize("made, expected", [
+    (lambda w: w.response_head(200, [("A", "1")]), b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\n"),
+    (lambda w: w.response_head(599, []), b"HTTP/1.1 599 Unknown\r\n\r\n"),
+    (lambda w: w.request_head("GET", "/x?y", [("Host", "h:1")]),
+     b"GET /x?y HTTP/1.1\r\nHost: h:1\r\n\r\n"),
+    (lambda w: w.relayed_head(b"HTTP/1.1 200 OK\r\nA: 1", 0.5),
+     b"HTTP/1.1 200 OK\r\nA: 1\r\nX-Duration-Seconds: 0.500000\r\n\r\n"),
+    (lambda w: w.relayed_head(b"HTTP/1.1 204 No Content", 1, b"c1", b"text/plain", True),
+     b"HTTP/1.1 204 No Content\r\nX-Call-Id: c1\r\nContent-Type: text/plain\r\n"
+     b"X-Duration-Seconds: 1.000000\r\nConnection: close\r\n\r\n"),
+    (lambda w: w.closed_head(b"POST / HTTP/1.1\r\nHost: h", b"hi"),
+     b"POST / HTTP/1.1\r\nHost: h\r\n\r\nhi"),
+    (lambda w: w.chunk(b"x" * 26), b"1a\r\n" + b"x" * 26 + b"\r\n"),
+    (lambda w: w.LAST_CHUNK, b"0\r\n\r\n"),
+    (lambda w: w.CONTINUE, b"HTTP/1.1 100 Continue\r\n\r\n"),
+])
+def test_wire_writers(made, expected):
+    from fwatchdog import httpwire
+
+    assert made(httpwire) == expected
+
+
+def test_the_watchdog_modules_import_no_circle():
+    """server.py must not reach back to proxy.py (or any module importing it)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "watchdog" / "fwatchdog"
+    graph: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        name = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        name = name.removesuffix(".__init__")
+        deps = graph.setdefault(name, set())
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                target = f"{base}.{node.module}" if node.module else base
+                deps.add(target)
+                deps.update(f"{target}.{a.name}" for a in node.names)
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for dep in graph.get(start, ()):
+            if dep == goal or (dep not in seen and not seen.add(dep)
+                               and reaches(dep, goal, seen)):
+                return True
+        return False
+
+    circles = sorted(m for m in graph if reaches(m, m, set()))
+    assert circles == []

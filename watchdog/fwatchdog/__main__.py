@@ -45,24 +45,28 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = Config.from_env(env)
         from .app import resolve_executable
-        resolve_executable(config, env)
+        path = resolve_executable(config, env)
     except ConfigError as exc:
         print(f"fwatchdog: configuration error: {exc}", file=sys.stderr)
         return 2
     _ensure_std_fds()
     from .app import make_listener, serve
+    from .procs import forbid_new_privileges
+
+    if config.no_new_privileges:  # before any worker or function process exists
+        forbid_new_privileges()
 
     host = env.get("fwatchdog_host", "")
     workers = config.worker_count(len(os.sched_getaffinity(0)))
     if workers == 1:
-        return asyncio.run(serve(config, env, make_listener(config.port, host=host)))
+        return asyncio.run(serve(config, env, make_listener(config.port, host=host), path))
     from .pool import run_pool
 
     # One SO_REUSEPORT socket per worker, all made here so that a port in use
     # fails now; the supervisor keeps them open so a restarted worker gets the
     # same socket (and the connections queued on it).
     socks = [make_listener(config.port, host=host, reuse_port=True) for _ in range(workers)]
-    return run_pool(config, env, socks, None if config.suppress_lock else lock_path())
+    return run_pool(config, env, socks, path, None if config.suppress_lock else lock_path())
 
 
 def run() -> None:

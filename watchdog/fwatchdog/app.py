@@ -21,14 +21,22 @@ from . import metrics as metrics_mod
 from . import procs
 from .config import Config, ConfigError
 from .lockfile import lock_path
+from .proxy import ProxyConnection
 from .runners import make_runner
-from .server import Server
+from .server import HttpConnection, Server
 
 log = logging.getLogger("fwatchdog")
 SWEEP_INTERVAL = 0.5
+# How each mode serves an admitted request: fork and stream run their runner
+# per request (server.py); http relays it to the warm upstream (proxy.py).
+CONNECTIONS: dict[str, type[HttpConnection]] = {
+    "fork": HttpConnection, "stream": HttpConnection, "http": ProxyConnection,
+}
 
 
 def resolve_executable(config: Config, env: Mapping[str, str]) -> str:
+    """fprocess's program on PATH: resolved once at start-up (`__main__`), and
+    the path handed to every worker."""
     name = config.fprocess[0]
     found = shutil.which(name, path=env.get("PATH", os.defpath))
     if not found:
@@ -55,7 +63,7 @@ def make_listener(port: int, host: str = "", reuse_port: bool = False) -> socket
     return sock
 
 
-async def serve(config: Config, env: Mapping[str, str], sock: socket.socket,
+async def serve(config: Config, env: Mapping[str, str], sock: socket.socket, path: str,
                 worker: int = 0, write_lock: bool = True,
                 metrics: metrics_mod.Slot | None = None) -> int:
     """Run one worker until SIGTERM/SIGINT has drained it; return the exit code.
@@ -74,13 +82,12 @@ async def serve(config: Config, env: Mapping[str, str], sock: socket.socket,
     reaper = procs.Reaper(loop, orphan_reaped)
     procs.become_subreaper()
     reaper.install()
-    path = resolve_executable(config, env)
     runner = make_runner(
         config.mode, path=path, argv=config.fprocess, reaper=reaper, metrics=metrics,
         combine_output=config.combine_output, response_limit=config.response_limit,
         kill_grace=config.kill_grace, config=config, env=env,
     )
-    server = Server(config, runner, metrics, env, worker)
+    server = Server(config, runner, metrics, env, worker, CONNECTIONS[config.mode])
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

@@ -52,6 +52,7 @@ class Config:
     response_limit: int = 32 * 1024**2
     kill_grace: float = 2.0
     suppress_lock: bool = False
+    no_new_privileges: bool = True  # prctl(PR_SET_NO_NEW_PRIVS): Swarm has no such option
     workers: int = 0  # 0: decided at start-up by default_workers()
 
     @property
@@ -113,6 +114,7 @@ class Config:
             response_limit=_size(env, "response_limit", 32 * 1024**2),
             kill_grace=_duration(env, "kill_grace", 2.0),
             suppress_lock=_bool(env, "suppress_lock", False),
+            no_new_privileges=_bool(env, "no_new_privileges", True),
             workers=workers,
         )
 

@@ -34,6 +34,15 @@ def bad_request(reason: str) -> PlatformError:
     return PlatformError(400, "bad_request", reason)
 
 
+def not_found(reason: str) -> PlatformError:
+    return PlatformError(404, "not_found", reason)
+
+
+def request_timeout(seconds: float) -> PlatformError:
+    return PlatformError(408, "request_timeout",
+                         f"the request did not arrive within {seconds:g} s")
+
+
 def too_large(reason: str) -> PlatformError:
     return PlatformError(413, "request_too_large", reason)
 

@@ -189,12 +189,53 @@ class ChunkedDecoder:
                     self.done = True
 
 
+# Writers: every head and chunk frame the watchdog sends is made here.
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+LAST_CHUNK = b"0\r\n\r\n"
+
+
 def response_head(status: int, headers: list[tuple[str, str]]) -> bytes:
     """Serialize a status line and headers (values must already be clean)."""
     lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}"]
     lines.extend(f"{name}: {value}" for name, value in headers)
     lines.append("\r\n")
     return "\r\n".join(lines).encode("latin-1")
+
+
+def request_head(method: str, target: str, headers: list[tuple[str, str]]) -> bytes:
+    """Serialize an HTTP/1.1 request line and headers (values must already be clean)."""
+    lines = [f"{method} {target} HTTP/1.1"]
+    lines.extend(f"{name}: {value}" for name, value in headers)
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("latin-1")
+
+
+def relayed_head(head: bytes, duration: float, call_id: bytes = b"",
+                 content_type: bytes = b"", close: bool = False) -> bytes:
+    """An upstream's response head as relayed: its status line and fields as
+    received (hop-by-hop ones already cut, no final CRLF) with the watchdog's
+    fields added as bytes, without parsing the head again."""
+    parts = [head]
+    if call_id:
+        parts.append(b"\r\nX-Call-Id: " + call_id)
+    if content_type:
+        parts.append(b"\r\nContent-Type: " + content_type)
+    parts.append(b"\r\nX-Duration-Seconds: %.6f\r\n" % duration)
+    if close:
+        parts.append(b"Connection: close\r\n")
+    parts.append(b"\r\n")
+    return b"".join(parts)
+
+
+def closed_head(head: bytes, body: bytes = b"") -> bytes:
+    """A head kept as received (without its final CRLFCRLF), ended again and
+    followed by its body: how a request goes to the upstream unchanged."""
+    return b"%b\r\n\r\n%b" % (head, body)
+
+
+def chunk(data: bytes) -> bytes:
+    """One frame of the chunked transfer coding (never empty: that is LAST_CHUNK)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
 
 
 @dataclass

@@ -43,9 +43,10 @@ QUICK_DEATH = 1.0  # a worker that dies sooner than this after starting gets a b
 
 class Pool:
     def __init__(self, config: Config, env: Mapping[str, str], socks: list[socket.socket],
-                 lock: str | None) -> None:
+                 path: str, lock: str | None) -> None:
         self.config = config
         self.env = env
+        self.path = path  # fprocess's program, resolved once (app.resolve_executable)
         self.socks = socks  # one per worker (SO_REUSEPORT)
         workers = self.size = len(socks)
         self.lock = lock
@@ -147,7 +148,8 @@ class Pool:
                 for i, sock in enumerate(self.socks):
                     if i != index:
                         sock.close()
-                code = _worker_main(self.config, self.env, self.socks[index], index, self.area)
+                code = _worker_main(self.config, self.env, self.socks[index], self.path, index,
+                                    self.area)
             except BaseException:  # a worker must never return into the parent's code
                 traceback.print_exc()
             finally:
@@ -204,14 +206,14 @@ class Pool:
                     os.kill(pid, signal.SIGKILL)
 
 
-def _worker_main(config: Config, env: Mapping[str, str], sock: socket.socket,
+def _worker_main(config: Config, env: Mapping[str, str], sock: socket.socket, path: str,
                  index: int, area: SharedArea) -> int:
     from .app import serve
 
-    return asyncio.run(serve(config, env, sock, worker=index, write_lock=False,
+    return asyncio.run(serve(config, env, sock, path, worker=index, write_lock=False,
                              metrics=area.slot(index)))
 
 
-def run_pool(config: Config, env: Mapping[str, str], socks: list[socket.socket],
+def run_pool(config: Config, env: Mapping[str, str], socks: list[socket.socket], path: str,
              lock: str | None) -> int:
-    return Pool(config, env, socks, lock).run()
+    return Pool(config, env, socks, path, lock).run()

@@ -5,6 +5,12 @@ and asyncio's child watchers cost a thread or a pidfd per child. posix_spawn
 is vfork-based in glibc (cheap whatever our RSS), our fds are already
 close-on-exec, and one SIGCHLD handler calling waitpid(-1) reaps our children
 and any orphan (PID 1 duty) in the same loop pass.
+
+Containment: the watchdog is a child subreaper, so a process that leaves its
+invocation's process group (`setsid`) or double-forks comes back to it as a
+child when its parent dies. Each spawn carries a mark in its environment
+(INVOCATION_ENV, inherited by everything it starts); when an invocation ends,
+`end_orphans` SIGKILLs every such orphan whose invocation is over.
 """
 
 from __future__ import annotations
@@ -15,12 +21,15 @@ import ctypes
 import fcntl
 import os
 import signal
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass
 
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM,
                     signal.SIGCHLD, signal.SIGHUP, signal.SIGQUIT)
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+INVOCATION_ENV = "fwatchdog_invocation"  # the mark every spawned process inherits
+_MARK = INVOCATION_ENV.encode() + b"="
 
 
 def become_subreaper() -> bool:
@@ -28,6 +37,17 @@ def become_subreaper() -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def forbid_new_privileges() -> bool:
+    """No process from here on (the watchdog, every function process) can gain
+    privileges through exec: setuid/setgid bits and file capabilities are
+    ignored. Docker's `no-new-privileges`, which Swarm services cannot set."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
 
@@ -119,6 +139,55 @@ class Reaper:
 
     def watching(self) -> int:
         return len(self._waiters)
+
+    def orphans(self) -> list[int]:
+        """Our children that we did not spawn: reparented to us (we are the subreaper)."""
+        try:
+            with open(self._children_file, "rb") as f:
+                pids = f.read().split()
+        except OSError:  # no /proc, or a kernel without CONFIG_PROC_CHILDREN
+            return []
+        return [pid for pid in map(int, pids) if pid not in self._waiters]
+
+    @property
+    def _children_file(self) -> str:
+        # Reparented orphans and spawned children are both the main thread's.
+        pid = os.getpid()
+        return f"/proc/{pid}/task/{pid}/children"
+
+
+def invocation_mark(pid: int) -> str | None:
+    """The INVOCATION_ENV value `pid` was started with; None when it has none
+    (or is gone, or a zombie)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environ = f.read()
+    except OSError:
+        return None
+    for entry in environ.split(b"\0"):
+        if entry.startswith(_MARK):
+            return entry[len(_MARK):].decode("latin-1")
+    return None
+
+
+def end_orphans(reaper: Reaper, live: Container[str]) -> int:
+    """SIGKILL every orphan whose invocation is over, and its process group.
+
+    Over: its mark is not in `live`, or it has none (it cleared its
+    environment, so it cannot be told apart: ended rather than left running).
+    The reaper then reaps them. Returns how many were signalled.
+    """
+    ended = 0
+    for pid in reaper.orphans():
+        if invocation_mark(pid) in live:
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getpgid(pid) == pid:  # it leads a group (setsid): its own children too
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+            ended += 1
+    return ended
 
 
 def exited_children() -> Iterator[tuple[int, int]]:

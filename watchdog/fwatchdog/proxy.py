@@ -8,76 +8,31 @@ the upstream's head (hop-by-hop fields cut out, the watchdog's own inserted)
 and body to the client. exec_timeout needs no timer per request (Deadlines).
 Requests the fast scan does not fit (chunked bodies, `Expect`, system paths,
 odd `Connection` fields, errors) go through the general parser of server.py
-and are then relayed the same way.
+and are then relayed the same way. Admission and error responses are
+server.HttpConnection's, the same as in the other modes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections import deque
 
 from . import errors
+from .deadlines import Deadlines
 from .headers import forwardable_head, proxied_response_headers, upstream_request_headers
-from .httpwire import HttpError, Request, RequestHead, response_head
+from .httpwire import (
+    HttpError,
+    Request,
+    RequestHead,
+    closed_head,
+    relayed_head,
+    request_head,
+    response_head,
+)
 from .proxywire import FastRequest, FastResponse, cut, scan_request
-from .server import RESERVED_PREFIX, SMALL_BODY, HttpConnection, Server
+from .server import SMALL_BODY, Asked, HttpConnection, Server
 from .upstream import TOO_LARGE, UpstreamConn
 
 _HEAD_END = b"\r\n\r\n"
-COMPACT_MIN = 1024  # Deadlines: queue length that triggers dropping finished exchanges
-
-
-class _Asked:
-    """What error responses need of a request (server._send reads these two)."""
-
-    __slots__ = ("keep_alive", "method")
-
-    def __init__(self, method: str, keep_alive: bool) -> None:
-        self.method = method
-        self.keep_alive = keep_alive
-
-
-class Deadlines:
-    """exec_timeout for every exchange of one loop, with one timer in all.
-
-    All exchanges get the same timeout, so their deadlines come in the order
-    they start: a FIFO queue is a deadline queue, and one timer, armed for the
-    oldest unfinished exchange, is enough. Finished exchanges are dropped from
-    the front as new ones come, and filtered out when one slow exchange at the
-    front holds many behind it (so memory follows the live ones). Cheaper than
-    a call_later handle per request (heap push and cancel): docs/watchdog.md.
-    """
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self.queue: deque[Exchange] = deque()
-        self.timer: asyncio.TimerHandle | None = None
-        self.compact_at = COMPACT_MIN
-
-    def add(self, exchange: Exchange) -> None:
-        queue = self.queue
-        while queue and queue[0].over:
-            queue.popleft()
-        if len(queue) >= self.compact_at:
-            queue = self.queue = deque(e for e in queue if not e.over)
-            self.compact_at = max(COMPACT_MIN, 2 * len(queue))
-        queue.append(exchange)
-        if self.timer is None:
-            self.timer = asyncio.get_running_loop().call_at(exchange.deadline, self._expire)
-
-    def _expire(self) -> None:
-        self.timer = None
-        queue = self.queue
-        now = asyncio.get_running_loop().time()
-        while queue:
-            exchange = queue[0]
-            if not exchange.over and exchange.deadline > now:
-                self.timer = asyncio.get_running_loop().call_at(exchange.deadline, self._expire)
-                return
-            queue.popleft()
-            if not exchange.over:
-                exchange.timed_out()
 
 
 class ProxyConnection(HttpConnection):
@@ -85,7 +40,7 @@ class ProxyConnection(HttpConnection):
 
     def __init__(self, server: Server) -> None:
         super().__init__(server)
-        self.deadlines: Deadlines = server.deadlines
+        self.deadlines: Deadlines = server.runner.deadlines  # type: ignore[attr-defined]
         self.request_limit = server.config.request_limit
         self.content_type = server.config.content_type.encode("latin-1")
 
@@ -133,38 +88,17 @@ class ProxyConnection(HttpConnection):
             self._send_error(errors.status_error(exc.status, exc.reason), None, close=True)
 
     def _start(self, request: FastRequest, data: bytes) -> None:
+        """A request the fast scan fit: admitted like any other, then relayed as is."""
         call_id = request.call_id.decode("latin-1")
-        if self._admitted(call_id, request.method.decode("latin-1"), request.keep_alive):
+        if self._admit(call_id, request.method.decode("latin-1"), request.keep_alive):
             self.task = exchange = Exchange(self, data, request.method, request.keep_alive,
                                             request.call_id, call_id)
             exchange.start()
 
-    def _admitted(self, call_id: str, method: str, keep_alive: bool) -> bool:
-        """Refuse when not ready or at max_inflight (answered here); else count it in."""
-        server = self.server
-        if server.state not in ("ready", "stopping"):
-            self._send_error(errors.not_ready(f"the watchdog is {server.state}"), call_id or None,
-                             close=server.state == "draining", head=_Asked(method, keep_alive))
-            return False
-        if not server.runner.ready():
-            self._send_error(errors.not_ready("the function is not ready"), call_id or None,
-                             head=_Asked(method, keep_alive))
-            return False
-        if not server.try_start():
-            self._send_error(errors.overloaded(server.config.max_inflight), call_id or None,
-                             head=_Asked(method, keep_alive))
-            return False
-        return True
-
-    def _dispatch(self, request: Request) -> None:
-        """A request the fast scan left to the general parser."""
+    def _begin(self, request: Request, call_id: str | None) -> None:
+        """A request the general parser read (admitted by _dispatch): relay it."""
         head = request.head
-        if head.path.startswith(RESERVED_PREFIX):
-            self._system(request)
-            return
-        call_id = head.header("x-call-id")
-        if not self._admitted(call_id, head.method, head.keep_alive):
-            return
+        call_id = call_id or ""
         self.task = exchange = Exchange(self, self._upstream_request(request),
                                         head.method.encode("latin-1"), head.keep_alive,
                                         call_id.encode("latin-1"), call_id)
@@ -174,16 +108,12 @@ class ProxyConnection(HttpConnection):
         head = request.head
         raw = forwardable_head(head)
         if raw is not None:  # framed by its own Content-Length (or none)
-            return b"%b\r\n\r\n%b" % (raw, request.body)
-        lines = [f"{head.method} {head.target} HTTP/1.1"]
-        has_host = False
-        for name, value in upstream_request_headers(head):
-            has_host = has_host or name == "host"
-            lines.append(f"{name}: {value}")
-        if not has_host:
-            lines.append(f"Host: {self.server.runner.host_header}")
-        lines.append(f"Content-Length: {len(request.body)}")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + request.body
+            return closed_head(raw, request.body)
+        headers = upstream_request_headers(head)
+        if not any(name == "host" for name, _ in headers):
+            headers.append(("Host", self.server.runner.host_header))  # type: ignore[attr-defined]
+        headers.append(("Content-Length", str(len(request.body))))
+        return request_head(head.method, head.target, headers) + request.body
 
 
 class Exchange:
@@ -281,15 +211,9 @@ class Exchange:
         close = not self.keep_alive or client.server.state == "draining"
         if isinstance(head, FastResponse):
             status = head.status
-            parts = [head.head]
-            if self.call_id and not head.has_call_id:
-                parts.append(b"\r\nX-Call-Id: " + self.call_id)
-            if client.content_type and not head.has_content_type:
-                parts.append(b"\r\nContent-Type: " + client.content_type)
-            parts.append(b"\r\nX-Duration-Seconds: %.6f\r\n" % duration)
-            if close:
-                parts.append(b"Connection: close\r\n")
-            parts.append(b"\r\n")
+            raw = relayed_head(head.head, duration,
+                               b"" if head.has_call_id else self.call_id,
+                               b"" if head.has_content_type else client.content_type, close)
         else:
             status = head.status  # type: ignore[attr-defined]
             asked = RequestHead(self.method.decode("latin-1"), "", "", "", "HTTP/1.1",
@@ -301,14 +225,13 @@ class Exchange:
             headers.append(("Content-Length", str(len(body))))
             if close:
                 headers.append(("Connection", "close"))
-            parts = [response_head(status, headers)]
+            raw = response_head(status, headers)
             if self.method == b"HEAD":
                 body = b""
         if len(body) <= SMALL_BODY:
-            parts.append(body)
-            transport.write(b"".join(parts))
+            transport.write(raw + body)
         else:
-            transport.write(b"".join(parts))
+            transport.write(raw)
             transport.write(body)
         client._after_response(close)
         self._finish(status)
@@ -325,7 +248,7 @@ class Exchange:
     def _fail(self, exc: errors.PlatformError) -> None:
         client = self.client
         client._send_error(exc, self.call_id_text or None,
-                           head=_Asked(self.method.decode("latin-1"), self.keep_alive))
+                           head=Asked(self.method.decode("latin-1"), self.keep_alive))
         self._finish(exc.status)
 
     def _finish(self, status: int) -> None:

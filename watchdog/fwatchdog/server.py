@@ -1,8 +1,13 @@
 """The HTTP/1.1 front: one asyncio Protocol per connection, keep-alive, no framework.
 
-The handler turns a request into an Invocation for the runner and the
-runner's Outcome (or exception) into a response. Platform-made responses are
-JSON marked with X-Swarmfaas-Internal (errors.py).
+Every mode goes through `HttpConnection`: its parser, its one admission path
+(`_admit`: state, readiness, max_inflight) and its one error writer
+(`_send_error`). Fork and stream modes then run the runner per request
+(`_begin`, `_run`): a request becomes an Invocation, the runner's Outcome (or
+exception) a response. http mode's `proxy.ProxyConnection` overrides only how
+an admitted request is carried out (relayed to the upstream). Platform-made
+responses are JSON marked with X-Swarmfaas-Internal (errors.py); every head
+and chunk frame is written by httpwire.
 """
 
 from __future__ import annotations
@@ -15,9 +20,26 @@ from . import errors
 from .cgi import build_cgi_env
 from .config import Config
 from .headers import function_response_headers
-from .httpwire import MAX_HEAD, REASONS, ChunkedDecoder, HttpError, Request, RequestHead, parse_head
+from .httpwire import (
+    CONTINUE,
+    LAST_CHUNK,
+    MAX_HEAD,
+    ChunkedDecoder,
+    HttpError,
+    Request,
+    RequestHead,
+    chunk,
+    parse_head,
+    response_head,
+)
 from .metrics import Slot as Metrics
-from .runners import Invocation, OutputTooLarge, ProcessFailed, Runner, UpstreamUnavailable
+from .runners import (
+    Invocation,
+    OutputTooLarge,
+    ProcessFailed,
+    Supervised,
+    UpstreamUnavailable,
+)
 
 IDLE_TIMEOUT = 60.0  # idle keep-alive connections close after this
 SMALL_BODY = 65536  # bodies up to this size go out in the same write as the head
@@ -28,8 +50,9 @@ RESERVED_PREFIX = "/_/"
 class Server:
     """State shared by all connections of one worker."""
 
-    def __init__(self, config: Config, runner: Runner, metrics: Metrics,
-                 base_env: Mapping[str, str], worker: int = 0) -> None:
+    def __init__(self, config: Config, runner: Supervised, metrics: Metrics,
+                 base_env: Mapping[str, str], worker: int = 0,
+                 connection_class: type[HttpConnection] | None = None) -> None:
         self.config = config
         self.runner = runner
         self.metrics = metrics
@@ -41,13 +64,8 @@ class Server:
         self.inflight = 0
         self.connections: set[HttpConnection] = set()
         self.idle_event = asyncio.Event()
-        self.streams = bool(getattr(runner, "streams", False))
-        self.connection_class = HttpConnection
-        self.deadlines = None
-        if config.mode == "http":  # relayed by proxy.py, no runner.run() per request
-            from .proxy import Deadlines, ProxyConnection
-            self.connection_class = ProxyConnection
-            self.deadlines = Deadlines(config.exec_timeout)
+        # The wiring (app.py) picks it per mode: http mode relays (proxy.py).
+        self.connection_class = connection_class or HttpConnection
 
     def protocol_factory(self) -> HttpConnection:
         return self.connection_class(self)
@@ -63,6 +81,7 @@ class Server:
         now = time.monotonic()
         for conn in list(self.connections):
             conn.check_deadlines(now)
+        self.runner.sweep()
 
     def begin_drain(self) -> None:
         self.state = "draining"
@@ -198,7 +217,7 @@ class HttpConnection(asyncio.Protocol):
             if head.chunked:
                 self.chunks = ChunkedDecoder(self.server.config.request_limit)
             if head.expect_continue and head.content_length != 0:
-                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                self.transport.write(CONTINUE)
         if head.chunked:
             assert self.chunks is not None
             self.chunks.feed(self.buf)
@@ -221,21 +240,32 @@ class HttpConnection(asyncio.Protocol):
     # dispatch ----------------------------------------------------------
     def _dispatch(self, request: Request) -> None:
         head = request.head
-        server = self.server
         if head.path.startswith(RESERVED_PREFIX):
             self._system(request)
             return
-        call_id = head.header("x-call-id") or None
+        call_id = head.header("x-call-id")
+        if self._admit(call_id, head.method, head.keep_alive):
+            self._begin(request, call_id or None)
+
+    def _admit(self, call_id: str, method: str, keep_alive: bool) -> bool:
+        """The one admission path of every mode: count the request in, or answer
+        it here (503 while not ready or stopping, 429 at max_inflight)."""
+        server = self.server
+        close = False
         if server.state not in ("ready", "stopping"):
-            self._send_error(errors.not_ready(f"the watchdog is {server.state}"), call_id,
-                             close=server.state == "draining", head=head)
-            return
-        if not server.runner.ready():
-            self._send_error(errors.not_ready("the function is not ready"), call_id, head=head)
-            return
-        if not server.try_start():
-            self._send_error(errors.overloaded(server.config.max_inflight), call_id, head=head)
-            return
+            error = errors.not_ready(f"the watchdog is {server.state}")
+            close = server.state == "draining"
+        elif not server.runner.ready():
+            error = errors.not_ready("the function is not ready")
+        elif not server.try_start():
+            error = errors.overloaded(server.config.max_inflight)
+        else:
+            return True
+        self._send_error(error, call_id or None, head=Asked(method, keep_alive), close=close)
+        return False
+
+    def _begin(self, request: Request, call_id: str | None) -> None:
+        """Carry out an admitted request: fork and stream run the runner."""
         self.task = asyncio.get_running_loop().create_task(self._run(request, call_id))
 
     def _system(self, request: Request) -> None:
@@ -260,8 +290,7 @@ class HttpConnection(asyncio.Protocol):
             body = server.metrics.render().encode()
             self._send(200, [("Content-Type", "text/plain; version=0.0.4")], body, request.head)
         else:
-            self._send_error(errors.PlatformError(404, "not_found",
-                                                  f"no watchdog endpoint {path}"), None,
+            self._send_error(errors.not_found(f"no watchdog endpoint {path}"), None,
                              head=request.head)
 
     async def _run(self, request: Request, call_id: str | None) -> None:
@@ -326,18 +355,16 @@ class HttpConnection(asyncio.Protocol):
 
     # writing -----------------------------------------------------------
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes,
-              head: RequestHead | None, close: bool = False) -> None:
+              head: RequestHead | Asked | None, close: bool = False) -> None:
         transport = self.transport
         if transport is None or self.closing:
             return
         close = close or head is None or not head.keep_alive or self.server.state == "draining"
         send_body = head is None or head.method != "HEAD"
-        lines = [f"HTTP/1.1 {status} {_reason(status)}"]
-        lines += [f"{n}: {v}" for n, v in headers]
-        lines.append(f"Content-Length: {len(body)}")
+        headers.append(("Content-Length", str(len(body))))
         if close:
-            lines.append("Connection: close")
-        raw_head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            headers.append(("Connection", "close"))
+        raw_head = response_head(status, headers)
         if not send_body:
             transport.write(raw_head)
         elif len(body) <= SMALL_BODY:
@@ -355,7 +382,8 @@ class HttpConnection(asyncio.Protocol):
             self.transport.close()
 
     def _send_error(self, exc: errors.PlatformError, call_id: str | None,
-                    head: RequestHead | None = None, close: bool = False) -> None:
+                    head: RequestHead | Asked | None = None, close: bool = False) -> None:
+        """The one writer of every error response the watchdog makes."""
         headers = exc.headers()
         if call_id:
             headers.append(("X-Call-Id", call_id))
@@ -384,9 +412,7 @@ class HttpConnection(asyncio.Protocol):
         elif self.task is not None:
             return
         elif self.request_began and now - self.request_began > config.read_timeout:
-            self._send_error(errors.PlatformError(408, "request_timeout",
-                                                  "the request did not arrive within "
-                                                  f"{config.read_timeout:g} s"), None, close=True)
+            self._send_error(errors.request_timeout(config.read_timeout), None, close=True)
         elif not self.buf and self.head is None and now - self.last_activity > IDLE_TIMEOUT:
             self.closing = True
             self.transport.close()
@@ -419,15 +445,14 @@ class _ResponseSink:
         config = conn.server.config
         headers = function_response_headers(config.content_type, self.head,
                                             time.perf_counter() - self.began)
-        lines = ["HTTP/1.1 200 OK", *(f"{n}: {v}" for n, v in headers)]
         if self.chunked:
-            lines.append("Transfer-Encoding: chunked")
+            headers.append(("Transfer-Encoding", "chunked"))
         if not self.chunked or not self.head.keep_alive or conn.server.state == "draining":
-            lines.append("Connection: close")
-        conn.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            headers.append(("Connection", "close"))
+        conn.transport.write(response_head(200, headers))
         self.started = True
 
-    async def write(self, chunk: bytes) -> None:
+    async def write(self, data: bytes) -> None:
         conn = self.conn
         if conn.closing or conn.transport is None:
             raise asyncio.CancelledError("client_gone")
@@ -435,9 +460,9 @@ class _ResponseSink:
             self._start()
         if self.head.method != "HEAD":
             if self.chunked:
-                conn.transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                conn.transport.write(chunk(data))
             else:
-                conn.transport.write(chunk)
+                conn.transport.write(data)
         if conn.write_paused:
             await conn.drain()
 
@@ -448,10 +473,17 @@ class _ResponseSink:
         if not self.started:
             self._start()
         if self.chunked and self.head.method != "HEAD":
-            conn.transport.write(b"0\r\n\r\n")
+            conn.transport.write(LAST_CHUNK)
         close = not self.chunked or not self.head.keep_alive or conn.server.state == "draining"
         conn._after_response(close)
 
 
-def _reason(status: int) -> str:
-    return REASONS.get(status, "Unknown")
+class Asked:
+    """What an answer needs of the request it answers, when there is no
+    RequestHead (http mode's fast scan makes none): _send reads these two."""
+
+    __slots__ = ("keep_alive", "method")
+
+    def __init__(self, method: str, keep_alive: bool) -> None:
+        self.method = method
+        self.keep_alive = keep_alive

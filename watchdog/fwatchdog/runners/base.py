@@ -49,11 +49,15 @@ class UpstreamUnavailable(Exception):
 
 
 class Supervised(Protocol):
-    """What every mode's runner does: start, say whether it is ready, stop."""
+    """What every mode's runner does: start, say whether it is ready, sweep, stop."""
 
     async def start(self) -> None: ...
 
     def ready(self) -> bool: ...
+
+    def sweep(self) -> None:
+        """Called every SWEEP_INTERVAL: end what outlived its invocation."""
+        ...
 
     async def stop(self) -> None: ...
 

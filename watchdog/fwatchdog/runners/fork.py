@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 
 from .. import procs
 from ..metrics import Slot as Metrics
@@ -11,8 +12,6 @@ from .base import Invocation, Outcome, OutputTooLarge, ProcessFailed, Sink
 
 
 class ForkRunner:
-    streams = False
-
     def __init__(self, *, path: str, argv: tuple[str, ...], reaper: procs.Reaper,
                  metrics: Metrics, combine_output: bool, response_limit: int,
                  kill_grace: float, **_: object) -> None:
@@ -23,6 +22,11 @@ class ForkRunner:
         self.combine_output = combine_output
         self.response_limit = response_limit
         self.kill_grace = kill_grace
+        # Marks of the invocations in flight (procs.INVOCATION_ENV): an orphan
+        # with another mark, or none, belongs to an invocation that is over.
+        self.live: set[str] = set()
+        self._mark_prefix = f"{os.getpid()}."
+        self._marks = 0
 
     async def start(self) -> None:
         return None
@@ -33,12 +37,25 @@ class ForkRunner:
     async def stop(self) -> None:
         return None
 
-    def _spawn(self, invocation: Invocation) -> tuple[procs.Child, asyncio.Future[int]]:
-        child = procs.spawn(self.path, self.argv, invocation.env or {},
-                            stderr_to_stdout=self.combine_output)
+    def sweep(self) -> None:
+        """End orphans of invocations that are over (also those orphaned since)."""
+        self._end_orphans()
+
+    def _end_orphans(self) -> None:
+        # Counted when reaped (fwatchdog_orphans_reaped_total), not as kills:
+        # process_kills_total counts invocations.
+        procs.end_orphans(self.reaper, self.live)
+
+    def _spawn(self, invocation: Invocation) -> tuple[procs.Child, asyncio.Future[int], str]:
+        self._marks += 1
+        mark = f"{self._mark_prefix}{self._marks}"
+        env = dict(invocation.env or {})
+        env[procs.INVOCATION_ENV] = mark
+        child = procs.spawn(self.path, self.argv, env, stderr_to_stdout=self.combine_output)
         exited = self.reaper.watch(child.pid)  # before any await: see Reaper.watch
+        self.live.add(mark)
         self.metrics.process_started()
-        return child, exited
+        return child, exited, mark
 
     def _feed(self, loop: asyncio.AbstractEventLoop, child: procs.Child,
               body: bytes) -> asyncio.Task | None:
@@ -61,19 +78,24 @@ class ForkRunner:
 
     def _cleanup(self, loop: asyncio.AbstractEventLoop, child: procs.Child,
                  exited: asyncio.Future[int], writer: asyncio.Task | None,
-                 reason: str | None) -> None:
+                 reason: str | None, mark: str) -> None:
+        """The invocation is over: nothing it started may outlive it."""
         if writer is not None and not writer.done():
             writer.cancel()
         if child.stdout is not None:
             os.close(child.stdout)
             child.stdout = None
-        if reason is not None and not exited.done():
-            self.metrics.process_killed(reason)
+        if not exited.done():
+            self.metrics.process_killed(reason or "other")
             procs.kill_group(loop, child.pid, self.kill_grace)
+        else:  # the leader is gone; what is left of its group dies with the invocation
+            procs.signal_group(child.pid, signal.SIGKILL)
+        self.live.discard(mark)
+        self._end_orphans()
 
     async def run(self, invocation: Invocation, sink: Sink) -> Outcome:
         loop = asyncio.get_running_loop()
-        child, exited = self._spawn(invocation)
+        child, exited, mark = self._spawn(invocation)
         writer = None
         reason: str | None = "cancelled"
         try:
@@ -93,7 +115,7 @@ class ForkRunner:
             reason = kill_reason(exc)
             raise
         finally:
-            self._cleanup(loop, child, exited, writer, reason)
+            self._cleanup(loop, child, exited, writer, reason, mark)
 
     async def _collect(self, loop: asyncio.AbstractEventLoop, stdout: int,
                        sink: Sink) -> Outcome:

@@ -1,11 +1,12 @@
 """http mode: one warm process, each request proxied to its HTTP port.
 
-This runner owns the upstream process and the pool of keep-alive connections
-to it: the process is started once, restarted when it dies, and the runner is
-not ready until it answers HTTP. The relaying itself is `proxy.py` (client
-side) and `upstream.py` (this pool's connections), callbacks only, no task
-per request: measured faster than the generic `run()` interface, so this
-runner has none.
+This runner owns the upstream process, the pool of keep-alive connections
+to it and the exec_timeout of the requests relayed to it (one `Deadlines`
+per loop): the process is started once, restarted when it dies, and the
+runner is not ready until it answers HTTP. The relaying itself is `proxy.py`
+(client side) and `upstream.py` (this pool's connections), callbacks only, no
+task per request: measured faster than the generic `run()` interface, so
+this runner has none.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 
 from .. import procs
 from ..config import Config
+from ..deadlines import Deadlines
+from ..httpwire import request_head
 from ..metrics import Slot as Metrics
 from ..upstream import UpstreamPool
 
@@ -25,7 +29,6 @@ PROBE_INTERVAL = 0.05
 
 
 class HttpRunner:
-    streams = False
 
     def __init__(self, *, path: str, argv: tuple[str, ...], reaper: procs.Reaper,
                  metrics: Metrics, response_limit: int, kill_grace: float, config: Config,
@@ -40,14 +43,20 @@ class HttpRunner:
         host, port = config.upstream_host_port
         self.host_header = f"{host}:{port}"
         self.pool = UpstreamPool(host, port, response_limit)
+        self.deadlines = Deadlines(config.exec_timeout)
         self.pid: int | None = None
         self._ready = False
         self._ready_event = asyncio.Event()
         self._stopping = False
         self._supervisor: asyncio.Task | None = None
+        self._live: set[str] = set()  # the running upstream's procs.INVOCATION_ENV mark
 
     def ready(self) -> bool:
         return self._ready
+
+    def sweep(self) -> None:
+        """End orphans of an upstream that is gone (the live one's are its own)."""
+        procs.end_orphans(self.reaper, self._live)
 
     async def start(self) -> None:
         self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
@@ -57,9 +66,11 @@ class HttpRunner:
         backoff = 0.1
         first = True
         while not self._stopping:
-            child = procs.spawn(self.path, self.argv, self.env, pipe_stdin=False,
-                                pipe_stdout=False)
+            mark = f"{os.getpid()}.upstream.{time.monotonic_ns()}"
+            child = procs.spawn(self.path, self.argv, {**self.env, procs.INVOCATION_ENV: mark},
+                                pipe_stdin=False, pipe_stdout=False)
             exited = self.reaper.watch(child.pid)
+            self._live = {mark}
             self.pid = child.pid
             self.metrics.process_started()
             if not first:
@@ -71,6 +82,8 @@ class HttpRunner:
             probe.cancel()
             self._ready = False
             self.pid = None
+            self._live = set()
+            self.sweep()
             self.pool.close_all()
             if self._stopping:
                 return
@@ -94,8 +107,8 @@ class HttpRunner:
         except (OSError, TimeoutError):
             return False
         try:
-            writer.write(f"GET / HTTP/1.1\r\nHost: {self.host_header}\r\n"
-                         "Connection: close\r\n\r\n".encode())
+            writer.write(request_head("GET", "/", [("Host", self.host_header),
+                                                   ("Connection", "close")]))
             line = await asyncio.wait_for(reader.readline(), 2.0)
             return line.startswith(b"HTTP/1.")
         except (OSError, TimeoutError):

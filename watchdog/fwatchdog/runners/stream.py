@@ -14,8 +14,6 @@ from .fork import ForkRunner
 
 
 class StreamRunner(ForkRunner):
-    streams = True
-
     async def _collect(self, loop: asyncio.AbstractEventLoop, stdout: int,
                        sink: Sink) -> Outcome:
         """The process's stdout to the client as it comes, within the response limit."""
