@@ -9,7 +9,7 @@ arguments and its ``Reply`` into an ``HTTPResponse``. The policy itself
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING
 
 from sanic import HTTPResponse, Request
@@ -21,7 +21,24 @@ if TYPE_CHECKING:
     from .proxy import Proxy
 
 
-class UpstreamResponse(HTTPResponse):
+class RelayedResponse(HTTPResponse):
+    """A replica's answer with its headers as they came.
+
+    Sanic fills a missing Content-Type with the response's own, which is
+    ``None`` here, and would send the string "None"; an answer without one
+    keeps none.
+    """
+
+    @property
+    def processed_headers(self) -> Iterator[tuple[bytes, bytes]]:
+        if "content-type" in self.headers:
+            return super().processed_headers
+        encoded = list(super().processed_headers)  # with Sanic's content-type added
+        self.headers.popall("content-type", None)
+        return iter([(name, value) for name, value in encoded if name.lower() != b"content-type"])
+
+
+class UpstreamResponse(RelayedResponse):
     """A response whose body is still arriving from the replica.
 
     Sanic sends a handler's response with ``send(end_stream=True)``; this
@@ -63,7 +80,7 @@ async def forward(proxy: Proxy, request: Request, function_name: str, *,
         client_ip=request.ip or "", scheme=request.scheme, call_id=call_id, body=body,
         source=None if body is not None else RequestBody(request, proxy.buffer_limit))
     if reply.body is not None:
-        return HTTPResponse(reply.body, status=reply.status, headers=reply.headers)
+        return RelayedResponse(reply.body, status=reply.status, headers=reply.headers)
     return UpstreamResponse(reply.status, reply.headers, reply.chunks,  # type: ignore[arg-type]
                             reply.done)
 

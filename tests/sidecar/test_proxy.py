@@ -154,6 +154,14 @@ async def test_headers_on_the_hop(sidecar):
     assert "x-swarmfaas-internal" not in response.headers  # the function's own answer
 
 
+@pytest.mark.parametrize("size", [5, 3_000_000])  # a buffered answer, a streamed one
+async def test_an_answer_without_a_content_type_gets_none(sidecar, size):
+    # Sanic fills a missing Content-Type with its own default, the string "None".
+    response = await sidecar.get(f"/function/echo/untyped/{size}")
+    assert response.status_code == 200 and len(response.content) == size
+    assert "content-type" not in response.headers, response.headers
+
+
 async def test_call_id_generated_when_absent(sidecar):
     response = await sidecar.get("/function/echo")
     sent = {k.lower(): v for k, v in echoed(response)["headers"].items()}

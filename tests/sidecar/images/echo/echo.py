@@ -50,6 +50,9 @@ class Handler(BaseHTTPRequestHandler):
                 out = json.dumps({"called": target, "status": answer.status,
                                   "answer": json.loads(answer.read())}).encode()
             ctype = "application/json"
+        elif self.path.startswith("/untyped/"):  # an answer with no Content-Type
+            out = b"x" * int(self.path.split("/")[2].split("?")[0])
+            ctype = ""
         elif self.path.startswith("/big/"):
             size = int(self.path.split("/")[2].split("?")[0])
             out = b"x" * size
@@ -66,7 +69,8 @@ class Handler(BaseHTTPRequestHandler):
             ).encode()
             ctype = "application/json"
         self.send_response(200)
-        self.send_header("Content-Type", ctype)
+        if ctype:
+            self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(out)))
         self.send_header("X-Echo-Host", HOSTNAME)
         self.end_headers()
