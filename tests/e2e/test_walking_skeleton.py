@@ -20,6 +20,8 @@ def test_echo_returns_a_small_text_body(platform: Platform) -> None:
         r = c.post("/function/echo", content=b"hello")
     assert r.status_code == 200
     assert r.content == b"hello"
+    # No Content-Type came in, so none goes out (not the string "None").
+    assert "content-type" not in r.headers, r.headers
 
 
 def test_echo_returns_1_mib_of_binary_byte_for_byte(platform: Platform) -> None:
