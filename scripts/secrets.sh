@@ -15,6 +15,9 @@ umask 077
 [ -s "$state/engine-gate-token" ] || head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$state/engine-gate-token"
 # The scaler's token: the gate lets it list functions and set replica counts only.
 [ -s "$state/engine-gate-scaler-token" ] || head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$state/engine-gate-scaler-token"
+# The webhook secret of the webhookstash function (GitHub's scheme): put the
+# same value in the GitHub webhook's "Secret" field (docs/webhooks.md).
+[ -s "$state/github-webhook-secret" ] || head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$state/github-webhook-secret"
 
 # The development certificate (a local CA and a cert for localhost).
 "$VENV/bin/python" "$ROOT/certs/dev_cert.py" "$state/certs" >/dev/null \
@@ -26,6 +29,7 @@ h() { cat "$@" | sha256sum | cut -c1-10; }
   echo "AUTH_HASH=$(h "$state/basic-auth-user" "$state/basic-auth-password")"
   echo "GATE_TOKEN_HASH=$(h "$state/engine-gate-token")"
   echo "SCALER_TOKEN_HASH=$(h "$state/engine-gate-scaler-token")"
+  echo "WEBHOOK_SECRET_HASH=$(h "$state/github-webhook-secret")"
   if [ -f "$state/certs/cert.pem" ]; then
     echo "CERT_HASH=$(h "$state/certs/cert.pem" "$state/certs/key.pem")"
   fi

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sanic import HTTPResponse, Request, Sanic
@@ -22,6 +23,7 @@ from .metrics import CONTENT_TYPE, Metrics
 from .model import EMPTY_TABLE
 from .proxy import Proxy
 from .routing import FUNCTION_HEADER, check_name, header_name, resolve
+from .webhooks.guard import WebhookGuard
 
 if TYPE_CHECKING:  # imported when set up: a sidecar without them does not load them
     from .alexa import AlexaConfig
@@ -159,7 +161,9 @@ def setup_proxy(app: Sanic, config: SidecarConfig) -> None:
     discovery: Discovery = app.ctx.discovery
     proxy = Proxy(lambda: discovery.table, discovery.changed, app.ctx.sidecar_metrics,
                   connect_timeout=config.connect_timeout, hold_timeout=config.hold_timeout,
-                  buffer_limit=config.buffer_limit)
+                  buffer_limit=config.buffer_limit,
+                  webhooks=WebhookGuard(Path(config.webhook_secrets_dir),
+                                        app.ctx.sidecar_metrics))
     app.ctx.proxy = proxy
 
     @app.after_server_stop

@@ -32,6 +32,8 @@ class SidecarConfig:
     # FAST_PATH: serve plain /function/* requests without Sanic's request cycle
     # (fastpath.py; docs/sidecar.md has the measurement)
     fast_path: bool = True
+    # WEBHOOK_SECRETS_DIR: where the secrets swarmfaas.webhook.secrets names are
+    webhook_secrets_dir: str = "/run/secrets"
     # ENGINE_GATE_TOKEN_FILE: shown to the engine gate on every Engine call
     engine_token: str | None = field(default=None, repr=False)
 
@@ -54,5 +56,6 @@ def load_config(env: Mapping[str, str]) -> SidecarConfig:
         buffer_limit=s.size("BUFFER_LIMIT", 1 << 20, low=0, high=1 << 30),
         log_level=s.log_level(),
         fast_path=s.flag("FAST_PATH", True),
+        webhook_secrets_dir=s.text("WEBHOOK_SECRETS_DIR", "/run/secrets"),
         engine_token=read_token(env, ConfigError),
     )

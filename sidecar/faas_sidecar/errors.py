@@ -272,6 +272,27 @@ def docker_unavailable(action: str, kind: str) -> Reason:
     return f"{action}: the Docker Engine cannot be reached ({kind})"
 
 
+# Signed webhooks (docs/webhooks.md).
+
+
+@defines("webhook_signature_invalid", 401,
+         "a signed-webhook function's request has a missing, stale or wrong signature")
+def webhook_signature_invalid(name: str, reason: str) -> Reason:
+    return f"function {name!r} takes signed requests only: {reason}"
+
+
+@defines("webhook_body_too_large", 413,
+         "a signed-webhook request's body is over BUFFER_LIMIT (it is checked whole)")
+def webhook_body_too_large(name: str, limit: int) -> Reason:
+    return f"function {name!r} checks a signature over the whole body, of at most {limit} bytes"
+
+
+@defines("webhook_secret_unavailable", 500,
+         "no secret named by swarmfaas.webhook.secrets is readable by the sidecar (logged)")
+def webhook_secret_unavailable(name: str) -> Reason:
+    return f"function {name!r} cannot check signatures: its webhook secret is not available"
+
+
 # Alexa's timeout (its rejections are alexa/rejection.py's, registered here too).
 
 

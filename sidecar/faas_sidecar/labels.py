@@ -44,6 +44,16 @@ OPENFAAS_SCALE = {
     SCALE_ZERO_DURATION: "com.openfaas.scale.zero-duration",
 }
 
+WEBHOOK_PREFIX = "swarmfaas.webhook."
+WEBHOOK_SCHEME = "swarmfaas.webhook.scheme"
+WEBHOOK_SECRETS = "swarmfaas.webhook.secrets"
+WEBHOOK_TOLERANCE = "swarmfaas.webhook.tolerance"
+WEBHOOK_HEADER = "swarmfaas.webhook.header"
+WEBHOOK_DIGEST = "swarmfaas.webhook.digest"
+WEBHOOK_ENCODING = "swarmfaas.webhook.encoding"
+WEBHOOK_PREFIX_TEXT = "swarmfaas.webhook.prefix"
+WEBHOOK_ID_HEADER = "swarmfaas.webhook.id_header"
+
 ANNOTATION_PREFIX = "swarmfaas.annotation."  # + an OpenFaaS annotation's key
 
 # Set by Docker and `docker stack deploy`, read by the platform.
@@ -108,6 +118,14 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(SCALE_TARGET),  # by type: scaler.labels.DEFAULT_TARGET
     Label(SCALE_ZERO, "false"),
     Label(SCALE_ZERO_DURATION, f"{DEFAULT_SCALE_ZERO_DURATION:g}"),
+    Label(WEBHOOK_SCHEME),
+    Label(WEBHOOK_SECRETS),
+    Label(WEBHOOK_TOLERANCE, "300"),
+    Label(WEBHOOK_HEADER),
+    Label(WEBHOOK_DIGEST, "sha256"),
+    Label(WEBHOOK_ENCODING, "hex"),
+    Label(WEBHOOK_PREFIX_TEXT),
+    Label(WEBHOOK_ID_HEADER),
     Label(ANNOTATION_PREFIX + "<key>"),
     Label(STACK_NAMESPACE),
 )

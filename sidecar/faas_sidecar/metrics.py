@@ -126,6 +126,13 @@ class Metrics:
         self.stream_up = Gauge(
             "swarmfaas_discovery_stream_connected", "1 while the events stream is connected",
             registry=r)
+        self.webhook_rejections = Counter(
+            "swarmfaas_webhook_rejections", "Signed-webhook requests refused, by cause",
+            ["function_name", "cause"], registry=r)
+        self.webhook_replays = Counter(
+            "swarmfaas_webhook_replays",
+            "Signed-webhook deliveries seen again and answered without a call",
+            ["function_name"], registry=r)
         self.relist_seconds = Histogram(
             "swarmfaas_discovery_relist_seconds", "Duration of one re-list",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5), registry=r)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .labels import DEFAULT_PORT, DEFAULT_TIMEOUT
+from .webhooks.labels import WebhookCheck
 
 # The Docker events discovery subscribes to (and all the engine gate passes):
 # these types, with these actions. Docker matches an action up to its ": "
@@ -53,6 +54,7 @@ class FunctionSpec:
     desired_replicas: int | None = None  # None for global services
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     replicas: tuple[Replica, ...] = ()
+    webhook: WebhookCheck | None = None  # the signature every request must carry
 
 
 @dataclass(frozen=True, slots=True)

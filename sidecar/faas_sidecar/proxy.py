@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
@@ -30,11 +31,15 @@ from typing import TYPE_CHECKING, Protocol
 
 from .balancer import pick, replica_key
 from .errors import (
+    COMPONENT,
+    INTERNAL_HEADER,
     PlatformError,
     function_not_found,
     function_timeout,
     no_ready_replica,
     replica_unreachable,
+    webhook_body_too_large,
+    webhook_secret_unavailable,
 )
 from .headers import request_headers, response_headers
 from .model import FunctionSpec, Replica, RoutingTable
@@ -46,6 +51,7 @@ if TYPE_CHECKING:
     from sanic import HTTPResponse, Request
 
     from .metrics import Metrics
+    from .webhooks.guard import WebhookGuard
 
 log = logging.getLogger("faas_sidecar.proxy")
 
@@ -75,6 +81,20 @@ def unreachable(name: str, error: Exception | None) -> PlatformError:
     """The 502 once no replica answered; ``error`` is the last attempt's."""
     return replica_unreachable(f"function {name!r}: {error}" if error else
                                f"function {name!r} has no replica left to try")
+
+
+def _duplicate(call_id: str, delivery: str) -> Reply:
+    """The answer to a signed delivery the function took already: success,
+    marked as the platform's, without a second call."""
+    body = json.dumps({"status": "duplicate", "delivery_id": delivery,
+                       "component": COMPONENT}).encode()
+    return Reply(200, [("Content-Type", "application/json"), (INTERNAL_HEADER, COMPONENT),
+                       ("X-Call-Id", call_id)],
+                 body, None, _nothing)
+
+
+def _nothing(ok: bool) -> None:
+    pass
 
 
 def outcome_code(result: object) -> str:
@@ -269,8 +289,10 @@ class Proxy:
         connect_timeout: float,
         hold_timeout: float,
         buffer_limit: int,
+        webhooks: WebhookGuard | None = None,
     ) -> None:
         self._table = table
+        self.webhooks = webhooks  # None: functions with a webhook check are refused
         self._changed = changed
         self._metrics = metrics
         self._hold_timeout = hold_timeout
@@ -319,10 +341,21 @@ class Proxy:
                 body = b""
             if body is not None:
                 length = len(body)
+            delivery = None
+            if spec.webhook is not None:
+                headers = list(headers)
+                body = await self._whole(spec, body, stream)
+                stream, length = None, len(body)
+                delivery = self._signed(spec, headers, body)
+                if delivery is not None and self.webhooks.replayed(spec, delivery):  # type: ignore[union-attr]
+                    code = "200"
+                    return _duplicate(call_id, delivery)
             head = _request_head(method, path, query, headers, call_id, client_ip, scheme,
                                  length)
             reply = await self.exchange(spec, call, head, body, stream, length)
             code = str(reply.status)
+            if delivery is not None and reply.status < 500:
+                self.webhooks.answered(spec, delivery)  # type: ignore[union-attr]
             return reply
         except BaseException as exc:
             code = outcome_code(exc)
@@ -355,6 +388,8 @@ class Proxy:
         if admitted is None:
             return None
         spec, replica = admitted
+        if spec.webhook is not None:
+            return None  # the signature is checked in call()
         conn = self.pool.take_idle((replica.address, replica.port))
         if conn is None:
             return None
@@ -362,6 +397,25 @@ class Proxy:
                              len(body))
         return PendingCall(self, self._metrics, spec, call_id, method == "HEAD", conn, head,
                            body, deliver)
+
+    # signed webhooks: checked on the whole raw body before anything is sent
+    async def _whole(self, spec: FunctionSpec, body: bytes | None,
+                     stream: AsyncIterator[bytes] | None) -> bytes:
+        if stream is None:
+            return body or b""
+        parts, size = [], 0
+        async for part in stream:
+            size += len(part)
+            if size > self.buffer_limit:
+                raise webhook_body_too_large(spec.name, self.buffer_limit)
+            parts.append(part)
+        return b"".join(parts)
+
+    def _signed(self, spec: FunctionSpec, headers: list[tuple[str, str]],
+                body: bytes) -> str | None:
+        if self.webhooks is None:
+            raise webhook_secret_unavailable(spec.name)
+        return self.webhooks.check(spec, headers, body)
 
     # admission: the one place that decides whether and where a call goes
     def admit_now(self, name: str) -> tuple[FunctionSpec, Replica] | None:

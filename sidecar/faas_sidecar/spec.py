@@ -14,6 +14,7 @@ from typing import Any
 from . import labels as keys
 from .labels import DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_TIMEOUT, NAME_RE, is_valid_name
 from .model import FunctionSpec, Replica, RoutingTable
+from .webhooks.labels import LabelError, parse_webhook_labels
 
 
 class InvalidFunction(ValueError):
@@ -75,6 +76,10 @@ def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
     replicated = mode.get("Replicated")
     desired = int(replicated.get("Replicas", 0)) if replicated is not None else None
     image = (spec.get("TaskTemplate") or {}).get("ContainerSpec", {}).get("Image", "")
+    try:
+        webhook = parse_webhook_labels(labels)
+    except LabelError as exc:
+        raise InvalidFunction(str(exc)) from None
     return FunctionSpec(
         name=name,
         service_id=service.get("ID", ""),
@@ -84,6 +89,7 @@ def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
         timeout=_timeout(labels),
         desired_replicas=desired,
         labels=MappingProxyType(labels),
+        webhook=webhook,
     )
 
 
@@ -292,4 +298,5 @@ def _with_replicas(spec: FunctionSpec, replicas: tuple[Replica, ...]) -> Functio
         desired_replicas=spec.desired_replicas,
         labels=spec.labels,
         replicas=replicas,
+        webhook=spec.webhook,
     )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import subprocess
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -89,12 +92,26 @@ def test_webhookstash_stores_a_json_webhook_byte_for_byte(platform: Platform) ->
         ensure_ascii=False,
         indent=1,
     ).encode()
+    assert platform.ca_file, "the stack's state folder holds the webhook secret"
+    state = Path(platform.ca_file).parents[1]  # .state/<stack>/certs/ca.pem
+    secret = (state / "github-webhook-secret").read_bytes()
+    delivery = str(uuid.uuid4())
+    signature = "sha256=" + hmac.new(secret, payload, hashlib.sha256).hexdigest()
+    github = {"Content-Type": "application/json", "X-GitHub-Event": "issues",
+              "X-GitHub-Delivery": delivery}
     with platform.client() as c:
-        r = c.post(
-            "/function/webhookstash",
-            content=payload,
-            headers={"Content-Type": "application/json", "X-GitHub-Event": "issues"},
-        )
+        unsigned = c.post("/function/webhookstash", content=payload, headers=github)
+        forged = c.post("/function/webhookstash", content=payload + b" ",
+                        headers={**github, "X-Hub-Signature-256": signature})
+        r = c.post("/function/webhookstash", content=payload,
+                   headers={**github, "X-Hub-Signature-256": signature})
+        redelivered = c.post("/function/webhookstash", content=payload,
+                             headers={**github, "X-Hub-Signature-256": signature})
+    for refused in (unsigned, forged):
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["error"] == "webhook_signature_invalid"
+        assert refused.headers["x-swarmfaas-internal"] == "sidecar"
+    assert redelivered.status_code == 200 and redelivered.json()["status"] == "duplicate"
     assert r.status_code == 200, r.text
     filename = r.text.strip()
     assert filename.isdigit(), filename

@@ -7,6 +7,9 @@ pieces; the routing table is a fixed snapshot pointing at real echo servers.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
+import hmac
 import json
 from types import MappingProxyType
 
@@ -17,6 +20,8 @@ from sanic import Sanic
 from faas_sidecar import app as app_module
 from faas_sidecar.config import load_config
 from faas_sidecar.model import FunctionSpec, Replica, RoutingTable
+from faas_sidecar.webhooks.labels import WebhookCheck
+from faas_sidecar.webhooks.signatures import Scheme
 
 SIDECAR_PORT = 18220
 LIVE, LIVE2, DEAD = 18230, 18231, 18239  # DEAD: nothing listens there
@@ -44,13 +49,26 @@ def spec(name, ports, timeout=60.0, desired=1):
                         replicas=tuple(Replica(f"{name}{p}", "127.0.0.1", p) for p in ports))
 
 
+HOOK_SECRET = b"hook secret"
+
+
+def signed(fn):
+    """``fn`` with swarmfaas.webhook.scheme=github, secret gh-secret."""
+    return dataclasses.replace(fn, webhook=WebhookCheck(Scheme("github"), ("gh-secret",)))
+
+
+def github_headers(body, delivery="d-1", secret=HOOK_SECRET):
+    digest = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return {"X-Hub-Signature-256": f"sha256={digest}", "X-GitHub-Delivery": delivery}
+
+
 def table(*specs, generation=1):
     return RoutingTable(functions=MappingProxyType({s.name: s for s in specs}),
                         built_at=1.0, generation=generation)
 
 
 @pytest.fixture(params=["fast", "sanic"])
-async def sidecar(echo_server, request):
+async def sidecar(echo_server, request, tmp_path):
     """Every test runs twice: with the lean function path (fastpath.py, the
     default) and with Sanic's request cycle only (FAST_PATH=false)."""
     echo_server(LIVE)
@@ -58,7 +76,9 @@ async def sidecar(echo_server, request):
     Sanic.test_mode = True
     config = load_config({"FUNCTIONS_NETWORK": "n", "HOLD_TIMEOUT": "1",
                           "CONNECT_TIMEOUT": "0.5",
-                          "FAST_PATH": "true" if request.param == "fast" else "false"})
+                          "FAST_PATH": "true" if request.param == "fast" else "false",
+                          "WEBHOOK_SECRETS_DIR": str(tmp_path)})
+    (tmp_path / "gh-secret").write_bytes(HOOK_SECRET)
     app = app_module.SidecarApp("sidecar_proxy_test")
     app_module.setup_sanic_config(app, config)
     app_module.setup_errors(app)
@@ -70,6 +90,8 @@ async def sidecar(echo_server, request):
         spec("slow", [LIVE], timeout=0.5),
         spec("none", [], desired=1),
         spec("zero", [], desired=0),
+        signed(spec("signed", [LIVE])),
+        signed(spec("signed-dead", [DEAD])),
     ))
     app.ctx.discovery = tables
     app_module.setup_proxy(app, config)
@@ -160,6 +182,68 @@ async def test_an_answer_without_a_content_type_gets_none(sidecar, size):
     response = await sidecar.get(f"/function/echo/untyped/{size}")
     assert response.status_code == 200 and len(response.content) == size
     assert "content-type" not in response.headers, response.headers
+
+
+@pytest.mark.parametrize("size", [100, 200_000])  # the fast path's body, Sanic's stream
+async def test_a_signed_webhook_reaches_the_function_once(sidecar, size):
+    body = b"{" + b"x" * (size - 2) + b"}"
+    headers = github_headers(body, delivery=f"d-{size}")
+    first = await sidecar.post("/function/signed", content=body, headers=headers)
+    assert echoed(first)["body"].encode("latin-1") == body
+    assert "x-swarmfaas-internal" not in first.headers
+    # The sender redelivers (it timed out, say): answered, the function not called again.
+    again = await sidecar.post("/function/signed", content=body, headers=headers)
+    assert again.status_code == 200 and again.headers["x-swarmfaas-internal"] == "sidecar"
+    assert again.json() == {"status": "duplicate", "delivery_id": f"d-{size}",
+                            "component": "sidecar"}
+
+
+@pytest.mark.parametrize(("headers", "cause"), [
+    ({}, "no X-Hub-Signature-256"),
+    (github_headers(b"other body"), "does not match"),
+    (github_headers(b"{}", secret=b"wrong"), "does not match"),
+    ({"X-Hub-Signature-256": "md5=00"}, "sha256="),
+])
+async def test_a_bad_signature_is_a_401_that_never_reaches_a_replica(sidecar, headers, cause):
+    # signed-dead has only an unreachable replica: a 502 would mean it was tried.
+    response = await sidecar.post("/function/signed-dead", content=b"{}", headers=headers)
+    assert response.status_code == 401, response.text
+    doc = response.json()
+    assert doc["error"] == "webhook_signature_invalid" and cause in doc["reason"]
+    assert response.headers["x-swarmfaas-internal"] == "sidecar"
+
+
+async def test_a_chunked_signed_webhook_is_checked_whole(sidecar):
+    body = b'{"chunked": true}'
+
+    async def chunks():
+        yield body[:5]
+        yield body[5:]
+
+    response = await sidecar.post("/function/signed", content=chunks(),
+                                  headers=github_headers(body, delivery="d-chunked"))
+    assert echoed(response)["body"] == body.decode()
+
+
+async def test_a_signed_webhook_over_the_buffer_limit_is_a_413(sidecar):
+    body = b"x" * (1024 * 1024 + 1)  # BUFFER_LIMIT + 1
+
+    async def chunks():
+        yield body
+
+    response = await sidecar.post("/function/signed-dead", content=chunks(),
+                                  headers=github_headers(body))
+    assert response.status_code == 413, response.text
+    assert response.json()["error"] == "webhook_body_too_large"
+
+
+async def test_a_failed_delivery_is_not_remembered_as_a_replay(sidecar):
+    body = b"{}"
+    headers = github_headers(body, delivery="d-failed")
+    assert (await sidecar.post("/function/signed-dead", content=body,
+                               headers=headers)).status_code == 502
+    again = await sidecar.post("/function/signed-dead", content=body, headers=headers)
+    assert again.status_code == 502  # tried again, not answered as a duplicate
 
 
 async def test_call_id_generated_when_absent(sidecar):

@@ -1,0 +1,1 @@
+"""Webhooks: signature checks configured by ``swarmfaas.webhook.*`` labels."""
