@@ -171,6 +171,13 @@ replica_unreachable = worded(
     "replica_unreachable", 502, "no replica could be reached, or one answered garbage")
 
 
+@defines("function_rate_limited", 429,
+         "the function's swarmfaas.ratelimit.rps is reached (has Retry-After)")
+def function_rate_limited(name: str, rps: float, retry_after: str) -> Reason:
+    return (f"function {name!r} takes at most {rps:g} requests a second; retry later",
+            {"Retry-After": retry_after})
+
+
 @defines("function_timeout", 504, "the function did not answer within swarmfaas.timeout")
 def function_timeout(name: str, seconds: float) -> Reason:
     return f"function {name!r} did not answer within {seconds:g} s"

@@ -44,6 +44,10 @@ OPENFAAS_SCALE = {
     SCALE_ZERO_DURATION: "com.openfaas.scale.zero-duration",
 }
 
+RATELIMIT_PREFIX = "swarmfaas.ratelimit."
+RATELIMIT_RPS = "swarmfaas.ratelimit.rps"
+RATELIMIT_BURST = "swarmfaas.ratelimit.burst"
+
 WEBHOOK_PREFIX = "swarmfaas.webhook."
 WEBHOOK_SCHEME = "swarmfaas.webhook.scheme"
 WEBHOOK_SECRETS = "swarmfaas.webhook.secrets"
@@ -118,6 +122,8 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(SCALE_TARGET),  # by type: scaler.labels.DEFAULT_TARGET
     Label(SCALE_ZERO, "false"),
     Label(SCALE_ZERO_DURATION, f"{DEFAULT_SCALE_ZERO_DURATION:g}"),
+    Label(RATELIMIT_RPS),
+    Label(RATELIMIT_BURST),  # by rps: ratelimit.parse_rate_limit
     Label(WEBHOOK_SCHEME),
     Label(WEBHOOK_SECRETS),
     Label(WEBHOOK_TOLERANCE, "300"),

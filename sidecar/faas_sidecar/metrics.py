@@ -126,6 +126,9 @@ class Metrics:
         self.stream_up = Gauge(
             "swarmfaas_discovery_stream_connected", "1 while the events stream is connected",
             registry=r)
+        self.rate_limited = Counter(
+            "swarmfaas_rate_limited", "Calls refused by the function's swarmfaas.ratelimit.rps",
+            ["function_name"], registry=r)
         self.webhook_rejections = Counter(
             "swarmfaas_webhook_rejections", "Signed-webhook requests refused, by cause",
             ["function_name", "cause"], registry=r)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .labels import DEFAULT_PORT, DEFAULT_TIMEOUT
+from .ratelimit import RateLimit
 from .webhooks.labels import WebhookCheck
 
 # The Docker events discovery subscribes to (and all the engine gate passes):
@@ -55,6 +56,7 @@ class FunctionSpec:
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     replicas: tuple[Replica, ...] = ()
     webhook: WebhookCheck | None = None  # the signature every request must carry
+    rate_limit: RateLimit | None = None  # calls a second this sidecar lets through
 
 
 @dataclass(frozen=True, slots=True)

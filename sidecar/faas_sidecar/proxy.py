@@ -35,6 +35,7 @@ from .errors import (
     INTERNAL_HEADER,
     PlatformError,
     function_not_found,
+    function_rate_limited,
     function_timeout,
     no_ready_replica,
     replica_unreachable,
@@ -43,6 +44,7 @@ from .errors import (
 )
 from .headers import request_headers, response_headers
 from .model import FunctionSpec, Replica, RoutingTable
+from .ratelimit import TokenBucket, retry_after
 from .routing import check_name
 from .upstream import READING_BODY, Connection, Pool, UpstreamError
 from .wire import request_head
@@ -299,6 +301,7 @@ class Proxy:
         self.buffer_limit = buffer_limit  # bodies up to this are held, so retriable
         self.pool = Pool(connect_timeout)
         self.in_flight: dict[tuple[str, int], int] = {}
+        self._buckets: dict[str, TokenBucket] = {}  # functions with swarmfaas.ratelimit.*
         self._turn = itertools.count()
         self._pool_generation = -1
 
@@ -333,6 +336,8 @@ class Proxy:
         code = "500"
         try:
             spec = await self.admit(function_name)
+            if spec.rate_limit is not None:
+                self._take_token(spec)
             stream: AsyncIterator[bytes] | None = None
             length: int | None
             if body is None and source is not None:
@@ -388,8 +393,8 @@ class Proxy:
         if admitted is None:
             return None
         spec, replica = admitted
-        if spec.webhook is not None:
-            return None  # the signature is checked in call()
+        if spec.webhook is not None or spec.rate_limit is not None:
+            return None  # call() checks the signature and the rate limit
         conn = self.pool.take_idle((replica.address, replica.port))
         if conn is None:
             return None
@@ -397,6 +402,19 @@ class Proxy:
                              len(body))
         return PendingCall(self, self._metrics, spec, call_id, method == "HEAD", conn, head,
                            body, deliver)
+
+    # per-function rate limits: a token bucket per function, here
+    def _take_token(self, spec: FunctionSpec) -> None:
+        limit = spec.rate_limit
+        assert limit is not None
+        now = time.monotonic()
+        bucket = self._buckets.get(spec.name)
+        if bucket is None or bucket.limit != limit:  # new, or the label changed
+            bucket = self._buckets[spec.name] = TokenBucket(limit, now)
+        wait = bucket.take(now)
+        if wait:
+            self._metrics.rate_limited.labels(spec.name).inc()
+            raise function_rate_limited(spec.name, limit.rps, retry_after(wait))
 
     # signed webhooks: checked on the whole raw body before anything is sent
     async def _whole(self, spec: FunctionSpec, body: bytes | None,
@@ -566,6 +584,8 @@ class Proxy:
             self._pool_generation = table.generation
             self.pool.retain(replica_key(r) for f in table.functions.values()
                              for r in f.replicas)
+            for name in [n for n in self._buckets if n not in table.functions]:
+                del self._buckets[name]
 
 
 async def _timed(chunks: AsyncIterator[bytes], timeout: float) -> AsyncIterator[bytes]:

@@ -14,6 +14,8 @@ from typing import Any
 from . import labels as keys
 from .labels import DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_TIMEOUT, NAME_RE, is_valid_name
 from .model import FunctionSpec, Replica, RoutingTable
+from .ratelimit import LabelError as RateLabelError
+from .ratelimit import parse_rate_limit
 from .webhooks.labels import LabelError, parse_webhook_labels
 
 
@@ -78,7 +80,8 @@ def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
     image = (spec.get("TaskTemplate") or {}).get("ContainerSpec", {}).get("Image", "")
     try:
         webhook = parse_webhook_labels(labels)
-    except LabelError as exc:
+        rate_limit = parse_rate_limit(labels)
+    except (LabelError, RateLabelError) as exc:
         raise InvalidFunction(str(exc)) from None
     return FunctionSpec(
         name=name,
@@ -90,6 +93,7 @@ def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
         desired_replicas=desired,
         labels=MappingProxyType(labels),
         webhook=webhook,
+        rate_limit=rate_limit,
     )
 
 
@@ -299,4 +303,5 @@ def _with_replicas(spec: FunctionSpec, replicas: tuple[Replica, ...]) -> Functio
         labels=spec.labels,
         replicas=replicas,
         webhook=spec.webhook,
+        rate_limit=spec.rate_limit,
     )

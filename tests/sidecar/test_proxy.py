@@ -20,6 +20,7 @@ from sanic import Sanic
 from faas_sidecar import app as app_module
 from faas_sidecar.config import load_config
 from faas_sidecar.model import FunctionSpec, Replica, RoutingTable
+from faas_sidecar.ratelimit import RateLimit
 from faas_sidecar.webhooks.labels import WebhookCheck
 from faas_sidecar.webhooks.signatures import Scheme
 
@@ -90,6 +91,7 @@ async def sidecar(echo_server, request, tmp_path):
         spec("slow", [LIVE], timeout=0.5),
         spec("none", [], desired=1),
         spec("zero", [], desired=0),
+        dataclasses.replace(spec("limited", [LIVE]), rate_limit=RateLimit(rps=0.2, burst=2)),
         signed(spec("signed", [LIVE])),
         signed(spec("signed-dead", [DEAD])),
     ))
@@ -244,6 +246,20 @@ async def test_a_failed_delivery_is_not_remembered_as_a_replay(sidecar):
                                headers=headers)).status_code == 502
     again = await sidecar.post("/function/signed-dead", content=body, headers=headers)
     assert again.status_code == 502  # tried again, not answered as a duplicate
+
+
+async def test_a_function_over_its_rate_limit_gets_a_json_429_with_retry_after(sidecar):
+    answers = [await sidecar.post("/function/limited", content=b"x") for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    refused = answers[2]
+    assert refused.json()["error"] == "function_rate_limited"
+    assert refused.headers["x-swarmfaas-internal"] == "sidecar"
+    assert 1 <= int(refused.headers["retry-after"]) <= 5  # 1/0.2 s for the next token
+    assert (await sidecar.get("/function/echo")).status_code == 200  # others unaffected
+    metrics = (await sidecar.get("/metrics")).text
+    assert 'swarmfaas_rate_limited_total{function_name="limited"} 1.0' in metrics
+    assert 'gateway_function_invocation_total{code="429",function_name="limited"} 1.0' \
+        in metrics
 
 
 async def test_call_id_generated_when_absent(sidecar):
