@@ -162,6 +162,7 @@ def setup_proxy(app: Sanic, config: SidecarConfig) -> None:
     proxy = Proxy(lambda: discovery.table, discovery.changed, app.ctx.sidecar_metrics,
                   connect_timeout=config.connect_timeout, hold_timeout=config.hold_timeout,
                   buffer_limit=config.buffer_limit,
+                  cold_start_timeout=config.cold_start_timeout,
                   webhooks=WebhookGuard(Path(config.webhook_secrets_dir),
                                         app.ctx.sidecar_metrics))
     app.ctx.proxy = proxy

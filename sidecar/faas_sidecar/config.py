@@ -26,6 +26,8 @@ class SidecarConfig:
     debounce: float = 0.01  # RELIST_DEBOUNCE seconds: coalesce bursts of events
     workers: int = 1  # SIDECAR_WORKERS: Sanic worker processes, each with its own table
     hold_timeout: float = 5.0  # HOLD_TIMEOUT seconds: wait for a ready replica before 503
+    # COLD_START_TIMEOUT seconds: the same wait for a function that scales to zero
+    cold_start_timeout: float = 30.0
     connect_timeout: float = 2.0  # CONNECT_TIMEOUT seconds to open a connection to a replica
     buffer_limit: int = 1 << 20  # BUFFER_LIMIT bytes: bodies up to this are buffered (retryable)
     log_level: str = "INFO"  # LOG_LEVEL
@@ -52,6 +54,7 @@ def load_config(env: Mapping[str, str]) -> SidecarConfig:
         workers=s.integer("SIDECAR_WORKERS", 1, low=1, high=workers,
                           what=f"a number of worker processes between 1 and {workers}"),
         hold_timeout=s.seconds("HOLD_TIMEOUT", 5.0, low=0, high=300),
+        cold_start_timeout=s.seconds("COLD_START_TIMEOUT", 30.0, low=0, high=600),
         connect_timeout=s.seconds("CONNECT_TIMEOUT", 2.0, low=0.05, high=60),
         buffer_limit=s.size("BUFFER_LIMIT", 1 << 20, low=0, high=1 << 30),
         log_level=s.log_level(),

@@ -136,6 +136,11 @@ class Metrics:
             "swarmfaas_webhook_replays",
             "Signed-webhook deliveries seen again and answered without a call",
             ["function_name"], registry=r)
+        self.cold_start_seconds = Histogram(
+            "swarmfaas_cold_start_seconds",
+            "How long a request to a scale-to-zero function waited for a ready replica",
+            ["function_name"], buckets=(0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60),
+            registry=r)
         self.relist_seconds = Histogram(
             "swarmfaas_discovery_relist_seconds", "Duration of one re-list",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5), registry=r)
@@ -155,6 +160,9 @@ class Metrics:
         entry[0] += 1
         entry[1] += seconds
         entry[2][bisect_left(BUCKETS, seconds)] += 1  # le: a value on a bound counts there
+
+    def cold_start_waited(self, name: str, seconds: float) -> None:
+        self.cold_start_seconds.labels(name).observe(seconds)
 
     def retried(self, name: str) -> None:
         self.retries.labels(name).inc()

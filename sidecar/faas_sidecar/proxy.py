@@ -46,6 +46,7 @@ from .headers import request_headers, response_headers
 from .model import FunctionSpec, Replica, RoutingTable
 from .ratelimit import TokenBucket, retry_after
 from .routing import check_name
+from .scaler.labels import scales_to_zero
 from .upstream import READING_BODY, Connection, Pool, UpstreamError
 from .wire import request_head
 
@@ -291,6 +292,7 @@ class Proxy:
         connect_timeout: float,
         hold_timeout: float,
         buffer_limit: int,
+        cold_start_timeout: float = 30.0,
         webhooks: WebhookGuard | None = None,
     ) -> None:
         self._table = table
@@ -298,6 +300,7 @@ class Proxy:
         self._changed = changed
         self._metrics = metrics
         self._hold_timeout = hold_timeout
+        self._cold_start_timeout = cold_start_timeout
         self.buffer_limit = buffer_limit  # bodies up to this are held, so retriable
         self.pool = Pool(connect_timeout)
         self.in_flight: dict[tuple[str, int], int] = {}
@@ -461,10 +464,15 @@ class Proxy:
             raise function_not_found(name)
         if spec.replicas:
             return spec
-        if spec.desired_replicas != 0 and self._hold_timeout > 0:
+        # A function that scales to zero waits for a start from zero (the
+        # scaler sees this call in flight and starts it); one at 0 by hand does not.
+        cold = scales_to_zero(spec.labels)
+        bound = self._cold_start_timeout if cold else self._hold_timeout
+        if (spec.desired_replicas != 0 or cold) and bound > 0:
             # Hold the request (bounded) while a replica starts: scale-up,
-            # a rolling update of a single replica, or a fresh deploy.
-            deadline = time.monotonic() + self._hold_timeout
+            # a rolling update of a single replica, a fresh deploy, a cold start.
+            started = time.monotonic()
+            deadline = started + bound
             while (left := deadline - time.monotonic()) > 0:
                 changed = self._changed()
                 try:
@@ -476,6 +484,8 @@ class Proxy:
                 if spec is None:
                     raise function_not_found(name)
                 if spec.replicas:
+                    if cold:
+                        self._metrics.cold_start_waited(name, time.monotonic() - started)
                     return spec
         raise no_ready_replica(name)
 

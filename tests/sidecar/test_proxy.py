@@ -78,7 +78,7 @@ async def sidecar(echo_server, request, tmp_path):
     config = load_config({"FUNCTIONS_NETWORK": "n", "HOLD_TIMEOUT": "1",
                           "CONNECT_TIMEOUT": "0.5",
                           "FAST_PATH": "true" if request.param == "fast" else "false",
-                          "WEBHOOK_SECRETS_DIR": str(tmp_path)})
+                          "WEBHOOK_SECRETS_DIR": str(tmp_path), "COLD_START_TIMEOUT": "3"})
     (tmp_path / "gh-secret").write_bytes(HOOK_SECRET)
     app = app_module.SidecarApp("sidecar_proxy_test")
     app_module.setup_sanic_config(app, config)
@@ -91,6 +91,10 @@ async def sidecar(echo_server, request, tmp_path):
         spec("slow", [LIVE], timeout=0.5),
         spec("none", [], desired=1),
         spec("zero", [], desired=0),
+        dataclasses.replace(spec("cold", [], desired=0),
+                            labels=MappingProxyType({"swarmfaas.scale.zero": "true"})),
+        dataclasses.replace(spec("cold-never", [], desired=0),
+                            labels=MappingProxyType({"com.openfaas.scale.zero": "true"})),
         dataclasses.replace(spec("limited", [LIVE]), rate_limit=RateLimit(rps=0.2, burst=2)),
         signed(spec("signed", [LIVE])),
         signed(spec("signed-dead", [DEAD])),
@@ -336,6 +340,38 @@ async def test_held_request_goes_through_when_a_replica_appears(sidecar):
     response = await sidecar.get("/function/none")
     await task
     assert response.status_code == 200
+
+
+async def test_a_request_at_zero_is_held_until_the_function_has_started(sidecar):
+    # Longer than HOLD_TIMEOUT (1 s here): a scale-to-zero function's bound is
+    # COLD_START_TIMEOUT (3 s here).
+    async def started():
+        await asyncio.sleep(1.5)
+        sidecar.tables.publish(table(dataclasses.replace(
+            spec("cold", [LIVE]), labels=MappingProxyType({"swarmfaas.scale.zero": "true"})),
+            generation=2))
+
+    task = asyncio.create_task(started())
+    answers = await asyncio.gather(*(sidecar.get("/function/cold") for _ in range(20)))
+    await task
+    assert [a.status_code for a in answers] == [200] * 20
+    metrics = (await sidecar.get("/metrics")).text
+    assert 'swarmfaas_cold_start_seconds_count{function_name="cold"} 20.0' in metrics
+
+
+async def test_a_start_from_zero_that_never_comes_is_a_503_after_the_bound(sidecar):
+    started = asyncio.get_running_loop().time()
+    response = await sidecar.get("/function/cold-never")  # OpenFaaS's label name
+    waited = asyncio.get_running_loop().time() - started
+    assert response.status_code == 503 and response.json()["error"] == "no_ready_replica"
+    assert 2.9 <= waited < 5, waited
+
+
+async def test_a_function_scaled_to_zero_by_hand_is_a_503_at_once(sidecar):
+    started = asyncio.get_running_loop().time()
+    response = await sidecar.get("/function/zero")  # desired 0, no scale-to-zero label
+    assert response.status_code == 503
+    assert asyncio.get_running_loop().time() - started < 0.5
 
 
 async def test_a_crash_in_a_handler_is_a_500_platform_error_and_harmless(sidecar):

@@ -63,6 +63,14 @@ def _lookup(labels: Mapping[str, str], key: str) -> tuple[str, str] | None:
     return None
 
 
+def scales_to_zero(labels: Mapping[str, str]) -> bool:
+    """Whether the function opted into scale to zero (ours, else OpenFaaS's
+    label): the sidecar then holds a request at zero until a replica starts.
+    A bad value is False here; the scaler reports it."""
+    found = _lookup(labels, SCALE_ZERO)
+    return found is not None and found[1].lower() == "true"
+
+
 def _int(labels: Mapping[str, str], key: str, default: int, low: int) -> int:
     found = _lookup(labels, key)
     if found is None:
