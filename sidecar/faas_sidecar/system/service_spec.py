@@ -14,6 +14,7 @@ from typing import Any
 from docker.types import (
     EndpointSpec,
     Healthcheck,
+    Mount,
     Resources,
     SecretReference,
     ServiceMode,
@@ -65,6 +66,18 @@ def service_resources(deployment: Deployment) -> Resources | None:
     )
 
 
+# Containment every function deployed through the API gets, as stack.yml's
+# functions do (docs/watchdog.md, "Containment defaults"): no capabilities
+# (the watchdog image runs as user 10001 and needs none) and a tmpfs at /tmp,
+# so that a read-only root (readOnlyRootFilesystem) still has somewhere to write.
+CAP_DROP = ("ALL",)
+TMP_BYTES = 64 * 1024 * 1024
+
+
+def tmp_mount() -> Mount:
+    return Mount(target="/tmp", source=None, type="tmpfs", tmpfs_size=TMP_BYTES)
+
+
 def service_kwargs(deployment: Deployment, *, service_name: str, network: str,
                    replicas: int, secret_ids: Mapping[str, str],
                    health_interval: float = 0.0) -> dict[str, Any]:
@@ -88,6 +101,8 @@ def service_kwargs(deployment: Deployment, *, service_name: str, network: str,
         "update_config": UpdateConfig(parallelism=1, order="start-first"),
         "constraints": list(deployment.constraints),
         "read_only": deployment.read_only_root,
+        "cap_drop": list(CAP_DROP),
+        "mounts": [tmp_mount()],
         "secrets": [
             SecretReference(secret_ids[name], name) for name in deployment.secrets
         ],

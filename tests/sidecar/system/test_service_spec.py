@@ -45,6 +45,11 @@ def test_minimal_deployment_becomes_a_dnsrr_function_service_on_the_network():
     assert kwargs["env"] == [] and kwargs["constraints"] == [] and kwargs["secrets"] == []
     assert kwargs["read_only"] is False
     assert "resources" not in kwargs
+    # Contained by default: no capabilities, a tmpfs for /tmp.
+    assert kwargs["cap_drop"] == ["ALL"]
+    assert kwargs["mounts"] == [{"Target": "/tmp", "Source": None, "Type": "tmpfs",
+                                 "ReadOnly": False,
+                                 "TmpfsOptions": {"SizeBytes": 64 * 1024 * 1024}}]
 
 
 @pytest.mark.parametrize(("deployment", "key", "expected"), [
@@ -104,6 +109,8 @@ def test_kwargs_are_accepted_by_docker_py():
     assert spec["Placement"]["Constraints"] == ["a==b"]
     assert spec["Networks"] == [{"Target": "faas_functions"}]
     assert body["endpoint_spec"] == {"Mode": "dnsrr"}
+    assert spec["ContainerSpec"]["CapabilityDrop"] == ["ALL"]
+    assert spec["ContainerSpec"]["Mounts"][0]["Type"] == "tmpfs"
 
 
 def service(name="faas_echo", labels=None, mode=None, container=None, **extra):

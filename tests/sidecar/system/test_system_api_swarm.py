@@ -179,6 +179,9 @@ async def test_deploy_list_scale_update_delete_on_the_real_swarm(swarm, secret_f
         assert container["Healthcheck"] == {"Interval": 2_000_000_000}
         assert spec["TaskTemplate"]["Resources"]["Limits"] == {
             "MemoryBytes": 64 * 2**20, "NanoCPUs": 250_000_000}
+        # Contained by default, as stack.yml's functions are.
+        assert container["CapabilityDrop"] == ["ALL"]
+        assert [(m["Type"], m["Target"]) for m in container["Mounts"]] == [("tmpfs", "/tmp")]
 
         # The same name again is a conflict, not a second service.
         again = await http.post("/system/functions", json=deployment, headers=GOOD_AUTH)
