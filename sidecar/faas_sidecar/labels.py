@@ -94,6 +94,13 @@ def is_valid_name(name: str) -> bool:
     return bool(NAME_RE.match(name))
 
 
+class LabelError(ValueError):
+    """A label has a bad value; the message names the label. The parsers of
+    the labels each part owns raise it (``alexa.labels``, ``webhooks.labels``,
+    ``ratelimit``); ``spec.parse_service`` makes it the function's
+    ``InvalidFunction``."""
+
+
 # -- the documented set ------------------------------------------------------------
 
 

@@ -57,6 +57,8 @@ class FunctionSpec:
     replicas: tuple[Replica, ...] = ()
     webhook: WebhookCheck | None = None  # the signature every request must carry
     rate_limit: RateLimit | None = None  # calls a second this sidecar lets through
+    # swarmfaas.scale.zero (or OpenFaaS's): a request at zero waits for a start
+    scales_to_zero: bool = False
 
 
 @dataclass(frozen=True, slots=True)

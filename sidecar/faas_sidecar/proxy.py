@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Protocol
 from .balancer import pick, replica_key
 from .errors import (
     COMPONENT,
-    INTERNAL_HEADER,
     PlatformError,
+    error_headers,
     function_not_found,
     function_rate_limited,
     function_timeout,
@@ -46,7 +46,6 @@ from .headers import request_headers, response_headers
 from .model import FunctionSpec, Replica, RoutingTable
 from .ratelimit import TokenBucket, retry_after
 from .routing import check_name
-from .scaler.labels import scales_to_zero
 from .upstream import READING_BODY, Connection, Pool, UpstreamError
 from .wire import request_head
 
@@ -91,9 +90,8 @@ def _duplicate(call_id: str, delivery: str) -> Reply:
     marked as the platform's, without a second call."""
     body = json.dumps({"status": "duplicate", "delivery_id": delivery,
                        "component": COMPONENT}).encode()
-    return Reply(200, [("Content-Type", "application/json"), (INTERNAL_HEADER, COMPONENT),
-                       ("X-Call-Id", call_id)],
-                 body, None, _nothing)
+    return Reply(200, [*error_headers().items(), ("X-Call-Id", call_id)], body, None,
+                 _nothing)
 
 
 def _nothing(ok: bool) -> None:
@@ -466,7 +464,7 @@ class Proxy:
             return spec
         # A function that scales to zero waits for a start from zero (the
         # scaler sees this call in flight and starts it); one at 0 by hand does not.
-        cold = scales_to_zero(spec.labels)
+        cold = spec.scales_to_zero
         bound = self._cold_start_timeout if cold else self._hold_timeout
         if (spec.desired_replicas != 0 or cold) and bound > 0:
             # Hold the request (bounded) while a replica starts: scale-up,

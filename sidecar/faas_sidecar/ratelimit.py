@@ -12,14 +12,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .labels import RATELIMIT_BURST, RATELIMIT_PREFIX, RATELIMIT_RPS
+from .labels import RATELIMIT_BURST, RATELIMIT_PREFIX, RATELIMIT_RPS, LabelError
 
 MAX_RPS = 1_000_000.0
 MAX_BURST = 1_000_000
-
-
-class LabelError(ValueError):
-    """A rate-limit label has a bad value; the message names the label."""
 
 
 @dataclass(frozen=True, slots=True)

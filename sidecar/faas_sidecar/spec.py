@@ -14,9 +14,9 @@ from typing import Any
 from . import labels as keys
 from .labels import DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_TIMEOUT, NAME_RE, is_valid_name
 from .model import FunctionSpec, Replica, RoutingTable
-from .ratelimit import LabelError as RateLabelError
 from .ratelimit import parse_rate_limit
-from .webhooks.labels import LabelError, parse_webhook_labels
+from .scaler.labels import scales_to_zero
+from .webhooks.labels import parse_webhook_labels
 
 
 class InvalidFunction(ValueError):
@@ -81,7 +81,7 @@ def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
     try:
         webhook = parse_webhook_labels(labels)
         rate_limit = parse_rate_limit(labels)
-    except (LabelError, RateLabelError) as exc:
+    except keys.LabelError as exc:
         raise InvalidFunction(str(exc)) from None
     return FunctionSpec(
         name=name,
@@ -94,6 +94,7 @@ def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
         labels=MappingProxyType(labels),
         webhook=webhook,
         rate_limit=rate_limit,
+        scales_to_zero=scales_to_zero(labels),
     )
 
 
@@ -304,4 +305,5 @@ def _with_replicas(spec: FunctionSpec, replicas: tuple[Replica, ...]) -> Functio
         replicas=replicas,
         webhook=spec.webhook,
         rate_limit=spec.rate_limit,
+        scales_to_zero=spec.scales_to_zero,
     )

@@ -91,10 +91,8 @@ async def sidecar(echo_server, request, tmp_path):
         spec("slow", [LIVE], timeout=0.5),
         spec("none", [], desired=1),
         spec("zero", [], desired=0),
-        dataclasses.replace(spec("cold", [], desired=0),
-                            labels=MappingProxyType({"swarmfaas.scale.zero": "true"})),
-        dataclasses.replace(spec("cold-never", [], desired=0),
-                            labels=MappingProxyType({"com.openfaas.scale.zero": "true"})),
+        dataclasses.replace(spec("cold", [], desired=0), scales_to_zero=True),
+        dataclasses.replace(spec("cold-never", [], desired=0), scales_to_zero=True),
         dataclasses.replace(spec("limited", [LIVE]), rate_limit=RateLimit(rps=0.2, burst=2)),
         signed(spec("signed", [LIVE])),
         signed(spec("signed-dead", [DEAD])),
@@ -347,9 +345,8 @@ async def test_a_request_at_zero_is_held_until_the_function_has_started(sidecar)
     # COLD_START_TIMEOUT (3 s here).
     async def started():
         await asyncio.sleep(1.5)
-        sidecar.tables.publish(table(dataclasses.replace(
-            spec("cold", [LIVE]), labels=MappingProxyType({"swarmfaas.scale.zero": "true"})),
-            generation=2))
+        sidecar.tables.publish(table(dataclasses.replace(spec("cold", [LIVE]),
+                                                         scales_to_zero=True), generation=2))
 
     task = asyncio.create_task(started())
     answers = await asyncio.gather(*(sidecar.get("/function/cold") for _ in range(20)))
@@ -361,7 +358,7 @@ async def test_a_request_at_zero_is_held_until_the_function_has_started(sidecar)
 
 async def test_a_start_from_zero_that_never_comes_is_a_503_after_the_bound(sidecar):
     started = asyncio.get_running_loop().time()
-    response = await sidecar.get("/function/cold-never")  # OpenFaaS's label name
+    response = await sidecar.get("/function/cold-never")
     waited = asyncio.get_running_loop().time() - started
     assert response.status_code == 503 and response.json()["error"] == "no_ready_replica"
     assert 2.9 <= waited < 5, waited

@@ -62,6 +62,12 @@ def test_function_name(service_name, labels, expected):
         ({"swarmfaas.timeout": "2.5"}, "timeout", 2.5),
         ({}, "image", "swarmfaas/fn-echo:1"),
         ({}, "desired_replicas", 1),
+        ({}, "scales_to_zero", False),
+        ({"swarmfaas.scale.zero": "true"}, "scales_to_zero", True),
+        ({"com.openfaas.scale.zero": "true"}, "scales_to_zero", True),  # OpenFaaS's name
+        ({"swarmfaas.scale.zero": "false", "com.openfaas.scale.zero": "true"},
+         "scales_to_zero", False),  # ours wins
+        ({"swarmfaas.scale.zero": "maybe"}, "scales_to_zero", False),  # the scaler reports it
     ],
 )
 def test_parse_service_fields(labels, field, expected):

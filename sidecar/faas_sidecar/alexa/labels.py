@@ -14,15 +14,12 @@ from ..labels import (
     ALEXA_SKILL_IDS,
     ALEXA_TIMEOUT,
     ALEXA_VERIFY,
+    LabelError,
 )
 
 _INTENT = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,199}$")
 _SKILL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,255}$")
 _BOOLS = {"true": True, "false": False}
-
-
-class LabelError(ValueError):
-    """An Alexa label has a bad value; the message names the label."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from ..labels import (
     WEBHOOK_SCHEME,
     WEBHOOK_SECRETS,
     WEBHOOK_TOLERANCE,
+    LabelError,
 )
 from .signatures import DEFAULT_TOLERANCE, DIGESTS, ENCODINGS, SCHEMES, Scheme
 
@@ -26,10 +27,6 @@ _HEADER = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$")
 MAX_TOLERANCE = 86400.0
 _HMAC_ONLY = (WEBHOOK_HEADER, WEBHOOK_DIGEST, WEBHOOK_ENCODING, WEBHOOK_PREFIX_TEXT,
               WEBHOOK_ID_HEADER)
-
-
-class LabelError(ValueError):
-    """A webhook label has a bad value; the message names the label."""
 
 
 @dataclass(frozen=True, slots=True)
