@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
 
-.PHONY: help up down test unit e2e lint engine build bench venv
+.PHONY: help up down test unit e2e lint engine build bench venv cluster cluster-down cluster-status cluster-up cluster-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -18,7 +18,7 @@ test: ## run every test: lint, unit, integration on a real swarm, end to end
 	@bash scripts/test.sh
 
 unit: venv ## run only the fast unit tests (no Docker needed)
-	@.venv/bin/pytest -q -m "not docker and not e2e and not slow and not disruptive" tests
+	@.venv/bin/pytest -q -m "not docker and not e2e and not slow and not disruptive and not cluster" tests
 
 lint: venv ## ruff over the whole tree
 	@.venv/bin/ruff check .
@@ -31,6 +31,21 @@ build: engine ## build wheels and images
 
 bench: ## run the benchmarks (see docs/benchmarks.md)
 	@bash scripts/bench.sh
+
+cluster: ## bring up a 5-node swarm of namespaced dockerds with a registry (docs/multi-node.md)
+	@bash scripts/cluster.sh up
+
+cluster-down: ## tear the multi-node swarm down (its namespaces, daemons and state)
+	@bash scripts/cluster.sh down
+
+cluster-status: ## the multi-node swarm's nodes
+	@bash scripts/cluster.sh status
+
+cluster-up: ## deploy stack.yml on the multi-node swarm (images through its registry)
+	@bash scripts/cluster-deploy.sh
+
+cluster-test: ## bring up the multi-node swarm, deploy, run tests/cluster, tear down
+	@bash scripts/cluster-test.sh
 
 venv:
 	@bash -c 'source scripts/lib.sh && ensure_venv'

@@ -14,8 +14,13 @@ state="$STATE_DIR/$STACK"
 mkdir -p "$state"
 chmod 700 "$STATE_DIR" "$state"
 
-# A host-mode port is exclusive: say so before Docker fails quietly.
-if ! docker stack ls --format '{{.Name}}' | grep -qx "$STACK"; then
+# Where the stack answers: this machine, or a node of a multi-node swarm
+# (scripts/cluster-deploy.sh sets it with DOCKER_HOST and COMPOSE_EXTRA).
+HEALTH_URL="${HEALTH_URL:-https://127.0.0.1:$HTTPS_PORT/healthz}"
+
+# A host-mode port is exclusive: say so before Docker fails quietly (on this
+# machine; another node's ports are that node's).
+if [ -z "${DOCKER_HOST:-}" ] && ! docker stack ls --format '{{.Name}}' | grep -qx "$STACK"; then
   for p in "$HTTPS_PORT" "$HTTP_PORT"; do
     if ss -ltnH "sport = :$p" 2>/dev/null | grep -q .; then
       die "port $p is already in use on this machine: free it, or choose others with HTTPS_PORT=... HTTP_PORT=... ."
@@ -31,7 +36,7 @@ set -a
 [ -f "$state/stack.env" ] && source "$state/stack.env"
 set +a
 
-step "deploying stack $STACK (tag $TAG): https://localhost:$HTTPS_PORT"
+step "deploying stack $STACK (tag $TAG): ${HEALTH_URL%/healthz}"
 compose=(-c stack.yml)
 if [ "${ALEXA_TEST:-0}" = 1 ]; then
   # End-to-end tests only: a local CA stands in for Amazon's signing chain.
@@ -41,6 +46,7 @@ if [ "${ALEXA_TEST:-0}" = 1 ]; then
   export ALEXA_TEST_DIR ALEXA_TEST_HASH
   compose+=(-c stack.alexa-test.yml)
 fi
+for extra in ${COMPOSE_EXTRA:-}; do compose+=(-c "$extra"); done
 # Every service's settings through the loader its component runs at start-up:
 # a bad one stops here, naming the setting, with the running stack untouched.
 step "validating the settings of every service"
@@ -69,12 +75,12 @@ while :; do
         && die "the update of $svc failed and was rolled back (the old tasks serve): see docker service ps --no-trunc $svc." ;;
     esac
   done
-  if [ -z "$pending" ] && curl -ksf -o /dev/null "https://127.0.0.1:$HTTPS_PORT/healthz"; then
+  if [ -z "$pending" ] && curl -ksf -o /dev/null "$HEALTH_URL"; then
     break
   fi
   if [ $SECONDS -ge $deadline ]; then
     docker stack ps "$STACK" --no-trunc --format '{{.Name}} {{.CurrentState}} {{.Error}}' | head -20 >&2
-    die "the stack $STACK was not ready in time; pending: ${pending:-none, but https://127.0.0.1:$HTTPS_PORT/healthz does not answer}."
+    die "the stack $STACK was not ready in time; pending: ${pending:-none, but $HEALTH_URL does not answer}."
   fi
   line="$(echo $pending)"
   [ "$line" != "${last:-}" ] && note "waiting for: ${line:-the HTTPS health check}"

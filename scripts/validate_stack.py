@@ -63,12 +63,18 @@ def _watchdog(env: Mapping[str, str]) -> object:
     return Config.from_env(env)
 
 
+def image_name(image: str) -> str:
+    """The last part of an image's repository: `nginx` of `swarmfaas/nginx:t`, and of
+    `10.77.0.11:5000/swarmfaas/nginx@sha256:...` (a registry with a port, a digest)."""
+    return image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
+
+
 def loader_for(service: Mapping[str, Any]) -> tuple[str, Loader] | None:
     """Which component a service runs, by its image (and command); None: not ours."""
     labels = (service.get("deploy") or {}).get("labels") or {}
     if str(labels.get("swarmfaas.function", "")).lower() == "true":
         return "watchdog", _watchdog
-    repo = str(service.get("image", "")).rsplit(":", 1)[0].rsplit("/", 1)[-1]
+    repo = image_name(str(service.get("image", "")))
     command = " ".join(service.get("command") or [])
     if repo == "nginx":
         return "nginx", _nginx

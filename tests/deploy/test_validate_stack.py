@@ -35,6 +35,10 @@ def image_env(image: str) -> dict[str, str] | None:
             "watchdog",
         ),
         ({"image": "redis:7"}, None),
+        # A multi-node swarm names images by registry and digest (docs/multi-node.md).
+        ({"image": "10.77.0.11:5000/swarmfaas/nginx@sha256:" + "ab" * 32}, "nginx"),
+        ({"image": "registry.example:5000/swarmfaas/sidecar:abc"}, "sidecar"),
+        ({"image": "10.77.0.11:5000/redis@sha256:" + "ab" * 32}, None),
     ],
 )
 def test_each_service_gets_its_components_loader(service, component):

@@ -1,0 +1,23 @@
+# The multi-node test cluster's names and addresses (scripts/cluster.sh): sourced.
+# One private /24 on a bridge only this machine sees; nothing leaves it.
+CLUSTER_PREFIX="${CLUSTER_PREFIX:-sfc}"
+CLUSTER_DIR="${CLUSTER_DIR:-/var/lib/swarmfaas-cluster}"
+CLUSTER_NET="${CLUSTER_NET:-10.77.0}"           # the nodes' /24
+CLUSTER_HOST_ADDR="$CLUSTER_NET.1"                # the host's end
+CLUSTER_MANAGERS="m1 m2 m3"
+CLUSTER_WORKERS="w1 w2"
+CLUSTER_NODES="$CLUSTER_MANAGERS $CLUSTER_WORKERS"
+CLUSTER_OVERLAY_POOL="${CLUSTER_OVERLAY_POOL:-10.79.0.0/16}"  # swarm's overlay subnets
+CLUSTER_REGISTRY_PORT="${CLUSTER_REGISTRY_PORT:-5000}"
+
+node_addr() { # m1..m3 -> .11-.13, w1..w2 -> .21-.22
+  case "$1" in
+    m*) echo "$CLUSTER_NET.1${1#m}" ;;
+    w*) echo "$CLUSTER_NET.2${1#w}" ;;
+  esac
+}
+node_dir() { echo "$CLUSTER_DIR/$1"; }
+node_sock() { echo "$CLUSTER_DIR/$1/run/docker.sock"; }
+ndocker() { local n="$1"; shift; docker -H "unix://$(node_sock "$n")" "$@"; }
+# The registry runs on m1 (node label swarmfaas.registry=true), published there.
+CLUSTER_REGISTRY="$(node_addr m1):$CLUSTER_REGISTRY_PORT"
