@@ -49,7 +49,9 @@ build_image() { # name dockerfile
   fi
   step "building $name:$TAG"
   local log="$BUILD_DIR/build-$(basename "$name").log"
-  if ! docker build --build-arg "TAG=$TAG" -f "$file" -t "$name:$TAG" -t "$name:latest" . >"$log" 2>&1; then
+  # BUILD_ARGS: more --build-arg, e.g. an http_proxy for apt (scripts/cluster.sh).
+  # shellcheck disable=SC2086
+  if ! docker build --build-arg "TAG=$TAG" ${BUILD_ARGS:-} -f "$file" -t "$name:$TAG" -t "$name:latest" . >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     die "building $name failed: the end of $log is above."
   fi

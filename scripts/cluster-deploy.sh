@@ -10,8 +10,11 @@ need_root
 m1=${CLUSTER_MANAGERS%% *}
 ndocker "$m1" info >/dev/null 2>&1 || die "the cluster is not up: run make cluster first."
 ensure_venv
+# CLUSTER_BUILD=node builds on the first manager instead of the host's dockerd.
+[ "$CLUSTER_BUILD" = node ] && eval "$(bash scripts/cluster.sh build-env)"
 bash scripts/build.sh
 bash scripts/cluster.sh push
+unset BUILD_ARGS
 
 export STACK="${STACK:-faas}" HTTPS_PORT="${HTTPS_PORT:-8443}"
 pins="$STATE_DIR/cluster/images-$STACK.yml"

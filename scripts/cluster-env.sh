@@ -21,3 +21,11 @@ node_sock() { echo "$CLUSTER_DIR/$1/run/docker.sock"; }
 ndocker() { local n="$1"; shift; docker -H "unix://$(node_sock "$n")" "$@"; }
 # The registry runs on m1 (node label swarmfaas.registry=true), published there.
 CLUSTER_REGISTRY="$(node_addr m1):$CLUSTER_REGISTRY_PORT"
+
+# Where images are built: the host's dockerd (default; pushed through 127.0.0.1),
+# or with CLUSTER_BUILD=node the first manager's own, which needs nothing of
+# the host's dockerd; its builds reach Debian's archive through an HTTP proxy
+# on the host's end of the cluster network (apt only: plain HTTP).
+CLUSTER_BUILD="${CLUSTER_BUILD:-host}"
+CLUSTER_PROXY="$CLUSTER_HOST_ADDR:${CLUSTER_PROXY_PORT:-3142}"
+bdocker() { if [ "$CLUSTER_BUILD" = node ]; then ndocker m1 "$@"; else docker "$@"; fi; }

@@ -53,6 +53,7 @@ net_up() {
       ip -n "$ns" link set eth0 up
       ip -n "$ns" link set lo up
     fi
+    ip -n "$hub" link set "$n" up   # again after a kill pulled it
   done
 }
 
@@ -145,18 +146,21 @@ registry_up() {
   local m1=${CLUSTER_MANAGERS%% *} tag
   tag=$(cat "$ROOT"/cluster/registry/* | sha256sum | cut -c1-12)
   if ! ndocker "$m1" image inspect "swarmfaas/registry:$tag" >/dev/null 2>&1; then
-    if ! docker image inspect "swarmfaas/registry:$tag" >/dev/null 2>&1; then
-      docker_ok || die "the host's Docker is not reachable: it builds the registry image (make engine)."
+    if ! bdocker image inspect "swarmfaas/registry:$tag" >/dev/null 2>&1; then
+      build_env
       bash "$ROOT/scripts/base-image.sh"
-      step "building swarmfaas/registry:$tag (Debian's docker-registry)"
+      step "building swarmfaas/registry:$tag (Debian's docker-registry) on the $CLUSTER_BUILD"
       mkdir -p "$BUILD_DIR"
-      docker build -f "$ROOT/cluster/registry/Dockerfile" -t "swarmfaas/registry:$tag" "$ROOT" \
+      # shellcheck disable=SC2086
+      bdocker build ${BUILD_ARGS:-} -f "$ROOT/cluster/registry/Dockerfile" -t "swarmfaas/registry:$tag" "$ROOT" \
         >"$BUILD_DIR/build-registry.log" 2>&1 \
         || { tail -n 20 "$BUILD_DIR/build-registry.log" >&2; die "building the registry image failed (above)."; }
     fi
-    step "loading swarmfaas/registry:$tag into $m1"
-    docker save "swarmfaas/registry:$tag" | ndocker "$m1" load >/dev/null \
-      || die "could not load the registry image into node $m1."
+    if [ "$CLUSTER_BUILD" != node ]; then
+      step "loading swarmfaas/registry:$tag into $m1"
+      docker save "swarmfaas/registry:$tag" | ndocker "$m1" load >/dev/null \
+        || die "could not load the registry image into node $m1."
+    fi
   fi
   REGISTRY_TAG=$tag CLUSTER_REGISTRY_PORT=$CLUSTER_REGISTRY_PORT ndocker "$m1" stack deploy \
     --resolve-image never -c "$ROOT/cluster/registry.yml" swarmfaas-registry >/dev/null \
@@ -169,34 +173,68 @@ registry_up() {
   die "the registry did not answer at http://$CLUSTER_REGISTRY/v2/ within 60 s (its tasks are above)."
 }
 
+# For builds on a node (CLUSTER_BUILD=node): DOCKER_HOST and the apt proxy, for
+# scripts/build.sh and base-image.sh as for the registry's image.
+build_env() {
+  [ "$CLUSTER_BUILD" = node ] || return 0
+  export DOCKER_HOST="unix://$(node_sock "${CLUSTER_MANAGERS%% *}")"
+  export BUILD_ARGS="--build-arg http_proxy=http://$CLUSTER_PROXY"
+  proxy_up
+}
+
+proxy_up() {
+  local pidfile="$CLUSTER_DIR/proxy.pid"
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && return 0
+  ensure_venv
+  "$VENV/bin/proxy" --hostname "$CLUSTER_HOST_ADDR" --port "${CLUSTER_PROXY#*:}" \
+    --num-workers 2 >"$CLUSTER_DIR/proxy.log" 2>&1 &
+  echo $! >"$pidfile"
+  for _ in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/$CLUSTER_HOST_ADDR/${CLUSTER_PROXY#*:}") 2>/dev/null && return 0
+    sleep 0.2
+  done
+  die "the build proxy did not start on $CLUSTER_PROXY: read $CLUSTER_DIR/proxy.log."
+}
+
+proxy_down() {
+  local pidfile="$CLUSTER_DIR/proxy.pid"
+  [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
 # Push this build's images (scripts/build.sh) to the cluster's registry and write
 # their digests. The host's dockerd pushes to 127.0.0.1, which Docker allows over
 # plain HTTP without changing its settings; socat carries that to the registry.
+# Images built on a node are pushed from there (its dockerd lists the registry).
 cmd_push() {
   [ -f "$BUILD_DIR/tag" ] || die "no images built yet: run scripts/build.sh first."
   curl -sf -o /dev/null "http://$CLUSTER_REGISTRY/v2/" \
     || die "the cluster's registry does not answer at http://$CLUSTER_REGISTRY: run make cluster first."
-  apt_install socat
-  local tag port out img ref digest pid
+  local tag prefix out img ref digest pid
   tag=$(cat "$BUILD_DIR/tag")
-  port=${CLUSTER_PUSH_PORT:-45077}
-  ss -ltnH "sport = :$port" 2>/dev/null | grep -q . \
-    && die "port $port on 127.0.0.1 is in use: set CLUSTER_PUSH_PORT to a free one."
-  socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "TCP:$CLUSTER_REGISTRY" &
-  pid=$!
-  trap 'kill $pid 2>/dev/null || true' EXIT
-  for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
+  prefix=$CLUSTER_REGISTRY
+  if [ "$CLUSTER_BUILD" != node ]; then
+    apt_install socat
+    local port=${CLUSTER_PUSH_PORT:-45077}
+    ss -ltnH "sport = :$port" 2>/dev/null | grep -q . \
+      && die "port $port on 127.0.0.1 is in use: set CLUSTER_PUSH_PORT to a free one."
+    socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "TCP:$CLUSTER_REGISTRY" &
+    pid=$!
+    trap 'kill $pid 2>/dev/null || true' EXIT
+    for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
+    prefix=127.0.0.1:$port
+  fi
   out="$STATE_DIR/cluster/digests"
   mkdir -p "$STATE_DIR/cluster"
   : >"$out.new"
-  for img in $(docker image ls --format '{{.Repository}}' --filter "reference=swarmfaas/*:$tag" | sort -u); do
-    ref="127.0.0.1:$port/$img:$tag"
-    docker tag "$img:$tag" "$ref"
-    docker push "$ref" >"$BUILD_DIR/push.log" 2>&1 \
-      || { docker rmi "$ref" >/dev/null 2>&1; tail -n 5 "$BUILD_DIR/push.log" >&2; die "pushing $img failed (above)."; }
-    digest=$(docker image inspect -f '{{range .RepoDigests}}{{println .}}{{end}}' "$ref" \
-      | grep -F "127.0.0.1:$port/$img@" | head -n1 | cut -d@ -f2)
-    docker rmi "$ref" >/dev/null   # only the tag this made
+  for img in $(bdocker image ls --format '{{.Repository}}' --filter "reference=swarmfaas/*:$tag" | sort -u); do
+    ref="$prefix/$img:$tag"
+    bdocker tag "$img:$tag" "$ref"
+    bdocker push "$ref" >"$BUILD_DIR/push.log" 2>&1 \
+      || { bdocker rmi "$ref" >/dev/null 2>&1; tail -n 5 "$BUILD_DIR/push.log" >&2; die "pushing $img failed (above)."; }
+    digest=$(bdocker image inspect -f '{{range .RepoDigests}}{{println .}}{{end}}' "$ref" \
+      | grep -F "$prefix/$img@" | head -n1 | cut -d@ -f2)
+    bdocker rmi "$ref" >/dev/null   # only the tag this made
     [ -n "$digest" ] || die "no digest for $img after the push."
     echo "$img $digest" >>"$out.new"
     note "$CLUSTER_REGISTRY/$img@$digest"
@@ -221,6 +259,7 @@ cmd_up() {
 cmd_down() {
   need_root
   local n hub="$CLUSTER_PREFIX-hub"
+  proxy_down
   for n in $CLUSTER_NODES; do stop_node "$n"; done
   for n in $CLUSTER_NODES; do
     # Mounts made in a node's own mount namespace went with it; the files stay.
@@ -252,11 +291,14 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   push) cmd_push ;;
+  build-env) build_env; echo "export DOCKER_HOST=${DOCKER_HOST:-} BUILD_ARGS='${BUILD_ARGS:-}'" ;;
   # A node failure: every process of the node dies at once, as at a power cut;
   # `up` starts it again and it rejoins with its state.
   kill)
     need_root
     [[ " $CLUSTER_NODES " == *" ${2:-} "* ]] || die "usage: scripts/cluster.sh kill NODE (one of: $CLUSTER_NODES)"
-    stop_node "$2"; note "node $2 is killed" ;;
+    # Its cable first: a node that lost power answers nothing, not even a reset.
+    ip -n "$CLUSTER_PREFIX-hub" link set "$2" down
+    stop_node "$2"; note "node $2 is killed (make cluster starts it again)" ;;
   *) die "usage: scripts/cluster.sh up|down|status|push|kill NODE" ;;
 esac

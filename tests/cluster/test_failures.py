@@ -6,6 +6,7 @@ until the test starts it again."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import httpx
@@ -56,6 +57,7 @@ def test_draining_a_worker_fails_no_request(cluster, function_service):
 def test_a_killed_worker_fails_only_what_was_in_flight_there(cluster, function_service):
     service = _one_per_worker(cluster, function_service, "kill")
     w1, w2 = cluster.workers
+    since = str(int(time.time()))
     try:
         with _load(cluster, service) as load:
             time.sleep(2)
@@ -73,9 +75,13 @@ def test_a_killed_worker_fails_only_what_was_in_flight_there(cluster, function_s
         # Failed: requests the sidecar had sent to the killed node (in flight when it
         # died, or sent there on a kept-alive connection before it left the table).
         failed_after = [o for o in failed if o.start >= killed_at]
+        # Retried: requests the sidecars never got onto the killed node (the connect
+        # failed) and sent to the other replica instead; they succeeded.
+        retried = _retries(cluster, service, since)
         print(f"\nkill of {w1.hostname}: {len(outcomes)} requests, {before} before the kill; "
               f"{len(after)} started after it, of which {len(failed_after)} failed; "
               f"{len(failed)} failed in all: {sorted({o.result for o in failed})}; "
+              f"{retried} retried on the other replica after a failed connect; "
               f"node down after {down:.1f} s, task running again after {moved:.1f} s more, "
               f"load ran {ended - killed_at:.1f} s after the kill")
         assert len(after) > len(failed) and before > 0
@@ -91,3 +97,13 @@ def test_a_killed_worker_fails_only_what_was_in_flight_there(cluster, function_s
 def _status(cluster: Cluster, node) -> str:
     return cluster.docker("node", "inspect", node.hostname, "--format", "{{.Status.State}}",
                           check=False).strip().capitalize()
+
+
+def _retries(cluster: Cluster, service: str, since: str) -> int:
+    """Calls of ``service`` the sidecars retried on another replica (their log)."""
+    node = cluster.managers[0]
+    logs = subprocess.run(  # the sidecar logs to stderr, which Docker keeps apart
+        ["docker", "-H", f"unix://{node.socket}", "service", "logs", "--raw", "--since", since,
+         f"{cluster.stack}_sidecar"], capture_output=True, text=True, timeout=60)
+    return sum(f"retrying {service} after" in line
+               for line in (logs.stdout + logs.stderr).splitlines())
