@@ -11,10 +11,13 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$ROOT/scripts/cluster-env.sh"
 
-# A namespace's processes: dockerd, its containerd and shims share its mount ns.
+# A node's processes: dockerd, its containerd and shims share its mount namespace
+# (recorded by wait_node), even after dockerd itself has died.
 node_pids() { # node
   local ns pid
-  ns=$(readlink "/proc/$(cat "$(node_dir "$1")/dockerd.pid" 2>/dev/null)/ns/mnt" 2>/dev/null) || return 0
+  ns=$(cat "$(node_dir "$1")/mntns" 2>/dev/null) || return 0
+  # Never the host's own namespace (or this script's): that would be every process.
+  [ "$ns" = "$(readlink /proc/1/ns/mnt)" ] || [ "$ns" = "$(readlink /proc/$$/ns/mnt)" ] && return 0
   for pid in /proc/[0-9]*; do
     [ "$(readlink "$pid/ns/mnt" 2>/dev/null)" = "$ns" ] && echo "${pid#/proc/}"
   done
@@ -78,12 +81,18 @@ start_node() { # node index
 
 wait_node() { # node
   local n="$1"
-  for _ in $(seq 1 120); do node_running "$n" && return 0; sleep 0.5; done
+  for _ in $(seq 1 120); do
+    if node_running "$n"; then
+      readlink "/proc/$(cat "$(node_dir "$n")/dockerd.pid")/ns/mnt" >"$(node_dir "$n")/mntns"
+      return 0
+    fi
+    sleep 0.5
+  done
   tail -n 20 "$(node_dir "$n")/dockerd.log" >&2
   die "the dockerd of node $n did not answer within 60 s: the end of $(node_dir "$n")/dockerd.log is above."
 }
 
-stop_node() { # node: like pulling the plug, then the state goes
+stop_node() { # node: like pulling the plug; its data stays for the next start
   local n="$1" pids
   pids="$(node_pids "$n") $(node_cgroup_pids "$n")"
   # shellcheck disable=SC2086
@@ -92,7 +101,8 @@ stop_node() { # node: like pulling the plug, then the state goes
     [ -z "$(node_pids "$n")$(node_cgroup_pids "$n")" ] && break
     sleep 0.1
   done
-  rm -f "$(node_dir "$n")/dockerd.pid"
+  # Forget the namespace: its number may be another's once it is gone.
+  rm -f "$(node_dir "$n")/dockerd.pid" "$(node_dir "$n")/mntns"
 }
 
 swarm_up() {
@@ -265,7 +275,8 @@ cmd_down() {
     # Mounts made in a node's own mount namespace went with it; the files stay.
     rm -rf "$(node_dir "$n")"
     ip netns del "$CLUSTER_PREFIX-$n" 2>/dev/null || true
-    rmdir "/sys/fs/cgroup/"*"/$CLUSTER_PREFIX-$n" 2>/dev/null || true
+    # The containers' cgroups (killed, not stopped: nobody removed them), then the node's.
+    rmdir "/sys/fs/cgroup/"*"/$CLUSTER_PREFIX-$n/"*/ "/sys/fs/cgroup/"*"/$CLUSTER_PREFIX-$n" 2>/dev/null || true
   done
   ip link del "$CLUSTER_PREFIX-host" 2>/dev/null || true
   ip netns del "$hub" 2>/dev/null || true
