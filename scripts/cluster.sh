@@ -69,7 +69,9 @@ start_node() { # node index
   # A private /run (bind-mounted from $dir/run) is the node's own: its docker.sock
   # at the usual /var/run/docker.sock (the engine gate mounts that path), its
   # containerd, exec-root and pidfile. The host reaches it as $dir/run/docker.sock.
-  nsenter --net="/var/run/netns/$CLUSTER_PREFIX-$n" -- \
+  # setsid: a session of its own, so a Ctrl-C or the end of the caller's shell
+  # does not take the node down with it.
+  setsid nsenter --net="/var/run/netns/$CLUSTER_PREFIX-$n" -- \
     unshare --mount --uts --propagation slave -- sh -c '
       mount --bind "$1/run" /run && hostname "$2" && exec dockerd \
         --data-root "$1/data" --exec-root /run/docker -H unix:///run/docker.sock \
@@ -83,7 +85,8 @@ wait_node() { # node
   local n="$1"
   for _ in $(seq 1 120); do
     if node_running "$n"; then
-      readlink "/proc/$(cat "$(node_dir "$n")/dockerd.pid")/ns/mnt" >"$(node_dir "$n")/mntns"
+      # dockerd's own pid file (its /run is the node's): right even if setsid forked
+      readlink "/proc/$(cat "$(node_dir "$n")/run/docker.pid")/ns/mnt" >"$(node_dir "$n")/mntns"
       return 0
     fi
     sleep 0.5
@@ -173,8 +176,8 @@ registry_up() {
     fi
   fi
   REGISTRY_TAG=$tag CLUSTER_REGISTRY_PORT=$CLUSTER_REGISTRY_PORT ndocker "$m1" stack deploy \
-    --resolve-image never -c "$ROOT/cluster/registry.yml" swarmfaas-registry >/dev/null \
-    || die "deploying the registry on the cluster failed (above)."
+    --resolve-image never -c "$ROOT/cluster/registry.yml" swarmfaas-registry >"$CLUSTER_DIR/registry-deploy.log" 2>&1 \
+    || { cat "$CLUSTER_DIR/registry-deploy.log" >&2; die "deploying the registry on the cluster failed (above)."; }
   for _ in $(seq 1 120); do
     curl -sf -o /dev/null "http://$CLUSTER_REGISTRY/v2/" && { note "registry: http://$CLUSTER_REGISTRY"; return 0; }
     sleep 0.5
