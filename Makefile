@@ -6,7 +6,7 @@ PY := .venv/bin/python
 .PHONY: help up down test unit e2e lint engine build bench venv cluster cluster-down cluster-status cluster-up cluster-test
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 up: ## bring the platform up on this machine and serve functions over HTTPS
 	@bash scripts/up.sh
