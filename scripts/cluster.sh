@@ -223,7 +223,7 @@ cmd_push() {
   [ -f "$BUILD_DIR/tag" ] || die "no images built yet: run scripts/build.sh first."
   curl -sf -o /dev/null "http://$CLUSTER_REGISTRY/v2/" \
     || die "the cluster's registry does not answer at http://$CLUSTER_REGISTRY: run make cluster first."
-  local tag prefix out img ref digest pid
+  local tag prefix out img ref digest
   tag=$(cat "$BUILD_DIR/tag")
   prefix=$CLUSTER_REGISTRY
   if [ "$CLUSTER_BUILD" != node ]; then
@@ -232,8 +232,8 @@ cmd_push() {
     ss -ltnH "sport = :$port" 2>/dev/null | grep -q . \
       && die "port $port on 127.0.0.1 is in use: set CLUSTER_PUSH_PORT to a free one."
     socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "TCP:$CLUSTER_REGISTRY" &
-    pid=$!
-    trap 'kill $pid 2>/dev/null || true' EXIT
+    SOCAT_PID=$!   # global: the EXIT trap runs outside this function
+    trap 'kill "${SOCAT_PID:-}" 2>/dev/null || true' EXIT
     for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
     prefix=127.0.0.1:$port
   fi
