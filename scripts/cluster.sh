@@ -283,6 +283,7 @@ cmd_down() {
   done
   ip link del "$CLUSTER_PREFIX-host" 2>/dev/null || true
   ip netns del "$hub" 2>/dev/null || true
+  rm -f "$CLUSTER_DIR"/*.log "$CLUSTER_DIR"/proxy.pid
   rmdir "$CLUSTER_DIR" 2>/dev/null || true
   note "cluster is down"
 }
