@@ -58,6 +58,9 @@ WEBHOOK_ENCODING = "swarmfaas.webhook.encoding"
 WEBHOOK_PREFIX_TEXT = "swarmfaas.webhook.prefix"
 WEBHOOK_ID_HEADER = "swarmfaas.webhook.id_header"
 
+SCHEDULE = "swarmfaas.schedule"  # a cron expression, optionally after CRON_TZ=<zone>
+SCHEDULE_CATCH_UP = "swarmfaas.schedule.catch_up"
+
 ANNOTATION_PREFIX = "swarmfaas.annotation."  # + an OpenFaaS annotation's key
 
 # Set by Docker and `docker stack deploy`, read by the platform.
@@ -139,6 +142,8 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(WEBHOOK_ENCODING, "hex"),
     Label(WEBHOOK_PREFIX_TEXT),
     Label(WEBHOOK_ID_HEADER),
+    Label(SCHEDULE),
+    Label(SCHEDULE_CATCH_UP, "60"),  # schedule.DEFAULT_CATCH_UP
     Label(ANNOTATION_PREFIX + "<key>"),
     Label(STACK_NAMESPACE),
 )
