@@ -20,6 +20,7 @@ FUNCTION = "swarmfaas.function"  # "true" (exactly) marks a function
 NAME = "swarmfaas.name"
 PORT = "swarmfaas.port"
 TIMEOUT = "swarmfaas.timeout"
+PIDS_LIMIT = "swarmfaas.pids_limit"  # functions deployed through the system API
 
 ALEXA_PREFIX = "swarmfaas.alexa."
 ALEXA_INTENTS = "swarmfaas.alexa.intents"
@@ -74,6 +75,8 @@ FUNCTION_FILTER = f"{FUNCTION}=true"
 # -- the defaults ----------------------------------------------------------------
 DEFAULT_PORT = 8080
 DEFAULT_TIMEOUT = 60.0  # seconds
+DEFAULT_PIDS_LIMIT = 2048  # processes and threads of one task
+MAX_PIDS_LIMIT = 4_194_304  # the kernel's pid_max ceiling
 MAX_TIMEOUT = 24 * 3600.0
 ALEXA_MAX_TIMEOUT = 3600.0
 DEFAULT_SCALE_MIN = 1
@@ -121,6 +124,7 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(NAME),
     Label(PORT, str(DEFAULT_PORT)),
     Label(TIMEOUT, f"{DEFAULT_TIMEOUT:g}"),
+    Label(PIDS_LIMIT, str(DEFAULT_PIDS_LIMIT)),
     Label(ALEXA_INTENTS),
     Label(ALEXA_SKILL_IDS),
     Label(ALEXA_DEFAULT, "false"),

@@ -52,6 +52,14 @@ class Resources:
     nano_cpus: int | None = None
 
 
+# Containment by default, as stack.yml's x-function gives its functions
+# (docs/watchdog.md, "Containment defaults"): a request that leaves out
+# `limits` gets these, and one that leaves out `readOnlyRootFilesystem` a
+# read-only root. `"limits": {}` asks for none; `false` for a writable root.
+DEFAULT_LIMITS = Resources(memory_bytes=512 * 1024 * 1024, nano_cpus=1_000_000_000)
+DEFAULT_READ_ONLY_ROOT = True
+
+
 @dataclass(frozen=True, slots=True)
 class Deployment:
     """A function to create or replace, as validated from FunctionDeployment."""
@@ -64,9 +72,9 @@ class Deployment:
     annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     constraints: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
-    limits: Resources | None = None
+    limits: Resources | None = DEFAULT_LIMITS
     requests: Resources | None = None
-    read_only_root: bool = False
+    read_only_root: bool = DEFAULT_READ_ONLY_ROOT
     initial_replicas: int = 1
 
 
@@ -126,7 +134,9 @@ def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
             raise invalid_request(f"secrets: {secret!r} is not a Docker secret name")
         if not allowed(secret, secret_allowlist):
             raise errors.secret_not_allowed(secret)
-    read_only = doc.get("readOnlyRootFilesystem", False)
+    read_only = doc.get("readOnlyRootFilesystem")
+    if read_only is None:
+        read_only = DEFAULT_READ_ONLY_ROOT
     if not isinstance(read_only, bool):
         raise invalid_request("readOnlyRootFilesystem must be true or false")
     return Deployment(
@@ -138,7 +148,8 @@ def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
         annotations=MappingProxyType(annotations),
         constraints=tuple(_string_list(doc.get("constraints"), "constraints")),
         secrets=tuple(secrets),
-        limits=_resources(doc.get("limits"), "limits"),
+        limits=(DEFAULT_LIMITS if doc.get("limits") is None
+                else _resources(doc["limits"], "limits")),
         requests=_resources(doc.get("requests"), "requests"),
         read_only_root=read_only,
         initial_replicas=int(labels.get(keys.SCALE_MIN, keys.DEFAULT_SCALE_MIN)),
@@ -230,6 +241,8 @@ def _check_known_labels(labels: Mapping[str, str], max_replicas: int) -> None:
         keys.SCALE_MIN: (lambda v: v.isdigit() and int(v) <= max_replicas,
                          f"an integer 0-{max_replicas}"),
         keys.SCALE_MAX: (lambda v: v.isdigit(), "an integer"),
+        keys.PIDS_LIMIT: (lambda v: v.isdigit() and int(v) <= keys.MAX_PIDS_LIMIT,
+                          f"an integer 0-{keys.MAX_PIDS_LIMIT} (0: no limit)"),
     }
     for key, (ok, what) in checks.items():
         if key in labels and not ok(labels[key]):
