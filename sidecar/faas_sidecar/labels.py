@@ -60,6 +60,12 @@ WEBHOOK_ID_HEADER = "swarmfaas.webhook.id_header"
 
 ANNOTATION_PREFIX = "swarmfaas.annotation."  # + an OpenFaaS annotation's key
 
+# On a Docker secret (not a service): "true" marks a secret the system API made
+# (/system/secrets); with the name prefix SYSTEM_SECRET_PREFIX, the only
+# secrets it lists, replaces or removes.
+SECRET = "swarmfaas.secret"
+SECRET_FILTER = f"{SECRET}=true"
+
 # Set by Docker and `docker stack deploy`, read by the platform.
 DOCKER_PREFIX = "com.docker."
 STACK_NAMESPACE = "com.docker.stack.namespace"
@@ -140,5 +146,6 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(WEBHOOK_PREFIX_TEXT),
     Label(WEBHOOK_ID_HEADER),
     Label(ANNOTATION_PREFIX + "<key>"),
+    Label(SECRET),
     Label(STACK_NAMESPACE),
 )
