@@ -184,12 +184,17 @@ def refuse_secret_remove(current: Mapping[str, Any], prefix: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class SpecRules:
-    """What a function's spec may use: the functions network (its name and id)
-    and the same image and secret allowlists as the system API."""
+    """What a function's spec may use: the functions network (its name and id),
+    the same image and secret allowlists as the system API, and the platform's
+    own secrets. Docker checks that a reference's SecretName is its SecretID's
+    name, so the name checked here is the secret's."""
 
     networks: frozenset[str]
     image_allowlist: tuple[str, ...]
     secret_allowlist: tuple[str, ...]
+    # SYSTEM_SECRET_PREFIX: the platform's own secrets (/system/secrets), which
+    # any function may get; None: only the allowlist
+    secret_prefix: str | None = None
 
 
 def violations(spec: Mapping[str, Any], rules: SpecRules) -> frozenset[str]:
@@ -226,7 +231,8 @@ def violations(spec: Mapping[str, Any], rules: SpecRules) -> frozenset[str]:
         found.add(f"isolation {container['Isolation']!r}")
     for secret in container.get("Secrets") or []:
         name = str(secret.get("SecretName") or secret.get("SecretID") or "")
-        if not allowed(name, rules.secret_allowlist):  # the system API's check
+        if not allowed(name, rules.secret_allowlist) and not (  # the system API's check
+                rules.secret_prefix and name.startswith(rules.secret_prefix)):
             found.add(f"secret {name!r} is not in the secret allowlist")
     attached = [*(task.get("Networks") or []), *(spec.get("Networks") or [])]
     for network in attached:

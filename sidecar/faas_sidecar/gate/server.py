@@ -168,7 +168,8 @@ class Gate:
         return SpecRules(networks=frozenset({self.config.functions_network, network["Id"],
                                              network.get("Name", "")}),
                          image_allowlist=self.config.image_allowlist,
-                         secret_allowlist=self.config.secret_allowlist)
+                         secret_allowlist=self.config.secret_allowlist,
+                         secret_prefix=self.config.secret_prefix)
 
     async def _lookup(self, func: Any, *args: Any) -> Any:
         try:

@@ -158,24 +158,31 @@ def setup_system_api(app: Sanic, config: SystemApiConfig) -> None:
             invocations=None if counts is None else counts.get(name, 0),
         ))
 
-    def parse_deployment_request(request: Request) -> Deployment:
-        """Deploy and update take the same body, checked against the same allowlists."""
+    async def parse_deployment_request(request: Request) -> Deployment:
+        """Deploy and update take the same body, checked against the same allowlists;
+        the platform's own secrets (/system/secrets) are allowed to every function."""
+        doc = parse_json_body(request.body)
+        platform_secrets: frozenset[str] = frozenset()
+        if isinstance(doc, dict) and doc.get("secrets"):
+            platform_secrets = frozenset(
+                s["name"] for s in await admin(request).list_secrets())
         return parse_deployment(
-            parse_json_body(request.body),
+            doc,
             image_allowlist=config.image_allowlist,
             secret_allowlist=config.secret_allowlist,
             max_replicas=config.max_replicas,
+            platform_secrets=platform_secrets,
         )
 
     @bp.post("/functions")
     async def deploy_function(request: Request) -> HTTPResponse:
-        deployment = parse_deployment_request(request)
+        deployment = await parse_deployment_request(request)
         await _mutation(metrics, "deploy", admin(request).deploy(deployment))
         return empty(status=202)
 
     @bp.put("/functions")
     async def update_function(request: Request) -> HTTPResponse:
-        deployment = parse_deployment_request(request)
+        deployment = await parse_deployment_request(request)
         await _mutation(metrics, "update", admin(request).update(deployment))
         return empty(status=202)
 

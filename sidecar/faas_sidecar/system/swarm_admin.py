@@ -44,7 +44,6 @@ class SwarmAdmin:
     """Async facade over a docker-py client; one per Sanic worker."""
 
     def __init__(self, client: docker.DockerClient, *, network: str, service_prefix: str,
-                 secret_lookup: Callable[[str], str] | None = None,
                  health_interval: float = 0.0, secret_prefix: str = "swarmfaas-fn-",
                  base_url: str | None = None, token: str | None = None,
                  timeout: float = 30.0) -> None:
@@ -52,7 +51,6 @@ class SwarmAdmin:
         self._network = network
         self._prefix = service_prefix
         self._health_interval = health_interval
-        self._secret_lookup = secret_lookup or self._secret_id
         self._secret_prefix = secret_prefix
         # For log streams, which open their own connection (engineclient.stream_get).
         self._stream_to = (base_url, token, timeout)
@@ -144,11 +142,25 @@ class SwarmAdmin:
             raise errors.ambiguous_function(name, ids)
         return matches[0]
 
-    def _secret_id(self, name: str) -> str:
+    def _secret_ref(self, name: str) -> tuple[str, str]:
+        """(ID, Docker name) of the secret a function asks for by ``name``: the
+        platform's ``<prefix><name>`` first (made by /system/secrets), else the
+        Docker secret of that exact name (SYSTEM_SECRET_ALLOWLIST)."""
+        try:
+            secret = self._find_secret(name)
+            return secret.id, secret.name
+        except PlatformError:
+            pass
         for secret in self._client.secrets.list(filters={"name": name}):
             if secret.name == name:
-                return secret.id
+                return secret.id, secret.name
         raise errors.secret_not_found(name)
+
+    def _secret_refs(self, deployment: Deployment) -> dict[str, Any]:
+        """service_kwargs' ``secret_ids`` and ``secret_names`` for a deployment."""
+        refs = {name: self._secret_ref(name) for name in deployment.secrets}
+        return {"secret_ids": {n: ref[0] for n, ref in refs.items()},
+                "secret_names": {n: ref[1] for n, ref in refs.items()}}
 
     def _platform_secrets(self) -> list[Any]:
         secrets = self._client.secrets.list(filters={"label": SECRET_FILTER})
@@ -205,8 +217,8 @@ class SwarmAdmin:
             service_name=self._prefix + deployment.name,
             network=self._network,
             replicas=deployment.initial_replicas,
-            secret_ids={name: self._secret_lookup(name) for name in deployment.secrets},
             health_interval=self._health_interval,
+            **self._secret_refs(deployment),
         )
         service = self._client.services.create(**kwargs)
         log.info("deployed function %s (service %s, image %s)",
@@ -224,8 +236,8 @@ class SwarmAdmin:
             service_name=service.name,  # never renamed
             network=self._network,
             replicas=current,  # an update keeps the scale
-            secret_ids={name: self._secret_lookup(name) for name in deployment.secrets},
             health_interval=self._health_interval,
+            **self._secret_refs(deployment),
         )
         # Keep the stack's own labels, so a stack-deployed function stays in its stack.
         kept = {k: v for k, v in (service.attrs["Spec"].get("Labels") or {}).items()

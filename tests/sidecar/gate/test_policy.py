@@ -363,3 +363,17 @@ def test_secret_remove(secret, ok):
 @pytest.mark.parametrize("kind", [Kind.FUNCTION_LOGS, Kind.SECRET_CREATE, Kind.SECRET_REMOVE])
 def test_the_scaler_may_not_read_logs_or_touch_secrets(kind):
     assert refuse_for_scaler(kind) is not None
+
+
+@pytest.mark.parametrize(("secret", "prefix", "ok"), [
+    ("fn-key", None, True),                    # the allowlist
+    ("swarmfaas-fn-api-key", None, False),
+    ("swarmfaas-fn-api-key", "swarmfaas-fn-", True),  # a platform secret
+    ("faas_basic-auth-password", "swarmfaas-fn-", False),
+])
+def test_a_function_may_get_allowlisted_and_platform_secrets(secret, prefix, ok):
+    rules = SpecRules(networks=RULES.networks, image_allowlist=RULES.image_allowlist,
+                      secret_allowlist=RULES.secret_allowlist, secret_prefix=prefix)
+    spec = {"Labels": {"swarmfaas.function": "true"}, "TaskTemplate": {"ContainerSpec": {
+        "Image": "swarmfaas/fn:1", "Secrets": [{"SecretName": secret, "SecretID": "x"}]}}}
+    assert (not violations(spec, rules)) is ok
