@@ -206,7 +206,9 @@ def setup_system_api(app: Sanic, config: SystemApiConfig) -> None:
         stream = await admin(request).logs(query.name, query)
         frames = FrameReader()
         async with contextlib.aclosing(stream):  # type: ignore[type-var]
-            response = await request.respond(content_type="application/x-ndjson")
+            # X-Accel-Buffering: nginx in front passes each line on as it comes.
+            response = await request.respond(content_type="application/x-ndjson",
+                                             headers={"X-Accel-Buffering": "no"})
             try:
                 async for piece in stream:
                     lines = [ndjson(entry) for entry in

@@ -292,6 +292,7 @@ async def test_logs_are_newline_delimited_log_entries(app):
                                     headers=GOOD_AUTH)
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == "application/x-ndjson"
+        assert response.headers["x-accel-buffering"] == "no"
         assert_matches_openapi_ndjson(response)
         entries = [json.loads(line) for line in response.text.splitlines()]
         assert [(e["instance"], e["text"]) for e in entries] == app.ctx.fake_admin.log_lines
