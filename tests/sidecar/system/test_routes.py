@@ -7,9 +7,11 @@ against the OpenAPI document.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import struct
+import time
 from types import MappingProxyType
 
 import pytest
@@ -92,6 +94,15 @@ class FakeAdmin:
         self.calls.append(("logs", name, query))
 
         async def frames():
+            try:
+                async for data in lines():
+                    yield data
+                while query.follow:  # a quiet follow stream, until the client leaves
+                    await asyncio.sleep(0.05)
+            finally:
+                self.calls.append(("logs closed", name))
+
+        async def lines():
             for text in self.log_lines:
                 payload = (f"2026-12-06T23:08:40.5Z com.docker.swarm.node.id=n1,"
                            f"com.docker.swarm.task.id={text[0]} {text[1]}\n").encode()
@@ -373,3 +384,19 @@ async def test_secrets_routes_never_echo_a_value(app, caplog):
     metrics = app.ctx.metrics
     assert metrics.get_sample_value("swarmfaas_system_operations_total",
                                     {"operation": "create_secret", "code": "201"}) == 1
+
+
+async def test_a_follow_stream_is_closed_when_the_client_leaves(app):
+    fake = app.ctx.fake_admin
+    async with serving(app) as client:
+        async with client.stream("GET", "/system/logs?name=echo&follow=true",
+                                 headers=GOOD_AUTH) as response:
+            assert response.status_code == 200
+            lines = response.aiter_lines()
+            assert json.loads(await anext(lines))["text"] == "hello"
+            assert ("logs closed", "echo") not in fake.calls  # still following
+        # the client left: the handler is cancelled and the Engine stream closed
+        deadline = time.monotonic() + 5
+        while ("logs closed", "echo") not in fake.calls and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert ("logs closed", "echo") in fake.calls
