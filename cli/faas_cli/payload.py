@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from .stack import Function
@@ -33,3 +34,12 @@ def scale_request(name: str, replicas: int) -> dict[str, Any]:
 
 def delete_request(name: str) -> dict[str, Any]:
     return {"functionName": name}
+
+
+def secret(name: str, value: bytes) -> dict[str, Any]:
+    """The body of POST/PUT /system/secrets: text as ``value``, other bytes as
+    ``rawValue`` (base64), so a binary key file arrives byte for byte."""
+    try:
+        return {"name": name, "value": value.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"name": name, "rawValue": base64.b64encode(value).decode("ascii")}

@@ -162,6 +162,12 @@ invalid_function_name = worded(
     "invalid_function_name", 400, "the name is not [a-z0-9-], 1-63 characters")
 
 
+@defines("namespace_not_found", 404, "a namespace other than the platform's one (or its alias)")
+def namespace_not_found(namespace: str, known: str) -> Reason:
+    shown = namespace if len(namespace) <= 80 else namespace[:80] + "..."
+    return f"no namespace named {shown!r}: this platform has one, {known}"
+
+
 @defines("no_ready_replica", 503, "the function has no ready replica (has Retry-After)")
 def no_ready_replica(name: str) -> Reason:
     return f"function {name!r} has no ready replica", {"Retry-After": RETRY_AFTER}
@@ -234,6 +240,23 @@ def secret_not_allowed(secret: str) -> Reason:
 @defines("secret_not_found", 400, "no Docker secret has that name")
 def secret_not_found(name: str) -> Reason:
     return f"no Docker secret named {name!r}"
+
+
+@defines("no_such_secret", 404, "no secret of the platform has that name")
+def no_such_secret(name: str) -> Reason:
+    return f"no secret named {name!r} (GET /system/secrets lists them)"
+
+
+@defines("secret_exists", 409, "a secret of that name exists (POST; PUT replaces it)")
+def secret_exists(name: str) -> Reason:
+    return (f"a secret named {name!r} already exists; PUT /system/secrets replaces its "
+            "value when no function uses it")
+
+
+@defines("secret_in_use", 409, "a function uses the secret: it cannot be removed or replaced")
+def secret_in_use(name: str, detail: str) -> Reason:
+    return (f"secret {name!r} is in use by a function; remove the function (or its "
+            f"reference to the secret) first: {detail}")
 
 
 @defines("function_exists", 409, "a function of that name exists (POST; use PUT)")

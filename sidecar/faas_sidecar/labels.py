@@ -64,6 +64,12 @@ SCHEDULE_CATCH_UP = "swarmfaas.schedule.catch_up"
 
 ANNOTATION_PREFIX = "swarmfaas.annotation."  # + an OpenFaaS annotation's key
 
+# On a Docker secret (not a service): "true" marks a secret the system API made
+# (/system/secrets); with the name prefix SYSTEM_SECRET_PREFIX, the only
+# secrets it lists, replaces or removes.
+SECRET = "swarmfaas.secret"
+SECRET_FILTER = f"{SECRET}=true"
+
 # Set by Docker and `docker stack deploy`, read by the platform.
 DOCKER_PREFIX = "com.docker."
 STACK_NAMESPACE = "com.docker.stack.namespace"
@@ -149,5 +155,6 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(SCHEDULE),
     Label(SCHEDULE_CATCH_UP, "60"),  # schedule.DEFAULT_CATCH_UP
     Label(ANNOTATION_PREFIX + "<key>"),
+    Label(SECRET),
     Label(STACK_NAMESPACE),
 )

@@ -1,6 +1,6 @@
 import pytest
 
-from faas_cli.payload import delete_request, deployment, scale_request
+from faas_cli.payload import delete_request, deployment, scale_request, secret
 from faas_cli.stack import Function
 
 
@@ -42,3 +42,12 @@ def test_deployment_fields_are_the_openapi_documents():
 def test_scale_and_delete():
     assert scale_request("a", 3) == {"serviceName": "a", "replicas": 3}
     assert delete_request("a") == {"functionName": "a"}
+
+
+@pytest.mark.parametrize(("value", "want"), [
+    (b"s3cret\n", {"name": "k", "value": "s3cret\n"}),
+    ("café".encode(), {"name": "k", "value": "café"}),
+    (b"\x00\xff\xfe", {"name": "k", "rawValue": "AP/+"}),
+])
+def test_secret(value, want):
+    assert secret("k", value) == want

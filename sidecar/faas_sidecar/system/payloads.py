@@ -19,6 +19,7 @@ from faas_sidecar import labels as keys
 from faas_sidecar.allowlist import allowed
 from faas_sidecar.errors import invalid_request
 from faas_sidecar.labels import is_valid_name
+from faas_sidecar.routing import check_namespace
 
 # A simplified Docker image reference: [host[:port]/]path[:tag][@sha256:digest]
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -103,8 +104,12 @@ def validate_function_name(value: Any, what: str = "function name") -> str:
 
 
 def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
-                     secret_allowlist: tuple[str, ...], max_replicas: int) -> Deployment:
-    """FunctionDeployment JSON -> Deployment, or a 400/403 PlatformError."""
+                     secret_allowlist: tuple[str, ...], max_replicas: int,
+                     platform_secrets: frozenset[str] = frozenset()) -> Deployment:
+    """FunctionDeployment JSON -> Deployment, or a 400/403/404 PlatformError.
+
+    A secret is allowed if it matches ``secret_allowlist`` or is one of
+    ``platform_secrets`` (made by /system/secrets for functions)."""
     if not isinstance(doc, dict):
         raise invalid_request("the body must be a JSON object (FunctionDeployment)")
     unknown = sorted(set(doc) - DEPLOYMENT_FIELDS)
@@ -118,7 +123,7 @@ def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
         raise errors.image_not_allowed(image)
     namespace = doc.get("namespace")
     if namespace not in (None, ""):
-        raise invalid_request("namespaces are not supported: omit namespace or send \"\"")
+        check_namespace(str(namespace))  # the platform's one, or openfaas-fn
     env_process = doc.get("envProcess")
     if env_process is not None:
         env_process = _string(env_process, "envProcess", allow_empty=True) or None
@@ -132,7 +137,7 @@ def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
     for secret in secrets:
         if not _SECRET_RE.match(secret):
             raise invalid_request(f"secrets: {secret!r} is not a Docker secret name")
-        if not allowed(secret, secret_allowlist):
+        if secret not in platform_secrets and not allowed(secret, secret_allowlist):
             raise errors.secret_not_allowed(secret)
     read_only = doc.get("readOnlyRootFilesystem")
     if read_only is None:

@@ -89,8 +89,11 @@ def tmp_mount() -> Mount:
 
 def service_kwargs(deployment: Deployment, *, service_name: str, network: str,
                    replicas: int, secret_ids: Mapping[str, str],
-                   health_interval: float = 0.0) -> dict[str, Any]:
-    """docker-py service kwargs; ``secret_ids`` maps each secret name to its id.
+                   health_interval: float = 0.0,
+                   secret_names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """docker-py service kwargs; ``secret_ids`` maps each secret name to its id,
+    ``secret_names`` to its Docker name where that differs (a secret made by
+    /system/secrets is ``<prefix><name>``): the file is always /run/secrets/<name>.
 
     ``health_interval`` (seconds, 0: the image's own) sets only how often the
     image's health check runs: Docker keeps the image's command, timeout and
@@ -113,7 +116,8 @@ def service_kwargs(deployment: Deployment, *, service_name: str, network: str,
         "cap_drop": list(CAP_DROP),
         "mounts": [tmp_mount()],
         "secrets": [
-            SecretReference(secret_ids[name], name) for name in deployment.secrets
+            SecretReference(secret_ids[name], (secret_names or {}).get(name, name), filename=name)
+            for name in deployment.secrets
         ],
     }
     resources = service_resources(deployment)

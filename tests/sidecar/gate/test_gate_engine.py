@@ -24,7 +24,7 @@ from docker.types import (
     SecretReference,
     ServiceMode,
 )
-from sidecar_swarm import engine_gate, swarm_client_or_skip, wait_until
+from sidecar_swarm import engine_gate, overlay_networks, swarm_client_or_skip, wait_until
 
 from faas_sidecar.engine import Engine
 from faas_sidecar.enginetoken import authorize
@@ -47,18 +47,11 @@ def engine():
     dc = swarm_client_or_skip()
     remove_ours(dc)
     dc.images.get("debian:bookworm-slim").tag(IMAGE)
-    for name in (NETWORK, OTHER_NETWORK):
-        if not dc.networks.list(names=[name]):
-            dc.networks.create(name, driver="overlay", attachable=True)
+    networks = overlay_networks(dc, (NETWORK, OTHER_NETWORK))
+    next(networks)
     yield dc
     remove_ours(dc)
-    deadline = time.monotonic() + 30
-    for name in (NETWORK, OTHER_NETWORK):
-        while (nets := dc.networks.list(names=[name])) and time.monotonic() < deadline:
-            try:
-                nets[0].remove()
-            except docker.errors.APIError:
-                time.sleep(0.5)
+    next(networks, None)
     dc.images.remove(IMAGE)  # the tag only: debian:bookworm-slim stays
     dc.close()
 

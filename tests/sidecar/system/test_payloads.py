@@ -84,7 +84,7 @@ def test_optional_fields(doc, attr, expected):
     (minimal(image="docker.io/swarmfaas/x"), 403, "allowlist"),
     (minimal(image="debian:bookworm"), 403, "allowlist"),
     (minimal(surprise=1), 400, "surprise"),
-    (minimal(namespace="openfaas-fn"), 400, "namespace"),
+    (minimal(namespace="kube-system"), 404, "namespace"),
     (minimal(envProcess=3), 400, "envProcess"),
     (minimal(envVars=["A=1"]), 400, "envVars"),
     (minimal(envVars={"1A": "x"}), 400, "envVars"),
@@ -223,3 +223,19 @@ def test_validate_function_name(name, ok):
     else:
         with pytest.raises(PlatformError):
             validate_function_name(name)
+
+
+@pytest.mark.parametrize("namespace", ["", "openfaas-fn", "swarmfaas-fn"])
+def test_the_platform_namespace_and_its_alias_are_accepted(namespace):
+    assert deploy(minimal(namespace=namespace)).name == "hello"
+
+
+def test_the_platform_secrets_are_allowed_without_the_allowlist():
+    doc = minimal(secrets=["api-key"])
+    with pytest.raises(PlatformError) as info:
+        parse_deployment(doc, image_allowlist=("swarmfaas/*",), secret_allowlist=(),
+                         max_replicas=20)
+    assert info.value.code == "secret_not_allowed"
+    dep = parse_deployment(doc, image_allowlist=("swarmfaas/*",), secret_allowlist=(),
+                           max_replicas=20, platform_secrets=frozenset({"api-key"}))
+    assert dep.secrets == ("api-key",)

@@ -90,6 +90,14 @@ def test_secrets_are_referenced_by_id_and_name():
     assert ref["File"]["Name"] == "fn-key"
 
 
+def test_a_platform_secret_is_mounted_under_its_api_name():
+    kwargs = kwargs_of(dep(secrets=("api-key",)), secret_ids={"api-key": "sid9"},
+                       secret_names={"api-key": "swarmfaas-fn-api-key"})
+    (ref,) = kwargs["secrets"]
+    assert (ref["SecretID"], ref["SecretName"]) == ("sid9", "swarmfaas-fn-api-key")
+    assert ref["File"]["Name"] == "api-key"
+
+
 @pytest.mark.parametrize(("seconds", "expected"), [
     (2.0, {"Test": None, "Interval": 2_000_000_000, "Timeout": None, "Retries": None,
            "StartPeriod": None}),
