@@ -106,6 +106,12 @@ def is_valid_name(name: str) -> bool:
     return bool(NAME_RE.match(name))
 
 
+def is_decimal(text: str) -> bool:
+    """Only ASCII digits: what int() takes. str.isdigit() alone also accepts
+    characters such as "²" that int() refuses with a ValueError."""
+    return text.isascii() and text.isdigit()
+
+
 class LabelError(ValueError):
     """A label has a bad value; the message names the label. The parsers of
     the labels each part owns raise it (``alexa.labels``, ``webhooks.labels``,

@@ -42,7 +42,7 @@ def _port(labels: Mapping[str, str]) -> int:
     raw = labels.get(keys.PORT)
     if raw is None:
         return DEFAULT_PORT
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+    if not keys.is_decimal(raw) or not 1 <= int(raw) <= 65535:
         raise InvalidFunction(f"{keys.PORT}={raw!r} is not a port number (1-65535)")
     return int(raw)
 

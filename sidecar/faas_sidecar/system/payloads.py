@@ -92,6 +92,8 @@ def parse_json_body(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.invalid_json(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:  # nested deeper than the parser's stack: a client's mistake
+        raise errors.invalid_json("the body is JSON nested too deeply") from None
 
 
 def validate_function_name(value: Any, what: str = "function name") -> str:
@@ -241,12 +243,12 @@ def _resources(value: Any, where: str) -> Resources | None:
 def _check_known_labels(labels: Mapping[str, str], max_replicas: int) -> None:
     """Catch the platform labels a typo would make silently unroutable (docs/labels.md)."""
     checks = {
-        keys.PORT: (lambda v: v.isdigit() and 1 <= int(v) <= 65535, "a port 1-65535"),
+        keys.PORT: (lambda v: keys.is_decimal(v) and 1 <= int(v) <= 65535, "a port 1-65535"),
         keys.TIMEOUT: (_positive_number, "a number of seconds above 0"),
-        keys.SCALE_MIN: (lambda v: v.isdigit() and int(v) <= max_replicas,
+        keys.SCALE_MIN: (lambda v: keys.is_decimal(v) and int(v) <= max_replicas,
                          f"an integer 0-{max_replicas}"),
-        keys.SCALE_MAX: (lambda v: v.isdigit(), "an integer"),
-        keys.PIDS_LIMIT: (lambda v: v.isdigit() and int(v) <= keys.MAX_PIDS_LIMIT,
+        keys.SCALE_MAX: (keys.is_decimal, "an integer"),
+        keys.PIDS_LIMIT: (lambda v: keys.is_decimal(v) and int(v) <= keys.MAX_PIDS_LIMIT,
                           f"an integer 0-{keys.MAX_PIDS_LIMIT} (0: no limit)"),
     }
     for key, (ok, what) in checks.items():
