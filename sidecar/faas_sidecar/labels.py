@@ -45,6 +45,9 @@ OPENFAAS_SCALE = {
     SCALE_ZERO_DURATION: "com.openfaas.scale.zero-duration",
 }
 
+QUEUE_LENGTH = "swarmfaas.queue.length"
+QUEUE_WAIT = "swarmfaas.queue.wait"
+
 RATELIMIT_PREFIX = "swarmfaas.ratelimit."
 RATELIMIT_RPS = "swarmfaas.ratelimit.rps"
 RATELIMIT_BURST = "swarmfaas.ratelimit.burst"
@@ -88,6 +91,8 @@ ALEXA_MAX_TIMEOUT = 3600.0
 DEFAULT_SCALE_MIN = 1
 DEFAULT_SCALE_MAX = 20
 DEFAULT_SCALE_ZERO_DURATION = 300.0  # seconds
+DEFAULT_QUEUE_LENGTH = 100  # calls, per sidecar process
+DEFAULT_QUEUE_WAIT = 10.0  # seconds
 
 # -- function names --------------------------------------------------------------
 # [a-z0-9-], 1-63 characters, a letter or digit at both ends: a DNS label, so
@@ -148,6 +153,8 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(SCALE_TARGET),  # by type: scaler.labels.DEFAULT_TARGET
     Label(SCALE_ZERO, "false"),
     Label(SCALE_ZERO_DURATION, f"{DEFAULT_SCALE_ZERO_DURATION:g}"),
+    Label(QUEUE_LENGTH, str(DEFAULT_QUEUE_LENGTH)),
+    Label(QUEUE_WAIT, f"{DEFAULT_QUEUE_WAIT:g}"),
     Label(RATELIMIT_RPS),
     Label(RATELIMIT_BURST),  # by rps: ratelimit.parse_rate_limit
     Label(WEBHOOK_SCHEME),
