@@ -58,6 +58,12 @@ WEBHOOK_ENCODING = "swarmfaas.webhook.encoding"
 WEBHOOK_PREFIX_TEXT = "swarmfaas.webhook.prefix"
 WEBHOOK_ID_HEADER = "swarmfaas.webhook.id_header"
 
+# Asynchronous calls (docs/webhooks.md): swarmfaas.async=true makes
+# /function/<name> answer 202 after storing the call, as /async-function/ does.
+ASYNC = "swarmfaas.async"
+ASYNC_ATTEMPTS = "swarmfaas.async.attempts"
+ASYNC_CONCURRENCY = "swarmfaas.async.concurrency"
+
 ANNOTATION_PREFIX = "swarmfaas.annotation."  # + an OpenFaaS annotation's key
 
 # Set by Docker and `docker stack deploy`, read by the platform.
@@ -76,6 +82,8 @@ ALEXA_MAX_TIMEOUT = 3600.0
 DEFAULT_SCALE_MIN = 1
 DEFAULT_SCALE_MAX = 20
 DEFAULT_SCALE_ZERO_DURATION = 300.0  # seconds
+DEFAULT_ASYNC_ATTEMPTS = 5
+DEFAULT_ASYNC_CONCURRENCY = 8
 
 # -- function names --------------------------------------------------------------
 # [a-z0-9-], 1-63 characters, a letter or digit at both ends: a DNS label, so
@@ -139,6 +147,9 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(WEBHOOK_ENCODING, "hex"),
     Label(WEBHOOK_PREFIX_TEXT),
     Label(WEBHOOK_ID_HEADER),
+    Label(ASYNC, "false"),
+    Label(ASYNC_ATTEMPTS, str(DEFAULT_ASYNC_ATTEMPTS)),
+    Label(ASYNC_CONCURRENCY, str(DEFAULT_ASYNC_CONCURRENCY)),
     Label(ANNOTATION_PREFIX + "<key>"),
     Label(STACK_NAMESPACE),
 )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .labels import DEFAULT_PORT, DEFAULT_TIMEOUT
+from .queue.labels import DEFAULT_POLICY, AsyncPolicy
 from .ratelimit import RateLimit
 from .webhooks.labels import WebhookCheck
 
@@ -59,6 +60,9 @@ class FunctionSpec:
     rate_limit: RateLimit | None = None  # calls a second this sidecar lets through
     # swarmfaas.scale.zero (or OpenFaaS's): a request at zero waits for a start
     scales_to_zero: bool = False
+    # swarmfaas.async*: how stored calls of it are delivered (and whether
+    # /function/<name> stores them too)
+    async_policy: AsyncPolicy = DEFAULT_POLICY
 
 
 @dataclass(frozen=True, slots=True)

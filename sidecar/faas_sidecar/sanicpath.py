@@ -70,7 +70,8 @@ class UpstreamResponse(RelayedResponse):
 
 
 async def forward(proxy: Proxy, request: Request, function_name: str, *,
-                  body: bytes | None = None, path: str | None = None) -> HTTPResponse:
+                  body: bytes | None = None, path: str | None = None,
+                  asynchronous: bool = False) -> HTTPResponse:
     call_id = call_id_for(request.headers.get("x-call-id"))
     request.ctx.call_id = call_id
     if path is None:
@@ -78,7 +79,8 @@ async def forward(proxy: Proxy, request: Request, function_name: str, *,
     reply = await proxy.call(
         function_name, request.method, path, request.query_string, request.headers.items(),
         client_ip=request.ip or "", scheme=request.scheme, call_id=call_id, body=body,
-        source=None if body is not None else RequestBody(request, proxy.buffer_limit))
+        source=None if body is not None else RequestBody(request, proxy.buffer_limit),
+        asynchronous=asynchronous)
     if reply.body is not None:
         return RelayedResponse(reply.body, status=reply.status, headers=reply.headers)
     return UpstreamResponse(reply.status, reply.headers, reply.chunks,  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from typing import Any
 from . import labels as keys
 from .labels import DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_TIMEOUT, NAME_RE, is_valid_name
 from .model import FunctionSpec, Replica, RoutingTable
+from .queue.labels import parse_async_labels
 from .ratelimit import parse_rate_limit
 from .scaler.labels import scales_to_zero
 from .webhooks.labels import parse_webhook_labels
@@ -81,6 +82,7 @@ def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
     try:
         webhook = parse_webhook_labels(labels)
         rate_limit = parse_rate_limit(labels)
+        async_policy = parse_async_labels(labels)
     except keys.LabelError as exc:
         raise InvalidFunction(str(exc)) from None
     return FunctionSpec(
@@ -95,6 +97,7 @@ def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
         webhook=webhook,
         rate_limit=rate_limit,
         scales_to_zero=scales_to_zero(labels),
+        async_policy=async_policy,
     )
 
 
@@ -306,4 +309,5 @@ def _with_replicas(spec: FunctionSpec, replicas: tuple[Replica, ...]) -> Functio
         webhook=spec.webhook,
         rate_limit=spec.rate_limit,
         scales_to_zero=spec.scales_to_zero,
+        async_policy=spec.async_policy,
     )

@@ -24,6 +24,7 @@ from faas_sidecar.model import EMPTY_TABLE, RoutingTable
 
 from .auth import Credentials, check_authorization, load_credentials
 from .config import SystemApiConfig
+from .deadletters import setup_dead_letters
 from .payloads import (
     Deployment,
     parse_delete_request,
@@ -187,6 +188,7 @@ def setup_system_api(app: Sanic, config: SystemApiConfig) -> None:
     async def get_openapi(request: Request) -> HTTPResponse:
         return HTTPResponse(openapi_body, content_type="application/json")
 
+    setup_dead_letters(bp)
     app.blueprint(bp)
 
 
