@@ -166,7 +166,8 @@ def setup_proxy(app: Sanic, config: SidecarConfig) -> None:
                   webhooks=WebhookGuard(Path(config.webhook_secrets_dir),
                                         app.ctx.sidecar_metrics),
                   queue=_broker(config.queue_url), queue_token=config.queue_token,
-                  async_body_limit=config.async_body_limit)
+                  async_body_limit=config.async_body_limit,
+                  callback_allowlist=config.callback_allowlist)
     app.ctx.proxy = proxy
 
     @app.after_server_stop

@@ -51,6 +51,8 @@ class SidecarConfig:
     queue_token: str | None = field(default=None, repr=False)
     # ASYNC_BODY_LIMIT bytes: the largest body an asynchronous call may store
     async_body_limit: int = DEFAULT_ASYNC_BODY_LIMIT
+    # CALLBACK_ALLOWLIST: host globs X-Callback-Url may name (empty: no callbacks)
+    callback_allowlist: tuple[str, ...] = ()
 
 
 def load_config(env: Mapping[str, str]) -> SidecarConfig:
@@ -78,4 +80,5 @@ def load_config(env: Mapping[str, str]) -> SidecarConfig:
         queue_token=read_token(env, ConfigError, QUEUE_TOKEN_SETTING),
         async_body_limit=s.size("ASYNC_BODY_LIMIT", DEFAULT_ASYNC_BODY_LIMIT, low=0,
                                 high=MAX_ASYNC_BODY_LIMIT),
+        callback_allowlist=s.globs("CALLBACK_ALLOWLIST"),
     )

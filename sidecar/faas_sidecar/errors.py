@@ -325,3 +325,8 @@ def async_body_too_large(name: str, limit: int) -> Reason:
 @defines("dead_letter_not_found", 404, "no dead letter has that id")
 def dead_letter_not_found(seq: int) -> Reason:
     return f"no dead letter with id {seq}"
+
+
+callback_not_allowed = worded(
+    "callback_not_allowed", 400,
+    "X-Callback-Url is not a URL CALLBACK_ALLOWLIST lets the platform call")

@@ -39,6 +39,7 @@ from .errors import (
     COMPONENT,
     PlatformError,
     async_body_too_large,
+    callback_not_allowed,
     error_headers,
     function_not_found,
     function_rate_limited,
@@ -51,7 +52,8 @@ from .errors import (
 )
 from .headers import request_headers, response_headers
 from .model import FunctionSpec, Replica, RoutingTable
-from .queue.message import DELIVERY_HEADER, StoredCall, stored_headers
+from .queue.callback import callback_refusal
+from .queue.message import CALLBACK_HEADER, DELIVERY_HEADER, StoredCall, stored_headers
 from .ratelimit import TokenBucket, retry_after
 from .routing import check_name
 from .upstream import READING_BODY, Connection, Pool, UpstreamError
@@ -323,11 +325,13 @@ class Proxy:
         queue: Broker | None = None,
         queue_token: str | None = None,
         async_body_limit: int = 10 << 20,
+        callback_allowlist: tuple[str, ...] = (),
     ) -> None:
         self._table = table
         self.queue = queue  # None: asynchronous calls get 503 queue_unavailable
         self._queue_token = queue_token.encode() if queue_token else None
         self.async_body_limit = async_body_limit
+        self.callback_allowlist = callback_allowlist
         self.webhooks = webhooks  # None: functions with a webhook check are refused
         self._changed = changed
         self._metrics = metrics
@@ -480,6 +484,11 @@ class Proxy:
         spec = self._table().get(function_name)
         if spec is None:
             raise function_not_found(function_name)
+        callback = _header(headers, CALLBACK_HEADER.lower())
+        if callback is not None:
+            refusal = callback_refusal(callback.strip(), self.callback_allowlist)
+            if refusal is not None:
+                raise callback_not_allowed(f"X-Callback-Url: {refusal}")
         limit = self.async_body_limit
         stream: AsyncIterator[bytes] | None = None
         if body is None and source is not None:

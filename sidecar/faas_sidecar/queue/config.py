@@ -31,6 +31,10 @@ class WorkerConfig:
     connect_timeout: float = 2.0  # CONNECT_TIMEOUT seconds to the sidecar
     # WORKER_BACKOFF_BASE, WORKER_BACKOFF_CAP seconds
     backoff: Backoff = field(default_factory=Backoff)
+    # CALLBACK_ALLOWLIST: host globs an X-Callback-Url may name (empty: none)
+    callback_allowlist: tuple[str, ...] = ()
+    callback_attempts: int = 3  # CALLBACK_ATTEMPTS: tries of one callback
+    callback_timeout: float = 10.0  # CALLBACK_TIMEOUT seconds for one try
     metrics_port: int = 8082  # WORKER_METRICS_PORT (/metrics)
     log_level: str = "INFO"  # LOG_LEVEL
 
@@ -58,6 +62,9 @@ class WorkerConfig:
             connect_timeout=s.seconds("CONNECT_TIMEOUT", 2.0, low=0.05, high=60),
             backoff=Backoff(base=base,
                             cap=s.seconds("WORKER_BACKOFF_CAP", 300.0, low=base, high=86400)),
+            callback_allowlist=s.globs("CALLBACK_ALLOWLIST"),
+            callback_attempts=s.integer("CALLBACK_ATTEMPTS", 3, low=1, high=20),
+            callback_timeout=s.seconds("CALLBACK_TIMEOUT", 10.0, low=0.1, high=300),
             metrics_port=s.port("WORKER_METRICS_PORT", 8082),
             log_level=s.log_level(),
         )

@@ -24,6 +24,10 @@ class WorkerMetrics:
         self.delivery_seconds = Histogram(
             "swarmfaas_queue_delivery_seconds", "Time of one delivery through the sidecar",
             ["function_name"], registry=r)
+        self.callbacks = Counter(
+            "swarmfaas_queue_callbacks_total",
+            "Callbacks (X-Callback-Url), by outcome: sent, failed (after its tries), refused",
+            ["function_name", "outcome"], registry=r)
         self.depth = Gauge(
             "swarmfaas_queue_depth", "Stored calls not yet delivered (the broker's count)",
             ["function_name"], registry=r)

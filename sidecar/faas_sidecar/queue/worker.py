@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import logging
 import random
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -27,13 +30,22 @@ from ..errors import INTERNAL_HEADER
 from ..upstream import Pool, UpstreamError
 from ..wire import request_head
 from .broker import Broker, BrokerUnavailable
+from .callback import callback_refusal, result_headers
 from .config import WorkerConfig
-from .message import ATTEMPT_HEADER, DELIVERY_HEADER, MessageError, StoredCall, decode
+from .message import (
+    ATTEMPT_HEADER,
+    CALLBACK_HEADER,
+    DELIVERY_HEADER,
+    MessageError,
+    StoredCall,
+    decode,
+)
 from .metrics import WorkerMetrics
 from .policy import (
     TIMEOUT,
     UNREACHABLE,
     Verdict,
+    backoff_delay,
     cause_of,
     decide,
     parse_retry_after,
@@ -55,6 +67,9 @@ class Attempt:
     platform: bool = False  # the answer is the sidecar's own (X-Swarmfaas-Internal)
     retry_after: float | None = None
     detail: str = ""
+    body: bytes = b""
+    content_type: str | None = None
+    duration: float = 0.0
 
 
 class Worker:
@@ -66,6 +81,7 @@ class Worker:
         self._rand = rand
         self._pool = Pool(config.connect_timeout)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._callbacks: set[asyncio.Task[None]] = set()
         self._slots: dict[str, tuple[int, asyncio.Semaphore]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -99,6 +115,8 @@ class Worker:
                 task.add_done_callback(self._tasks.discard)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.config.delivery_timeout)
+        if self._callbacks:
+            await asyncio.wait(self._callbacks, timeout=self.config.callback_timeout)
         self._pool.close()
 
     async def handle(self, msg) -> None:  # a nats Msg
@@ -116,15 +134,16 @@ class Worker:
         keep_alive = asyncio.create_task(self._keep_alive(msg))
         try:
             async with self._function_slot(name, call.concurrency):
-                started = time.monotonic()
                 result = await self.deliver(call, attempt)
-                self.metrics.delivery_seconds.labels(name).observe(time.monotonic() - started)
+                self.metrics.delivery_seconds.labels(name).observe(result.duration)
         finally:
             keep_alive.cancel()
         cause = cause_of(result.status, result.error, result.platform)
         decision = decide(attempt, call.attempts, cause, self.config.backoff, self._rand(),
                           result.retry_after)
         self.metrics.attempts.labels(name, cause or "delivered").inc()
+        if decision.verdict is not Verdict.RETRY:
+            self._call_back(call, attempt, result)
         if decision.verdict is Verdict.DONE:
             self.metrics.delivered.labels(name).inc()
             await _quietly(msg.ack())
@@ -163,20 +182,26 @@ class Worker:
             *call.headers, ("Host", f"{host}:{port}"), ("X-Call-Id", call.call_id),
             (ATTEMPT_HEADER, str(attempt)), (DELIVERY_HEADER, self.config.token),
             ("Content-Length", str(len(call.body)))])
+        started = time.monotonic()
         for _try in range(2):  # a pooled connection the sidecar had closed: once more
             try:
-                status, headers, _body = await self._exchange(head, call)
+                status, headers, body = await self._exchange(head, call)
             except TimeoutError:
-                return Attempt(None, TIMEOUT, detail="no answer in WORKER_DELIVERY_TIMEOUT")
+                return Attempt(None, TIMEOUT, detail="no answer in WORKER_DELIVERY_TIMEOUT",
+                               duration=time.monotonic() - started)
             except UpstreamError as exc:
                 if _try == 0 and exc.stale:
                     continue
-                return Attempt(None, UNREACHABLE, detail=str(exc))
+                return Attempt(None, UNREACHABLE, detail=str(exc),
+                               duration=time.monotonic() - started)
             lower = {k.lower(): v for k, v in headers}
             return Attempt(status, platform=INTERNAL_HEADER.lower() in lower,
                            retry_after=parse_retry_after(lower.get("retry-after")),
-                           detail=f"HTTP {status}")
-        return Attempt(None, UNREACHABLE, detail="the connection kept closing")
+                           detail=f"HTTP {status}", body=body,
+                           content_type=lower.get("content-type"),
+                           duration=time.monotonic() - started)
+        return Attempt(None, UNREACHABLE, detail="the connection kept closing",
+                       duration=time.monotonic() - started)
 
     async def _exchange(self, head: bytes, call: StoredCall
                         ) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -198,6 +223,39 @@ class Worker:
             else:
                 conn.close()
 
+    # callbacks: the result POSTed to X-Callback-Url once the call has ended
+    def _call_back(self, call: StoredCall, attempt: int, result: Attempt) -> None:
+        url = call.header(CALLBACK_HEADER)
+        if url is None:
+            return
+        url = url.strip()
+        refusal = callback_refusal(url, self.config.callback_allowlist)
+        if refusal is not None:  # the sidecar checked it; the allowlist may have changed
+            log.warning("call %s of %s: no callback: %s", call.call_id, call.function, refusal)
+            self.metrics.callbacks.labels(call.function, "refused").inc()
+            return
+        headers = result_headers(call.call_id, call.function, result.status, result.duration,
+                                 attempt, result.content_type)
+        task = asyncio.create_task(self._send_callback(call, url, headers, result.body))
+        self._callbacks.add(task)
+        task.add_done_callback(self._callbacks.discard)
+
+    async def _send_callback(self, call: StoredCall, url: str,
+                             headers: list[tuple[str, str]], body: bytes) -> None:
+        tries = self.config.callback_attempts
+        for number in range(1, tries + 1):
+            status, error = await asyncio.to_thread(
+                post_callback, url, headers, body, self.config.callback_timeout)
+            cause = cause_of(status, error, False)
+            if cause is None:
+                self.metrics.callbacks.labels(call.function, "sent").inc()
+                return
+            if number < tries:
+                await asyncio.sleep(backoff_delay(number, self.config.backoff, self._rand()))
+        log.warning("call %s of %s: callback to %s failed %d time(s)", call.call_id,
+                    call.function, url, tries)
+        self.metrics.callbacks.labels(call.function, "failed").inc()
+
     def _function_slot(self, name: str, limit: int) -> asyncio.Semaphore:
         held = self._slots.get(name)
         if held is None or held[0] != limit:  # new, or the label changed
@@ -209,6 +267,34 @@ class Worker:
         while True:
             await asyncio.sleep(self.config.ack_wait / 3)
             await _quietly(msg.in_progress())
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect could lead outside CALLBACK_ALLOWLIST: taken as the answer."""
+
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+
+# No proxy from the environment and no redirects: the request goes where the
+# allowlist said, and nowhere else.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
+
+
+def post_callback(url: str, headers: list[tuple[str, str]], body: bytes,
+                  timeout: float) -> tuple[int | None, str | None]:
+    """POST a callback (blocking; run in a thread): (status, None) or (None, cause)."""
+    request = urllib.request.Request(url, data=body, method="POST", headers=dict(headers))
+    try:
+        with _OPENER.open(request, timeout=timeout) as answer:
+            answer.read()
+            return answer.status, None
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+    except TimeoutError:
+        return None, TIMEOUT
+    except (urllib.error.URLError, OSError, http.client.HTTPException):
+        return None, UNREACHABLE
 
 
 async def _quietly(op) -> None:

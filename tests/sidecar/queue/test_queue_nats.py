@@ -89,7 +89,8 @@ async def sidecar(nats_server, recorder, tmp_path):
     config = load_config({"FUNCTIONS_NETWORK": "n", "HOLD_TIMEOUT": "1",
                           "WEBHOOK_SECRETS_DIR": str(tmp_path), "QUEUE_URL": nats_server.url,
                           "QUEUE_TOKEN_FILE": str(tmp_path / "token"),
-                          "ASYNC_BODY_LIMIT": str(BODY_LIMIT)})
+                          "ASYNC_BODY_LIMIT": str(BODY_LIMIT),
+                          "CALLBACK_ALLOWLIST": "127.0.0.1"})
     port = free_port()
     r = recorder.port
     functions = [
@@ -127,6 +128,7 @@ async def sidecar(nats_server, recorder, tmp_path):
 def worker_config(nats_url: str, sidecar_port: int, **changes) -> WorkerConfig:
     base = WorkerConfig(queue_url=nats_url, token=TOKEN, sidecar=("127.0.0.1", sidecar_port),
                         ack_wait=2.0, delivery_timeout=10.0,
+                        callback_allowlist=("127.0.0.1",),
                         backoff=Backoff(base=0.05, factor=2.0, cap=0.2))
     return dataclasses.replace(base, **changes)
 
@@ -360,3 +362,26 @@ async def test_stored_calls_survive_a_broker_restart(sidecar, nats_server, recor
     async with running_worker(nats_server.url, sidecar.port):
         [seen] = await until(lambda: recorder.calls(call_id), timeout=15)
     assert seen.body == b"durable"
+
+
+async def test_the_result_is_posted_to_the_callback_url(sidecar, worker, recorder):
+    callback = f"http://127.0.0.1:{recorder.port}/callback/here?k=v"
+    call_id = accepted(await sidecar.post("/async-function/rec/work", content=b"job",
+                                          headers={"X-Callback-Url": callback}))
+    [result] = await until(lambda: [s for s in recorder.seen if s.path == "/callback/here"])
+    assert (result.method, result.query, result.call_id) == ("POST", "k=v", call_id)
+    assert result.headers["x-function-name"] == "rec"
+    assert result.headers["x-function-status"] == "200"
+    assert float(result.headers["x-duration-seconds"]) >= 0
+    assert result.headers["content-type"] == "application/json"
+    assert result.body == b'{"ok": true}'  # what the function answered
+    assert worker.callbacks.labels("rec", "sent")._value.get() == 1
+
+
+async def test_a_callback_url_outside_the_allowlist_is_a_400_and_not_stored(sidecar):
+    response = await sidecar.post("/async-function/rec", content=b"x",
+                                  headers={"X-Callback-Url": "http://169.254.169.254/"})
+    assert response.status_code == 400
+    assert response.headers[INTERNAL_HEADER] == "sidecar"
+    assert response.json()["error"] == "callback_not_allowed"
+    assert await sidecar.proxy.queue.oldest() == {}
