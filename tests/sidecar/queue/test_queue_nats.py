@@ -385,3 +385,13 @@ async def test_a_callback_url_outside_the_allowlist_is_a_400_and_not_stored(side
     assert response.headers[INTERNAL_HEADER] == "sidecar"
     assert response.json()["error"] == "callback_not_allowed"
     assert await sidecar.proxy.queue.oldest() == {}
+
+
+async def test_the_queue_depth_and_the_oldest_age_by_function(sidecar):
+    for _ in range(3):
+        accepted(await sidecar.post("/async-function/rec", content=b"x"))
+    accepted(await sidecar.post("/async-function/failing", content=b"y"))
+    await asyncio.sleep(0.2)
+    found = await sidecar.proxy.queue.oldest()  # no worker runs: all still stored
+    assert {name: count for name, (count, _age) in found.items()} == {"rec": 3, "failing": 1}
+    assert 0.2 <= found["rec"][1] < 10
