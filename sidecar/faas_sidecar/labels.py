@@ -63,6 +63,8 @@ WEBHOOK_ID_HEADER = "swarmfaas.webhook.id_header"
 ASYNC = "swarmfaas.async"
 ASYNC_ATTEMPTS = "swarmfaas.async.attempts"
 ASYNC_CONCURRENCY = "swarmfaas.async.concurrency"
+SCHEDULE = "swarmfaas.schedule"  # a cron expression, optionally after CRON_TZ=<zone>
+SCHEDULE_CATCH_UP = "swarmfaas.schedule.catch_up"
 
 ANNOTATION_PREFIX = "swarmfaas.annotation."  # + an OpenFaaS annotation's key
 
@@ -150,6 +152,8 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(ASYNC, "false"),
     Label(ASYNC_ATTEMPTS, str(DEFAULT_ASYNC_ATTEMPTS)),
     Label(ASYNC_CONCURRENCY, str(DEFAULT_ASYNC_CONCURRENCY)),
+    Label(SCHEDULE),
+    Label(SCHEDULE_CATCH_UP, "60"),  # schedule.DEFAULT_CATCH_UP
     Label(ANNOTATION_PREFIX + "<key>"),
     Label(STACK_NAMESPACE),
 )
