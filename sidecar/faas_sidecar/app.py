@@ -6,6 +6,7 @@ every worker process (one table per worker; docs/sidecar.md says why).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from functools import partial
@@ -74,6 +75,7 @@ def create_app(config: AppConfig, name: str = APP_NAME) -> Sanic:
     setup_discovery(app, config.sidecar, partial(Engine, config.sidecar.docker_host,
                                                           token=config.sidecar.engine_token))
     setup_proxy(app, config.sidecar)
+    setup_schedules(app)
     setup_health(app)
     if config.system is not None:
         from .system import setup_system_api
@@ -175,6 +177,29 @@ def setup_proxy(app: Sanic, config: SidecarConfig) -> None:
         proxy.pool.close()
         if proxy.queue is not None:
             await proxy.queue.close()
+
+
+def setup_schedules(app: Sanic) -> None:
+    """Scheduled functions (swarmfaas.schedule), where there is a broker: every
+    sidecar process stores each due tick; the broker keeps one per tick."""
+    proxy: Proxy = app.ctx.proxy
+    if proxy.queue is None:
+        return
+    from .queue.scheduler import Scheduler
+
+    discovery: Discovery = app.ctx.discovery
+    scheduler = Scheduler(lambda: discovery.table, discovery.changed, proxy.queue,
+                          app.ctx.sidecar_metrics.schedule_ticks)
+
+    @app.after_server_start
+    async def start_schedules(app_: Sanic, _loop=None) -> None:
+        app_.ctx.scheduler_task = asyncio.get_running_loop().create_task(scheduler.run())
+
+    @app.before_server_stop
+    async def stop_schedules(app_: Sanic, _loop=None) -> None:
+        task = getattr(app_.ctx, "scheduler_task", None)
+        if task is not None:
+            task.cancel()
 
 
 def _broker(url: str | None) -> Any:

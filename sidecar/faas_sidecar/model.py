@@ -16,6 +16,7 @@ from types import MappingProxyType
 from .labels import DEFAULT_PORT, DEFAULT_TIMEOUT
 from .queue.labels import DEFAULT_POLICY, AsyncPolicy
 from .ratelimit import RateLimit
+from .schedule import Schedule
 from .webhooks.labels import WebhookCheck
 
 # The Docker events discovery subscribes to (and all the engine gate passes):
@@ -63,6 +64,7 @@ class FunctionSpec:
     # swarmfaas.async*: how stored calls of it are delivered (and whether
     # /function/<name> stores them too)
     async_policy: AsyncPolicy = DEFAULT_POLICY
+    schedule: Schedule | None = None  # swarmfaas.schedule: invoked on each tick
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from .model import FunctionSpec, Replica, RoutingTable
 from .queue.labels import parse_async_labels
 from .ratelimit import parse_rate_limit
 from .scaler.labels import scales_to_zero
+from .schedule import parse_schedule
 from .webhooks.labels import parse_webhook_labels
 
 
@@ -83,6 +84,7 @@ def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
         webhook = parse_webhook_labels(labels)
         rate_limit = parse_rate_limit(labels)
         async_policy = parse_async_labels(labels)
+        schedule = parse_schedule(labels)
     except keys.LabelError as exc:
         raise InvalidFunction(str(exc)) from None
     return FunctionSpec(
@@ -98,6 +100,7 @@ def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
         rate_limit=rate_limit,
         scales_to_zero=scales_to_zero(labels),
         async_policy=async_policy,
+        schedule=schedule,
     )
 
 
@@ -310,4 +313,5 @@ def _with_replicas(spec: FunctionSpec, replicas: tuple[Replica, ...]) -> Functio
         rate_limit=spec.rate_limit,
         scales_to_zero=spec.scales_to_zero,
         async_policy=spec.async_policy,
+        schedule=spec.schedule,
     )

@@ -26,6 +26,7 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
+from ..schedule import MAX_CATCH_UP
 from .message import (
     CALLS_PREFIX,
     CALLS_STREAM,
@@ -215,15 +216,24 @@ async def _reconnected() -> None:
     log.warning("the broker is back")
 
 
+# How long the broker remembers a message id and drops a second message with
+# it: longer than any schedule's catch-up, so a tick stored late by one sidecar
+# is still recognised as stored by another (queue/scheduler.py).
+DUPLICATE_WINDOW = MAX_CATCH_UP + 600.0  # seconds
+
+
 async def _ensure_streams(js: JetStreamContext) -> None:
     for config in (
         StreamConfig(name=CALLS_STREAM, subjects=[CALLS_PREFIX + ">"],
-                     retention=RetentionPolicy.WORK_QUEUE, storage=StorageType.FILE),
+                     retention=RetentionPolicy.WORK_QUEUE, storage=StorageType.FILE,
+                     duplicate_window=DUPLICATE_WINDOW),
         StreamConfig(name=DEAD_STREAM, subjects=[DEAD_PREFIX + ">"],
                      retention=RetentionPolicy.LIMITS, storage=StorageType.FILE),
     ):
         try:
-            await js.stream_info(config.name)  # type: ignore[arg-type]
+            info = await js.stream_info(config.name)  # type: ignore[arg-type]
+            if (info.config.duplicate_window or 0) < (config.duplicate_window or 0):
+                await js.update_stream(config)  # made by an older version
         except NotFoundError:
             try:
                 await js.add_stream(config)

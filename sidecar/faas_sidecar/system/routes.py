@@ -12,6 +12,7 @@ import json
 import logging
 import platform
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from importlib import metadata, resources
 from typing import Any
 
@@ -124,11 +125,13 @@ def setup_system_api(app: Sanic, config: SystemApiConfig) -> None:
         services = await admin(request).list_functions()
         table = current_table(request.app)
         counts = invocation_counts(getattr(request.app.ctx, "metrics", None))
+        now = datetime.now(UTC)
         statuses = [
             function_status(
                 service,
                 available=available_replicas(table, service),
                 invocations=None if counts is None else counts.get(function_name_of(service), 0),
+                now=now,
             )
             for service in services
         ]
@@ -144,6 +147,7 @@ def setup_system_api(app: Sanic, config: SystemApiConfig) -> None:
             service,
             available=available_replicas(current_table(request.app), service),
             invocations=None if counts is None else counts.get(name, 0),
+            now=datetime.now(UTC),
         ))
 
     def parse_deployment_request(request: Request) -> Deployment:
