@@ -342,3 +342,27 @@ def webhook_secret_unavailable(name: str) -> Reason:
 @defines("alexa_timeout", 504, "the function did not answer within the Alexa timeout")
 def alexa_timeout(name: str, seconds: float) -> Reason:
     return f"function {name!r} did not answer within {seconds:g} s"
+
+
+# Asynchronous calls (docs/webhooks.md).
+
+
+@defines("queue_unavailable", 503,
+         "an asynchronous call could not be stored: the broker is unreachable (has Retry-After)")
+def queue_unavailable(detail: str) -> Reason:
+    return (f"the call was not stored, try again: {detail}", {"Retry-After": RETRY_AFTER})
+
+
+@defines("async_body_too_large", 413, "an asynchronous call's body is over ASYNC_BODY_LIMIT")
+def async_body_too_large(name: str, limit: int) -> Reason:
+    return f"function {name!r}: an asynchronous call's body may have at most {limit} bytes"
+
+
+@defines("dead_letter_not_found", 404, "no dead letter has that id")
+def dead_letter_not_found(seq: int) -> Reason:
+    return f"no dead letter with id {seq}"
+
+
+callback_not_allowed = worded(
+    "callback_not_allowed", 400,
+    "X-Callback-Url is not a URL CALLBACK_ALLOWLIST lets the platform call")

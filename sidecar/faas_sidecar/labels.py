@@ -62,6 +62,11 @@ WEBHOOK_ENCODING = "swarmfaas.webhook.encoding"
 WEBHOOK_PREFIX_TEXT = "swarmfaas.webhook.prefix"
 WEBHOOK_ID_HEADER = "swarmfaas.webhook.id_header"
 
+# Asynchronous calls (docs/webhooks.md): swarmfaas.async=true makes
+# /function/<name> answer 202 after storing the call, as /async-function/ does.
+ASYNC = "swarmfaas.async"
+ASYNC_ATTEMPTS = "swarmfaas.async.attempts"
+ASYNC_CONCURRENCY = "swarmfaas.async.concurrency"
 SCHEDULE = "swarmfaas.schedule"  # a cron expression, optionally after CRON_TZ=<zone>
 SCHEDULE_CATCH_UP = "swarmfaas.schedule.catch_up"
 
@@ -93,6 +98,8 @@ DEFAULT_SCALE_MAX = 20
 DEFAULT_SCALE_ZERO_DURATION = 300.0  # seconds
 DEFAULT_QUEUE_LENGTH = 100  # calls, per sidecar process
 DEFAULT_QUEUE_WAIT = 10.0  # seconds
+DEFAULT_ASYNC_ATTEMPTS = 5
+DEFAULT_ASYNC_CONCURRENCY = 8
 
 # -- function names --------------------------------------------------------------
 # [a-z0-9-], 1-63 characters, a letter or digit at both ends: a DNS label, so
@@ -165,6 +172,9 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(WEBHOOK_ENCODING, "hex"),
     Label(WEBHOOK_PREFIX_TEXT),
     Label(WEBHOOK_ID_HEADER),
+    Label(ASYNC, "false"),
+    Label(ASYNC_ATTEMPTS, str(DEFAULT_ASYNC_ATTEMPTS)),
+    Label(ASYNC_CONCURRENCY, str(DEFAULT_ASYNC_CONCURRENCY)),
     Label(SCHEDULE),
     Label(SCHEDULE_CATCH_UP, "60"),  # schedule.DEFAULT_CATCH_UP
     Label(ANNOTATION_PREFIX + "<key>"),

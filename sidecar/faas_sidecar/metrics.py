@@ -149,6 +149,11 @@ class Metrics:
             "swarmfaas_webhook_replays",
             "Signed-webhook deliveries seen again and answered without a call",
             ["function_name"], registry=r)
+        self.schedule_ticks = Counter(
+            "swarmfaas_schedule_ticks_total",
+            "Ticks of scheduled functions by outcome: stored (by this process; the "
+            "broker keeps one per tick), missed (skipped, past the catch-up), failed",
+            ["function_name", "outcome"], registry=r)
         self.cold_start_seconds = Histogram(
             "swarmfaas_cold_start_seconds",
             "How long a request to a scale-to-zero function waited for a ready replica",

@@ -12,6 +12,11 @@ One call goes through three steps:
    scale-from-zero, checks before forwarding). A function with a
    concurrency limit (``spec.queue``) whose replicas are full waits here in
    its queue (callqueue.py), in arrival order, or gets 429.
+   scale-from-zero, checks before forwarding). An asynchronous call
+   (``/async-function/<name>``, or a function labelled ``swarmfaas.async``)
+   stops here: ``store`` checks it as a call would be checked, stores it in
+   the broker and answers 202; the queue worker's delivery of it later
+   comes back through ``call``, marked by the worker's token.
 2. **The exchange** (``Proxy.exchange``): least requests in flight over the
    replicas of one routing-table snapshot, within the function's timeout
    (``exchange_timeout``; 504), tried again on another replica only when the
@@ -24,6 +29,7 @@ One call goes through three steps:
 from __future__ import annotations
 
 import asyncio
+import hmac
 import itertools
 import json
 import logging
@@ -37,18 +43,23 @@ from .errors import (
     COMPONENT,
     INTERNAL_HEADER,
     PlatformError,
+    async_body_too_large,
+    callback_not_allowed,
     error_headers,
     function_not_found,
     function_queue_full,
     function_rate_limited,
     function_timeout,
     no_ready_replica,
+    queue_unavailable,
     replica_unreachable,
     webhook_body_too_large,
     webhook_secret_unavailable,
 )
 from .headers import request_headers, response_headers
 from .model import FunctionSpec, Replica, RoutingTable
+from .queue.callback import callback_refusal
+from .queue.message import CALLBACK_HEADER, DELIVERY_HEADER, StoredCall, stored_headers
 from .ratelimit import TokenBucket, retry_after
 from .routing import check_name
 from .upstream import READING_BODY, Connection, Pool, UpstreamError
@@ -58,6 +69,7 @@ if TYPE_CHECKING:
     from sanic import HTTPResponse, Request
 
     from .metrics import Metrics
+    from .queue.broker import Broker
     from .webhooks.guard import WebhookGuard
 
 log = logging.getLogger("faas_sidecar.proxy")
@@ -115,6 +127,25 @@ def _duplicate(call_id: str, delivery: str) -> Reply:
 
 def _nothing(ok: bool) -> None:
     pass
+
+
+def _accepted(call_id: str, name: str) -> Reply:
+    """The answer to a stored call: 202, marked as the platform's."""
+    body = json.dumps({"status": "accepted", "call_id": call_id, "function": name,
+                       "component": COMPONENT}).encode()
+    return Reply(202, [*error_headers().items(), ("X-Call-Id", call_id)], body, None,
+                 _nothing)
+
+
+def is_delivery(headers: Iterable[tuple[str, str]], token: bytes | None) -> bool:
+    """The request carries the queue worker's token (constant-time compare)."""
+    if not token:
+        return False
+    wanted = DELIVERY_HEADER.lower()
+    for key, value in headers:
+        if key.lower() == wanted:
+            return hmac.compare_digest(value.strip().encode(), token)
+    return False
 
 
 def outcome_code(result: object) -> str:
@@ -328,8 +359,16 @@ class Proxy:
         buffer_limit: int,
         cold_start_timeout: float = 30.0,
         webhooks: WebhookGuard | None = None,
+        queue: Broker | None = None,
+        queue_token: str | None = None,
+        async_body_limit: int = 10 << 20,
+        callback_allowlist: tuple[str, ...] = (),
     ) -> None:
         self._table = table
+        self.queue = queue  # None: asynchronous calls get 503 queue_unavailable
+        self._queue_token = queue_token.encode() if queue_token else None
+        self.async_body_limit = async_body_limit
+        self.callback_allowlist = callback_allowlist
         self.webhooks = webhooks  # None: functions with a webhook check are refused
         self._changed = changed
         self._metrics = metrics
@@ -347,11 +386,13 @@ class Proxy:
 
     # public contract (docs/sidecar.md): Alexa and the routes call this
     async def forward(self, request: Request, function_name: str, *,
-                      body: bytes | None = None, path: str | None = None) -> HTTPResponse:
+                      body: bytes | None = None, path: str | None = None,
+                      asynchronous: bool = False) -> HTTPResponse:
         """``call`` for a Sanic request (the adapter is sanicpath.forward)."""
         from .sanicpath import forward  # the adapter imports Sanic; the policy does not
 
-        return await forward(self, request, function_name, body=body, path=path)
+        return await forward(self, request, function_name, body=body, path=path,
+                             asynchronous=asynchronous)
 
     async def call(
         self,
@@ -366,15 +407,28 @@ class Proxy:
         call_id: str,
         body: bytes | None = None,
         source: BodySource | None = None,
+        asynchronous: bool = False,
     ) -> Reply:
         """One call of a function, independent of the server in front. The body
         is ``body``, or read from ``source`` once the call is admitted (a small
-        one whole, a larger one streamed), or empty."""
+        one whole, a larger one streamed), or empty. ``asynchronous`` (or the
+        function's ``swarmfaas.async`` label): store it and answer 202."""
         check_name(function_name)  # callers may pass a header value as it came
-        call = Call(self._metrics, function_name, call_id, method == "HEAD",
-                    function_name in self._table().functions)
+        known = self._table().functions.get(function_name)
+        call = Call(self._metrics, function_name, call_id, method == "HEAD", known is not None)
         code = "500"
         try:
+            delivered = False
+            if asynchronous or (known is not None and (known.async_policy.always
+                                                       or known.webhook is not None)):
+                headers = list(headers)
+                delivered = is_delivery(headers, self._queue_token)
+            if asynchronous or (known is not None and known.async_policy.always
+                                and not delivered):
+                reply = await self.store(function_name, method, path, query, headers,
+                                         call_id=call_id, body=body, source=source)
+                code = str(reply.status)
+                return reply
             spec = await self.admit(function_name)
             if spec.rate_limit is not None:
                 self._take_token(spec)
@@ -387,9 +441,12 @@ class Proxy:
             if body is not None:
                 length = len(body)
             delivery = None
-            if spec.webhook is not None:
+            # A delivery of a stored call was checked when it was stored.
+            if spec.webhook is not None and not delivered:
                 headers = list(headers)
-                body = await self._whole(spec, body, stream)
+                body = await self._whole(
+                    body, stream, self.buffer_limit,
+                    lambda: webhook_body_too_large(spec.name, self.buffer_limit))
                 stream, length = None, len(body)
                 delivery = self._signed(spec, headers, body)
                 if delivery is not None and self.webhooks.replayed(spec, delivery):  # type: ignore[union-attr]
@@ -433,8 +490,9 @@ class Proxy:
         if admitted is None:
             return None
         spec, replica = admitted
-        if spec.webhook is not None or spec.rate_limit is not None:
-            return None  # call() checks the signature and the rate limit
+        if (spec.webhook is not None or spec.rate_limit is not None
+                or spec.async_policy.always):
+            return None  # call() checks the signature, the rate limit, stores
         conn = self.pool.take_idle((replica.address, replica.port))
         if conn is None:
             return None
@@ -456,16 +514,61 @@ class Proxy:
             self._metrics.rate_limited.labels(spec.name).inc()
             raise function_rate_limited(spec.name, limit.rps, retry_after(wait))
 
+    # asynchronous calls: checked as a call is, stored whole, answered 202
+    async def store(self, function_name: str, method: str, path: str, query: str,
+                    headers: list[tuple[str, str]], *, call_id: str,
+                    body: bytes | None = None, source: BodySource | None = None) -> Reply:
+        """Store the whole request in the broker (acked), then 202 with its call
+        id. A known function only (404); a signed one's signature is checked
+        first (401), and a redelivery it already took is a duplicate."""
+        spec = self._table().get(function_name)
+        if spec is None:
+            raise function_not_found(function_name)
+        callback = _header(headers, CALLBACK_HEADER.lower())
+        if callback is not None:
+            refusal = callback_refusal(callback.strip(), self.callback_allowlist)
+            if refusal is not None:
+                raise callback_not_allowed(f"X-Callback-Url: {refusal}")
+        limit = self.async_body_limit
+        stream: AsyncIterator[bytes] | None = None
+        if body is None and source is not None:
+            body, stream, _length = await source.read()
+        if body is not None and len(body) > limit:
+            raise async_body_too_large(function_name, limit)
+        body = await self._whole(body, stream, limit,
+                                 lambda: async_body_too_large(function_name, limit))
+        delivery = None
+        if spec.webhook is not None:
+            delivery = self._signed(spec, headers, body)
+            if delivery is not None and self.webhooks.replayed(spec, delivery):  # type: ignore[union-attr]
+                return _duplicate(call_id, delivery)
+        if self.queue is None:
+            raise queue_unavailable("this sidecar has no broker (QUEUE_URL)")
+        policy = spec.async_policy
+        stored = StoredCall(call_id, function_name, method, path, query,
+                            stored_headers(headers), body, time.time(), policy.attempts,
+                            policy.concurrency)
+        from .queue.broker import BrokerUnavailable  # nats-py loads only when used
+
+        try:
+            await self.queue.store(stored)
+        except BrokerUnavailable as exc:
+            log.warning("call %s of %s not stored: %s", call_id, function_name, exc)
+            raise queue_unavailable("the broker did not store it in time") from None
+        if delivery is not None:
+            self.webhooks.answered(spec, delivery)  # type: ignore[union-attr]
+        return _accepted(call_id, function_name)
+
     # signed webhooks: checked on the whole raw body before anything is sent
-    async def _whole(self, spec: FunctionSpec, body: bytes | None,
-                     stream: AsyncIterator[bytes] | None) -> bytes:
+    async def _whole(self, body: bytes | None, stream: AsyncIterator[bytes] | None,
+                     limit: int, too_large: Callable[[], PlatformError]) -> bytes:
         if stream is None:
             return body or b""
         parts, size = [], 0
         async for part in stream:
             size += len(part)
-            if size > self.buffer_limit:
-                raise webhook_body_too_large(spec.name, self.buffer_limit)
+            if size > limit:
+                raise too_large()
             parts.append(part)
         return b"".join(parts)
 

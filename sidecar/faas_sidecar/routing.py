@@ -24,6 +24,7 @@ from .errors import (
 from .labels import is_valid_name
 
 FUNCTION_PREFIX = "/function/"
+ASYNC_PREFIX = "/async-function/"  # store the call, answer 202 (docs/webhooks.md)
 FUNCTION_HEADER = "x-function"
 
 # OpenFaaS addresses a function as <name>.<namespace>. This platform has one
@@ -41,11 +42,12 @@ class Route:
     path: str  # the path to send upstream, without the query
 
 
-def split_function_path(path: str) -> Route | None:
-    """``/function/<name>[/<rest>]`` -> Route(name, '/<rest>'); None otherwise."""
-    if not path.startswith(FUNCTION_PREFIX):
+def split_function_path(path: str, prefix: str = FUNCTION_PREFIX) -> Route | None:
+    """``/function/<name>[/<rest>]`` -> Route(name, '/<rest>'); None otherwise
+    (``prefix`` may be ASYNC_PREFIX instead)."""
+    if not path.startswith(prefix):
         return None
-    name, _sep, rest = path[len(FUNCTION_PREFIX):].partition("/")
+    name, _sep, rest = path[len(prefix):].partition("/")
     return Route(name=without_namespace(name), path="/" + rest)
 
 
@@ -67,9 +69,9 @@ def check_namespace(namespace: str) -> None:
         raise namespace_not_found(namespace, known)
 
 
-def resolve(path: str, header_value: str | None) -> Route:
+def resolve(path: str, header_value: str | None, prefix: str = FUNCTION_PREFIX) -> Route:
     """The route of a request, or PlatformError 400/404."""
-    route = split_function_path(path)
+    route = split_function_path(path, prefix)
     if route is None:
         if header_value is None:
             raise not_found(path)

@@ -80,7 +80,8 @@ def as_received(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 async def forward(proxy: Proxy, request: Request, function_name: str, *,
-                  body: bytes | None = None, path: str | None = None) -> HTTPResponse:
+                  body: bytes | None = None, path: str | None = None,
+                  asynchronous: bool = False) -> HTTPResponse:
     call_id = call_id_for(request.headers.get("x-call-id"))
     request.ctx.call_id = call_id
     if path is None:
@@ -89,7 +90,8 @@ async def forward(proxy: Proxy, request: Request, function_name: str, *,
         function_name, request.method, path, request.query_string,
         as_received(request.headers.items()),
         client_ip=request.ip or "", scheme=request.scheme, call_id=call_id, body=body,
-        source=None if body is not None else RequestBody(request, proxy.buffer_limit))
+        source=None if body is not None else RequestBody(request, proxy.buffer_limit),
+        asynchronous=asynchronous)
     if reply.body is not None:
         return RelayedResponse(reply.body, status=reply.status, headers=reply.headers)
     return UpstreamResponse(reply.status, reply.headers, reply.chunks,  # type: ignore[arg-type]

@@ -15,8 +15,10 @@ from . import labels as keys
 from .callqueue import parse_queue
 from .labels import DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_TIMEOUT, NAME_RE, is_valid_name
 from .model import FunctionSpec, Replica, RoutingTable
+from .queue.labels import parse_async_labels
 from .ratelimit import parse_rate_limit
 from .scaler.labels import scales_to_zero
+from .schedule import parse_schedule
 from .webhooks.labels import parse_webhook_labels
 
 
@@ -84,6 +86,8 @@ def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
         webhook = parse_webhook_labels(labels)
         rate_limit = parse_rate_limit(labels)
         queue = parse_queue(labels, container.get("Env"))
+        async_policy = parse_async_labels(labels)
+        schedule = parse_schedule(labels)
     except keys.LabelError as exc:
         raise InvalidFunction(str(exc)) from None
     return FunctionSpec(
@@ -99,6 +103,8 @@ def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
         rate_limit=rate_limit,
         scales_to_zero=scales_to_zero(labels),
         queue=queue,
+        async_policy=async_policy,
+        schedule=schedule,
     )
 
 
@@ -354,4 +360,6 @@ def _with_replicas(spec: FunctionSpec, replicas: tuple[Replica, ...],
         scales_to_zero=spec.scales_to_zero,
         queue=spec.queue,
         task_error=task_error,
+        async_policy=spec.async_policy,
+        schedule=spec.schedule,
     )

@@ -13,6 +13,7 @@ import json
 import logging
 import platform
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from importlib import metadata, resources
 from typing import Any
 from urllib.parse import parse_qs
@@ -27,6 +28,7 @@ from faas_sidecar.routing import NAMESPACE, check_namespace
 
 from .auth import Credentials, check_authorization, load_credentials
 from .config import SystemApiConfig
+from .deadletters import setup_dead_letters
 from .logs import FrameReader, log_entry, ndjson, parse_log_query
 from .payloads import (
     Deployment,
@@ -135,11 +137,13 @@ def setup_system_api(app: Sanic, config: SystemApiConfig) -> None:
         services = await admin(request).list_functions()
         table = current_table(request.app)
         counts = invocation_counts(getattr(request.app.ctx, "metrics", None))
+        now = datetime.now(UTC)
         statuses = [
             function_status(
                 service,
                 available=available_replicas(table, service),
                 invocations=None if counts is None else counts.get(function_name_of(service), 0),
+                now=now,
             )
             for service in services
         ]
@@ -156,6 +160,7 @@ def setup_system_api(app: Sanic, config: SystemApiConfig) -> None:
             service,
             available=available_replicas(current_table(request.app), service),
             invocations=None if counts is None else counts.get(name, 0),
+            now=datetime.now(UTC),
         ))
 
     async def parse_deployment_request(request: Request) -> Deployment:
@@ -261,6 +266,7 @@ def setup_system_api(app: Sanic, config: SystemApiConfig) -> None:
     async def get_openapi(request: Request) -> HTTPResponse:
         return HTTPResponse(openapi_body, content_type="application/json")
 
+    setup_dead_letters(bp)
     app.blueprint(bp)
 
 

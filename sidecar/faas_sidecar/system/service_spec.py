@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from docker.types import (
@@ -23,6 +24,7 @@ from docker.types import (
 
 from faas_sidecar import labels as keys
 from faas_sidecar.labels import ANNOTATION_PREFIX
+from faas_sidecar.schedule import parse_schedule, ticks_after
 from faas_sidecar.spec import function_name, is_function
 
 from .payloads import Deployment
@@ -159,8 +161,28 @@ def _resources_json(resources: Mapping[str, Any] | None) -> dict[str, str] | Non
     return doc or None
 
 
+NEXT_RUNS = 3  # ticks of a scheduled function shown in its status
+
+
+def schedule_status(labels: Mapping[str, str], now: datetime) -> dict[str, Any] | None:
+    """A scheduled function's label and its next runs (UTC), or why the label
+    is not valid; None for a function without a schedule."""
+    raw = labels.get(keys.SCHEDULE)
+    if raw is None:
+        return None
+    try:
+        schedule = parse_schedule(labels)
+    except keys.LabelError as exc:
+        return {"expression": raw, "error": str(exc)}
+    assert schedule is not None
+    return {"expression": raw, "timeZone": schedule.zone, "catchUp": schedule.catch_up,
+            "nextRuns": [t.strftime("%Y-%m-%dT%H:%M:%SZ")
+                         for t in ticks_after(schedule, now, NEXT_RUNS)]}
+
+
 def function_status(service: Mapping[str, Any], *, available: int,
-                    invocations: int | None = None) -> dict[str, Any]:
+                    invocations: int | None = None,
+                    now: datetime | None = None) -> dict[str, Any]:
     """A service's inspect JSON -> OpenFaaS FunctionStatus (env values are not shown)."""
     spec = service.get("Spec") or {}
     task = spec.get("TaskTemplate") or {}
@@ -196,4 +218,8 @@ def function_status(service: Mapping[str, Any], *, available: int,
             status[key] = value
     if invocations is not None:
         status["invocationCount"] = invocations
+    if now is not None:
+        schedule = schedule_status(all_labels, now)
+        if schedule is not None:
+            status["schedule"] = schedule
     return status

@@ -222,3 +222,26 @@ def test_function_status_of_a_global_stack_service():
     assert status["name"] == "echo" and status["namespace"] == "faas"
     assert status["replicas"] == 3 and status["availableReplicas"] == 3
     assert "envProcess" not in status and "invocationCount" not in status
+
+
+@pytest.mark.parametrize(("labels", "want"), [
+    ({}, None),
+    ({"swarmfaas.schedule": "CRON_TZ=Europe/Berlin 0 9 * * 1-5"},
+     {"expression": "CRON_TZ=Europe/Berlin 0 9 * * 1-5", "timeZone": "Europe/Berlin",
+      "catchUp": 60.0,
+      # Friday 4 December 2026, 10:00 UTC: Monday to Wednesday next, 09:00 CET
+      "nextRuns": ["2026-12-07T08:00:00Z", "2026-12-08T08:00:00Z", "2026-12-09T08:00:00Z"]}),
+    ({"swarmfaas.schedule": "every day"}, "error"),
+])
+def test_a_scheduled_function_shows_its_next_runs(labels, want):
+    from datetime import UTC, datetime
+
+    svc = service(labels={"swarmfaas.function": "true", **labels})
+    status = function_status(svc, available=1, now=datetime(2026, 12, 4, 10, tzinfo=UTC))
+    if want is None:
+        assert "schedule" not in status
+    elif want == "error":
+        assert status["schedule"]["expression"] == "every day"
+        assert "swarmfaas.schedule" in status["schedule"]["error"]
+    else:
+        assert status["schedule"] == want
