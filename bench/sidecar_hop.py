@@ -257,7 +257,12 @@ def main() -> int:
     if why:
         print(f"cannot run: {why}", file=sys.stderr)
         return 2
-    urls = setup(args.workers, not args.no_build, sidecar_env, fn_env, args.baseline_source)
+    try:
+        urls = setup(args.workers, not args.no_build, sidecar_env, fn_env,
+                     args.baseline_source)
+    except BaseException:
+        teardown()  # what setup started before it failed
+        raise
     results: dict[str, dict[str, list[dict[str, float]]]] = {
         str(c): {side: [] for side in urls} for c in (1, 32)}
     try:
