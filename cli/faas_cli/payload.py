@@ -23,8 +23,8 @@ def deployment(fn: Function) -> dict[str, Any]:
         "requests": dict(fn.requests),
     }
     body.update({k: v for k, v in optional.items() if v})
-    if fn.readonly_root_filesystem:
-        body["readOnlyRootFilesystem"] = True
+    if fn.readonly_root_filesystem is not None:  # else the platform's default: read-only
+        body["readOnlyRootFilesystem"] = fn.readonly_root_filesystem
     return body
 
 

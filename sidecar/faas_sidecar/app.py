@@ -169,7 +169,7 @@ def setup_proxy(app: Sanic, config: SidecarConfig) -> None:
 
     @app.after_server_stop
     async def close_pool(app_: Sanic, _loop=None) -> None:
-        proxy.pool.close()
+        proxy.close()
 
 
 def setup_health(app: Sanic) -> None:

@@ -168,9 +168,14 @@ def namespace_not_found(namespace: str, known: str) -> Reason:
     return f"no namespace named {shown!r}: this platform has one, {known}"
 
 
-@defines("no_ready_replica", 503, "the function has no ready replica (has Retry-After)")
-def no_ready_replica(name: str) -> Reason:
-    return f"function {name!r} has no ready replica", {"Retry-After": RETRY_AFTER}
+@defines("no_ready_replica", 503,
+         "the function has no ready replica; Docker's newest task error when there is one "
+         "(has Retry-After)")
+def no_ready_replica(name: str, task_error: str = "") -> Reason:
+    reason = f"function {name!r} has no ready replica"
+    if task_error:
+        reason += f"; Docker reports {task_error}"
+    return reason, {"Retry-After": RETRY_AFTER}
 
 
 replica_unreachable = worded(
@@ -182,6 +187,14 @@ replica_unreachable = worded(
 def function_rate_limited(name: str, rps: float, retry_after: str) -> Reason:
     return (f"function {name!r} takes at most {rps:g} requests a second; retry later",
             {"Retry-After": retry_after})
+
+
+@defines("function_queue_full", 429,
+         "every replica is at max_inflight and the sidecar's queue is past "
+         "swarmfaas.queue.length or .wait (has Retry-After)")
+def function_queue_full(name: str, why: str) -> Reason:
+    return (f"function {name!r} is at its concurrency limit and {why}; retry later",
+            {"Retry-After": RETRY_AFTER})
 
 
 @defines("function_timeout", 504, "the function did not answer within swarmfaas.timeout")

@@ -20,6 +20,7 @@ FUNCTION = "swarmfaas.function"  # "true" (exactly) marks a function
 NAME = "swarmfaas.name"
 PORT = "swarmfaas.port"
 TIMEOUT = "swarmfaas.timeout"
+PIDS_LIMIT = "swarmfaas.pids_limit"  # functions deployed through the system API
 
 ALEXA_PREFIX = "swarmfaas.alexa."
 ALEXA_INTENTS = "swarmfaas.alexa.intents"
@@ -44,6 +45,9 @@ OPENFAAS_SCALE = {
     SCALE_ZERO_DURATION: "com.openfaas.scale.zero-duration",
 }
 
+QUEUE_LENGTH = "swarmfaas.queue.length"
+QUEUE_WAIT = "swarmfaas.queue.wait"
+
 RATELIMIT_PREFIX = "swarmfaas.ratelimit."
 RATELIMIT_RPS = "swarmfaas.ratelimit.rps"
 RATELIMIT_BURST = "swarmfaas.ratelimit.burst"
@@ -57,6 +61,9 @@ WEBHOOK_DIGEST = "swarmfaas.webhook.digest"
 WEBHOOK_ENCODING = "swarmfaas.webhook.encoding"
 WEBHOOK_PREFIX_TEXT = "swarmfaas.webhook.prefix"
 WEBHOOK_ID_HEADER = "swarmfaas.webhook.id_header"
+
+SCHEDULE = "swarmfaas.schedule"  # a cron expression, optionally after CRON_TZ=<zone>
+SCHEDULE_CATCH_UP = "swarmfaas.schedule.catch_up"
 
 ANNOTATION_PREFIX = "swarmfaas.annotation."  # + an OpenFaaS annotation's key
 
@@ -77,11 +84,15 @@ FUNCTION_FILTER = f"{FUNCTION}=true"
 # -- the defaults ----------------------------------------------------------------
 DEFAULT_PORT = 8080
 DEFAULT_TIMEOUT = 60.0  # seconds
+DEFAULT_PIDS_LIMIT = 2048  # processes and threads of one task
+MAX_PIDS_LIMIT = 4_194_304  # the kernel's pid_max ceiling
 MAX_TIMEOUT = 24 * 3600.0
 ALEXA_MAX_TIMEOUT = 3600.0
 DEFAULT_SCALE_MIN = 1
 DEFAULT_SCALE_MAX = 20
 DEFAULT_SCALE_ZERO_DURATION = 300.0  # seconds
+DEFAULT_QUEUE_LENGTH = 100  # calls, per sidecar process
+DEFAULT_QUEUE_WAIT = 10.0  # seconds
 
 # -- function names --------------------------------------------------------------
 # [a-z0-9-], 1-63 characters, a letter or digit at both ends: a DNS label, so
@@ -98,6 +109,12 @@ NAME_PRECHECK = rf"[a-z0-9-]{{1,{NAME_MAX}}}"
 
 def is_valid_name(name: str) -> bool:
     return bool(NAME_RE.match(name))
+
+
+def is_decimal(text: str) -> bool:
+    """Only ASCII digits: what int() takes. str.isdigit() alone also accepts
+    characters such as "²" that int() refuses with a ValueError."""
+    return text.isascii() and text.isdigit()
 
 
 class LabelError(ValueError):
@@ -124,6 +141,7 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(NAME),
     Label(PORT, str(DEFAULT_PORT)),
     Label(TIMEOUT, f"{DEFAULT_TIMEOUT:g}"),
+    Label(PIDS_LIMIT, str(DEFAULT_PIDS_LIMIT)),
     Label(ALEXA_INTENTS),
     Label(ALEXA_SKILL_IDS),
     Label(ALEXA_DEFAULT, "false"),
@@ -135,6 +153,8 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(SCALE_TARGET),  # by type: scaler.labels.DEFAULT_TARGET
     Label(SCALE_ZERO, "false"),
     Label(SCALE_ZERO_DURATION, f"{DEFAULT_SCALE_ZERO_DURATION:g}"),
+    Label(QUEUE_LENGTH, str(DEFAULT_QUEUE_LENGTH)),
+    Label(QUEUE_WAIT, f"{DEFAULT_QUEUE_WAIT:g}"),
     Label(RATELIMIT_RPS),
     Label(RATELIMIT_BURST),  # by rps: ratelimit.parse_rate_limit
     Label(WEBHOOK_SCHEME),
@@ -145,6 +165,8 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(WEBHOOK_ENCODING, "hex"),
     Label(WEBHOOK_PREFIX_TEXT),
     Label(WEBHOOK_ID_HEADER),
+    Label(SCHEDULE),
+    Label(SCHEDULE_CATCH_UP, "60"),  # schedule.DEFAULT_CATCH_UP
     Label(ANNOTATION_PREFIX + "<key>"),
     Label(SECRET),
     Label(STACK_NAMESPACE),

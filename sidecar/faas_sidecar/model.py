@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from .callqueue import QueueBounds
 from .labels import DEFAULT_PORT, DEFAULT_TIMEOUT
 from .ratelimit import RateLimit
 from .webhooks.labels import WebhookCheck
@@ -59,6 +60,11 @@ class FunctionSpec:
     rate_limit: RateLimit | None = None  # calls a second this sidecar lets through
     # swarmfaas.scale.zero (or OpenFaaS's): a request at zero waits for a start
     scales_to_zero: bool = False
+    # max_inflight in the service's environment: full replicas queue calls
+    queue: QueueBounds | None = None
+    # Docker's newest task error while no replica is ready (an image that
+    # cannot start): the 503's reason names it
+    task_error: str = ""
 
 
 @dataclass(frozen=True, slots=True)

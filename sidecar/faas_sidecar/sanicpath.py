@@ -9,7 +9,7 @@ arguments and its ``Reply`` into an ``HTTPResponse``. The policy itself
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from sanic import HTTPResponse, Request
@@ -69,6 +69,16 @@ class UpstreamResponse(RelayedResponse):
             self._done(ok)
 
 
+def as_received(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The header fields as the client sent their bytes, in the form the wire
+    writer takes (one character per byte, latin-1). Sanic decodes a head as
+    UTF-8 with surrogateescape, so a value with "€" or a stray byte could not be
+    written again and the call was a 500; ASCII values, nearly all, pass as they are."""
+    return [(name, value if value.isascii()
+             else value.encode("utf-8", "surrogateescape").decode("latin-1"))
+            for name, value in headers]
+
+
 async def forward(proxy: Proxy, request: Request, function_name: str, *,
                   body: bytes | None = None, path: str | None = None) -> HTTPResponse:
     call_id = call_id_for(request.headers.get("x-call-id"))
@@ -76,7 +86,8 @@ async def forward(proxy: Proxy, request: Request, function_name: str, *,
     if path is None:
         path = resolve(request.path, request.headers.get(FUNCTION_HEADER)).path
     reply = await proxy.call(
-        function_name, request.method, path, request.query_string, request.headers.items(),
+        function_name, request.method, path, request.query_string,
+        as_received(request.headers.items()),
         client_ip=request.ip or "", scheme=request.scheme, call_id=call_id, body=body,
         source=None if body is not None else RequestBody(request, proxy.buffer_limit))
     if reply.body is not None:

@@ -15,6 +15,10 @@ from faas_cli.stack import Function
       "labels": {"l": "1"}, "annotations": {"topic": "t"}, "secrets": ["s"],
       "constraints": ["node.role == manager"], "limits": {"memory": "40Mi", "cpu": "100m"},
       "requests": {"memory": "20Mi"}, "readOnlyRootFilesystem": True}),
+    # A stack file that asks for a writable root says so; one that is silent
+    # leaves the platform's default (read-only) in place.
+    (Function("a", "python", "./a", "i", readonly_root_filesystem=False),
+     {"service": "a", "image": "i", "readOnlyRootFilesystem": False}),
 ])
 def test_deployment(fn, want):
     assert deployment(fn) == want

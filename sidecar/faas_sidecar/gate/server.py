@@ -347,7 +347,7 @@ def _checked(refuse: Any, *args: Any) -> str | None:
 def _json(body: bytearray) -> Mapping[str, Any]:
     try:
         doc = json.loads(body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise refusals.bad_request("the body must be a JSON service spec") from None
     if not isinstance(doc, dict):
         raise refusals.bad_request("the body must be a JSON service spec")

@@ -53,6 +53,14 @@ class Resources:
     nano_cpus: int | None = None
 
 
+# Containment by default, as stack.yml's x-function gives its functions
+# (docs/watchdog.md, "Containment defaults"): a request that leaves out
+# `limits` gets these, and one that leaves out `readOnlyRootFilesystem` a
+# read-only root. `"limits": {}` asks for none; `false` for a writable root.
+DEFAULT_LIMITS = Resources(memory_bytes=512 * 1024 * 1024, nano_cpus=1_000_000_000)
+DEFAULT_READ_ONLY_ROOT = True
+
+
 @dataclass(frozen=True, slots=True)
 class Deployment:
     """A function to create or replace, as validated from FunctionDeployment."""
@@ -65,9 +73,9 @@ class Deployment:
     annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     constraints: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
-    limits: Resources | None = None
+    limits: Resources | None = DEFAULT_LIMITS
     requests: Resources | None = None
-    read_only_root: bool = False
+    read_only_root: bool = DEFAULT_READ_ONLY_ROOT
     initial_replicas: int = 1
 
 
@@ -84,6 +92,8 @@ def parse_json_body(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.invalid_json(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:  # nested deeper than the parser's stack: a client's mistake
+        raise errors.invalid_json("the body is JSON nested too deeply") from None
 
 
 def validate_function_name(value: Any, what: str = "function name") -> str:
@@ -131,7 +141,9 @@ def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
             raise invalid_request(f"secrets: {secret!r} is not a Docker secret name")
         if secret not in platform_secrets and not allowed(secret, secret_allowlist):
             raise errors.secret_not_allowed(secret)
-    read_only = doc.get("readOnlyRootFilesystem", False)
+    read_only = doc.get("readOnlyRootFilesystem")
+    if read_only is None:
+        read_only = DEFAULT_READ_ONLY_ROOT
     if not isinstance(read_only, bool):
         raise invalid_request("readOnlyRootFilesystem must be true or false")
     return Deployment(
@@ -143,7 +155,8 @@ def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
         annotations=MappingProxyType(annotations),
         constraints=tuple(_string_list(doc.get("constraints"), "constraints")),
         secrets=tuple(secrets),
-        limits=_resources(doc.get("limits"), "limits"),
+        limits=(DEFAULT_LIMITS if doc.get("limits") is None
+                else _resources(doc["limits"], "limits")),
         requests=_resources(doc.get("requests"), "requests"),
         read_only_root=read_only,
         initial_replicas=int(labels.get(keys.SCALE_MIN, keys.DEFAULT_SCALE_MIN)),
@@ -230,11 +243,13 @@ def _resources(value: Any, where: str) -> Resources | None:
 def _check_known_labels(labels: Mapping[str, str], max_replicas: int) -> None:
     """Catch the platform labels a typo would make silently unroutable (docs/labels.md)."""
     checks = {
-        keys.PORT: (lambda v: v.isdigit() and 1 <= int(v) <= 65535, "a port 1-65535"),
+        keys.PORT: (lambda v: keys.is_decimal(v) and 1 <= int(v) <= 65535, "a port 1-65535"),
         keys.TIMEOUT: (_positive_number, "a number of seconds above 0"),
-        keys.SCALE_MIN: (lambda v: v.isdigit() and int(v) <= max_replicas,
+        keys.SCALE_MIN: (lambda v: keys.is_decimal(v) and int(v) <= max_replicas,
                          f"an integer 0-{max_replicas}"),
-        keys.SCALE_MAX: (lambda v: v.isdigit(), "an integer"),
+        keys.SCALE_MAX: (keys.is_decimal, "an integer"),
+        keys.PIDS_LIMIT: (lambda v: keys.is_decimal(v) and int(v) <= keys.MAX_PIDS_LIMIT,
+                          f"an integer 0-{keys.MAX_PIDS_LIMIT} (0: no limit)"),
     }
     for key, (ok, what) in checks.items():
         if key in labels and not ok(labels[key]):

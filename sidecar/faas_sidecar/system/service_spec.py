@@ -54,16 +54,25 @@ def service_env(deployment: Deployment) -> list[str]:
     return [f"{key}={value}" for key, value in sorted(env.items())]
 
 
+def pids_limit(deployment: Deployment) -> int:
+    """The task's process limit: the label (checked by payloads), or the default."""
+    return int(deployment.labels.get(keys.PIDS_LIMIT, keys.DEFAULT_PIDS_LIMIT))
+
+
 def service_resources(deployment: Deployment) -> Resources | None:
     limits, requests = deployment.limits, deployment.requests
-    if limits is None and requests is None:
+    pids = pids_limit(deployment)
+    if limits is None and requests is None and not pids:
         return None
-    return Resources(
+    resources = Resources(
         cpu_limit=limits.nano_cpus if limits else None,
         mem_limit=limits.memory_bytes if limits else None,
         cpu_reservation=requests.nano_cpus if requests else None,
         mem_reservation=requests.memory_bytes if requests else None,
     )
+    if pids:  # a fork bomb stops here (Engine API 1.41; docker-py has no argument)
+        resources.setdefault("Limits", {})["Pids"] = pids
+    return resources
 
 
 # Containment every function deployed through the API gets, as stack.yml's
@@ -146,6 +155,7 @@ def _resources_json(resources: Mapping[str, Any] | None) -> dict[str, str] | Non
         doc["memory"] = str(resources["MemoryBytes"])
     if resources.get("NanoCPUs"):
         doc["cpu"] = _format_cpu(resources["NanoCPUs"])
+    # Pids is not an OpenFaaS field: the swarmfaas.pids_limit label shows it
     return doc or None
 
 

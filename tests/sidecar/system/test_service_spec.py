@@ -43,9 +43,11 @@ def test_minimal_deployment_becomes_a_dnsrr_function_service_on_the_network():
     assert kwargs["mode"] == {"replicated": {"Replicas": 1}}
     assert kwargs["update_config"]["Order"] == "start-first"
     assert kwargs["env"] == [] and kwargs["constraints"] == [] and kwargs["secrets"] == []
-    assert kwargs["read_only"] is False
-    assert "resources" not in kwargs
-    # Contained by default: no capabilities, a tmpfs for /tmp.
+    # Contained by default: a read-only root, 1 CPU and 512 MiB, no capabilities,
+    # a tmpfs for /tmp.
+    assert kwargs["read_only"] is True
+    assert kwargs["resources"] == {"Limits": {"NanoCPUs": 10**9, "MemoryBytes": 2**29,
+                                              "Pids": 2048}}
     assert kwargs["cap_drop"] == ["ALL"]
     assert kwargs["mounts"] == [{"Target": "/tmp", "Source": None, "Type": "tmpfs",
                                  "ReadOnly": False,
@@ -64,14 +66,21 @@ def test_minimal_deployment_becomes_a_dnsrr_function_service_on_the_network():
      {"swarmfaas.annotation.topic": "t", "swarmfaas.function": "true",
       "swarmfaas.name": "hello"}),
     (dep(constraints=("node.role==manager",)), "constraints", ["node.role==manager"]),
-    (dep(read_only_root=True), "read_only", True),
+    (dep(read_only_root=False), "read_only", False),
     (dep(limits=Resources(memory_bytes=2**27, nano_cpus=5 * 10**8)), "resources",
-     {"Limits": {"NanoCPUs": 5 * 10**8, "MemoryBytes": 2**27}}),
-    (dep(requests=Resources(memory_bytes=2**26)), "resources",
-     {"Reservations": {"MemoryBytes": 2**26}}),
+     {"Limits": {"NanoCPUs": 5 * 10**8, "MemoryBytes": 2**27, "Pids": 2048}}),
+    (dep(limits=None, requests=Resources(memory_bytes=2**26)), "resources",
+     {"Limits": {"Pids": 2048}, "Reservations": {"MemoryBytes": 2**26}}),
+    (dep(limits=None, labels={"swarmfaas.pids_limit": "100"}), "resources",
+     {"Limits": {"Pids": 100}}),
 ])
 def test_deployment_fields_map_to_service_kwargs(deployment, key, expected):
     assert kwargs_of(deployment)[key] == expected
+
+
+def test_no_limits_at_all_when_asked():
+    kwargs = kwargs_of(dep(limits=None, labels={"swarmfaas.pids_limit": "0"}))
+    assert "resources" not in kwargs
 
 
 def test_secrets_are_referenced_by_id_and_name():
