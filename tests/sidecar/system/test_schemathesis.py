@@ -44,10 +44,19 @@ SCHEMA = schemathesis.openapi.from_dict(load_openapi())
 ROOT = Path(__file__).resolve().parents[3]
 
 
+SECRET_PREFIX = PREFIX + "secret-"  # what POST /system/secrets makes is confined too
+
+
 def _remove_ours(dc) -> None:  # type: ignore[no-untyped-def]
     for service in dc.services.list():
         if service.name.startswith(PREFIX):
             service.remove()
+    for secret in dc.secrets.list():
+        if secret.name.startswith(SECRET_PREFIX):
+            try:
+                secret.remove()
+            except Exception:  # still referenced by a service going away
+                time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +71,12 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     token = "rlfz-token-0123456789abcdef"
     (secrets / "token").write_text(token)
     gate_port, port = free_port(), None
-    with engine_gate(gate_port, NETWORK, images=f"swarmfaas/{PREFIX}*", token=token) as gate:
+    with engine_gate(gate_port, NETWORK, images=f"swarmfaas/{PREFIX}*", token=token,
+                     env={"SYSTEM_SECRET_PREFIX": SECRET_PREFIX}) as gate:
         port = free_port()
         env = {**os.environ, "FUNCTIONS_NETWORK": NETWORK, "SIDECAR_PORT": str(port),
                "SYSTEM_SERVICE_PREFIX": PREFIX, "SYSTEM_IMAGE_ALLOWLIST": f"swarmfaas/{PREFIX}*",
+               "SYSTEM_SECRET_PREFIX": SECRET_PREFIX,
                "SYSTEM_AUTH_USER_FILE": str(secrets / "user"),
                "SYSTEM_AUTH_PASSWORD_FILE": str(secrets / "password"),
                "DOCKER_HOST": gate, "ENGINE_GATE_TOKEN_FILE": str(secrets / "token"),
