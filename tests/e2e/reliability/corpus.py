@@ -18,7 +18,7 @@ mode, `cat`), `webhookstash` (GitHub-signed) and the Alexa skill.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 RESET = "reset"  # HTTP/2 RST_STREAM on the request's stream
 GOAWAY = "goaway"  # HTTP/2 GOAWAY on the connection
@@ -50,7 +50,6 @@ class Case:
     h2_raw: bytes = b""  # raw frames after the request (or alone)
     slow: Slow | None = None
     full_only: bool = False  # only in the full form (RELIABILITY_FULL=1): long waits
-    tags: tuple[str, ...] = field(default=())
 
     @property
     def protocol(self) -> str:
