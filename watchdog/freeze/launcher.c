@@ -217,9 +217,12 @@ int main(int argc, char **argv) {
             die("bad bundle entry");
         }
         int is_loader = !strcmp(e.path, "ld.so");
-        int fd = memfd_create(e.path, is_loader ? MFD_CLOEXEC : 0);
+        int fd = memfd_create(e.path, MFD_ALLOW_SEALING | (is_loader ? MFD_CLOEXEC : 0));
         if (fd < 0) die("memfd_create");
         copy_out(self, fd, e.size, e.path);
+        /* Sealed: no one (not the function, the same user) can change the code. */
+        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+            die("seal a memfd");
         char item[1100];
         if (is_loader) {
             loader = fd;
