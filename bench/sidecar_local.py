@@ -82,7 +82,10 @@ def serve_sidecar(port: int, watchdog_port: int, source: str = "") -> None:
     table = RoutingTable(functions=MappingProxyType({"hop": spec}), built_at=time.time(),
                          generation=1)
     config = load_config({"FUNCTIONS_NETWORK": "n", "SIDECAR_PORT": str(port),
-                          "FAST_PATH": os.environ.get("FAST_PATH", "true")})
+                          "FAST_PATH": os.environ.get("FAST_PATH", "true"),
+                          # bench/async_local.py: the broker of /async-function
+                          **({"QUEUE_URL": os.environ["BENCH_QUEUE_URL"]}
+                             if os.environ.get("BENCH_QUEUE_URL") else {})})
     app = app_module.SidecarApp("sidecar_local_bench")
     if os.environ.get("SIDECAR_UVLOOP") == "false":
         app.config.USE_UVLOOP = False  # asyncio's own loop, for comparison

@@ -8,8 +8,9 @@ worker delivered (docs/webhooks.md).
   ``GET /fix/<key>``; each test uses a key of its own.
 - anything else: recorded, answered with the record.
 
-Records live in $PROBE_DIR (the container's /tmp tmpfs): one replica, kept
-until the task is replaced; enough for the end-to-end tests.
+Records live in $PROBE_DIR (the container's /tmp tmpfs) of one task, kept
+until it is replaced: stack.yml keeps the function at one replica
+(swarmfaas.scale.max), enough for the end-to-end tests.
 """
 
 import hashlib

@@ -36,6 +36,7 @@ from .message import (
     call_subject,
     dead_subject,
     decode,
+    dedup_id,
     encode,
 )
 
@@ -101,7 +102,7 @@ class Broker:
         try:
             ack = await js.publish(call_subject(call.function), encode(call),
                                    timeout=self.timeout, stream=CALLS_STREAM,
-                                   headers={"Nats-Msg-Id": msg_id or call.call_id})
+                                   headers={"Nats-Msg-Id": msg_id or dedup_id(call)})
         except (NatsError, TimeoutError) as exc:
             raise BrokerUnavailable(f"storing call {call.call_id}: {exc!r}") from None
         return ack.seq

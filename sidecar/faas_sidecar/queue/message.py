@@ -7,6 +7,7 @@ re-encoded, so what the function gets is byte for byte what was sent.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -58,6 +59,17 @@ class StoredCall:
 def stored_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     """The request's headers worth keeping: not the ones a hop owns."""
     return tuple((k, v) for k, v in headers if k.lower() not in NOT_STORED)
+
+
+def dedup_id(call: StoredCall) -> str:
+    """The broker's de-duplication id (``Nats-Msg-Id``): the same request with
+    the same call id, sent again within the broker's window (2 min), is stored
+    once; another request that reuses a call id is not mistaken for it."""
+    digest = hashlib.sha256()
+    for part in (call.function, call.method, call.path, call.query):
+        digest.update(part.encode() + b"\0")
+    digest.update(call.body)
+    return f"{call.call_id}:{digest.hexdigest()[:32]}"
 
 
 def call_subject(function: str) -> str:

@@ -11,6 +11,7 @@ from faas_sidecar.queue.message import (
     MessageError,
     StoredCall,
     decode,
+    dedup_id,
     encode,
     stored_headers,
 )
@@ -71,3 +72,17 @@ def test_stored_headers_leave_out_what_a_hop_owns(headers, kept):
 def test_header_lookup_ignores_case():
     assert call(headers=(("X-Callback-Url", "u"),)).header("x-callback-url") == "u"
     assert call().header("x-nothing") is None
+
+
+@pytest.mark.parametrize(("other", "same"), [
+    (call(), True),
+    (call(enqueued_at=99.0, headers=()), True),   # sent again: stored once
+    (call(body=b"hellO"), False),                 # a call id reused for another request
+    (call(path="/a/c"), False),
+    (call(query="x=2"), False),
+    (call(method="PUT"), False),
+    (call(function="other"), False),
+    (call(call_id="c-2"), False),
+])
+def test_the_dedup_id_is_the_same_only_for_the_same_request(other, same):
+    assert (dedup_id(other) == dedup_id(call())) is same

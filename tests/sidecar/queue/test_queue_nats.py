@@ -395,3 +395,13 @@ async def test_the_queue_depth_and_the_oldest_age_by_function(sidecar):
     found = await sidecar.proxy.queue.oldest()  # no worker runs: all still stored
     assert {name: count for name, (count, _age) in found.items()} == {"rec": 3, "failing": 1}
     assert 0.2 <= found["rec"][1] < 10
+
+
+async def test_a_resent_call_is_stored_once_and_a_reused_call_id_is_not_lost(
+        sidecar, worker, recorder):
+    for body in (b"same", b"same", b"other"):
+        accepted(await sidecar.post("/async-function/rec/d", content=body,
+                                    headers={"X-Call-Id": "resent-1"}))
+    await until(lambda: len(recorder.calls("resent-1")) >= 2)
+    await asyncio.sleep(0.5)
+    assert sorted(s.body for s in recorder.calls("resent-1")) == [b"other", b"same"]
