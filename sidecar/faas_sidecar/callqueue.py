@@ -23,7 +23,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from .labels import DEFAULT_QUEUE_LENGTH, DEFAULT_QUEUE_WAIT, QUEUE_LENGTH, QUEUE_WAIT, LabelError
+from .labels import (
+    DEFAULT_QUEUE_LENGTH,
+    DEFAULT_QUEUE_WAIT,
+    QUEUE_LENGTH,
+    QUEUE_WAIT,
+    LabelError,
+    is_decimal,
+)
 
 # The watchdog's setting (watchdog/fwatchdog/config.py), read from the service's
 # environment: one setting for the user, the same number for both.
@@ -63,7 +70,7 @@ def parse_queue(labels: Mapping[str, str], env: Sequence[str] | None) -> QueueBo
     if raw is None or not raw.strip():
         return None
     raw = raw.strip()
-    if not raw.isdigit():
+    if not is_decimal(raw):
         raise LabelError(f"{MAX_INFLIGHT_ENV}={raw!r} in the service's environment: "
                          "expected a whole number (0: no limit)")
     limit = int(raw)
@@ -76,7 +83,7 @@ def _length(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_QUEUE_LENGTH
     raw = raw.strip()
-    if not raw.isdigit() or int(raw) > MAX_QUEUE_LENGTH:
+    if not is_decimal(raw) or int(raw) > MAX_QUEUE_LENGTH:
         raise LabelError(f"{QUEUE_LENGTH}={raw!r}: expected an integer in "
                          f"[0, {MAX_QUEUE_LENGTH}]")
     return int(raw)

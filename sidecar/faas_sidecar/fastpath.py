@@ -117,7 +117,9 @@ def parse_head(head: bytes) -> Plain | None:
                 if lower in HAND_OVER_FIELDS:
                     return None
                 if lower == "content-length":
-                    if not value.isdigit() or (body_length >= 0 and int(value) != body_length):
+                    # isascii: "²" passes isdigit() and int() refuses it
+                    if (not (value.isascii() and value.isdigit())
+                            or (body_length >= 0 and int(value) != body_length)):
                         return None
                     body_length = int(value)
                     if body_length > FAST_BODY_LIMIT:

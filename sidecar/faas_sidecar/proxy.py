@@ -57,6 +57,7 @@ from .errors import (
     webhook_secret_unavailable,
 )
 from .headers import request_headers, response_headers
+from .labels import is_decimal
 from .model import FunctionSpec, Replica, RoutingTable
 from .queue.callback import callback_refusal
 from .queue.message import CALLBACK_HEADER, DELIVERY_HEADER, StoredCall, stored_headers
@@ -889,4 +890,4 @@ def _request_head(method: str, path: str, query: str, headers: Iterable[tuple[st
 def _small_body_coming(conn: Connection) -> bool:
     """The rest of a body of declared length, at most SMALL_BODY, is still to come."""
     length = _header(conn.headers, "content-length")
-    return length is not None and length.isdigit() and int(length) <= SMALL_BODY
+    return length is not None and is_decimal(length) and int(length) <= SMALL_BODY

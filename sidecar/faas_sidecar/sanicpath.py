@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sanic import HTTPResponse, Request
 
 from .headers import call_id_for
+from .labels import is_decimal
 from .routing import FUNCTION_HEADER, resolve
 
 if TYPE_CHECKING:
@@ -117,10 +118,10 @@ class RequestBody:
             body = request.body or b""
             return body, None, len(body)
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) <= self._limit:
+        if length is not None and is_decimal(length) and int(length) <= self._limit:
             await request.receive_body()
             return request.body, None, len(request.body)
-        return None, _chunks(request), int(length) if length is not None and length.isdigit() \
+        return None, _chunks(request), int(length) if length is not None and is_decimal(length) \
             else None
 
 

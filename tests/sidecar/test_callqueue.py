@@ -40,6 +40,8 @@ def test_parse_queue(labels, env, want):
 @pytest.mark.parametrize(("labels", "env", "names"), [
     ({}, ["max_inflight=four"], "max_inflight"),
     ({}, ["max_inflight=-1"], "max_inflight"),
+    ({}, ["max_inflight=\u00b2"], "max_inflight"),  # isdigit() but not int()
+    ({"swarmfaas.queue.length": "\u00b2"}, ["max_inflight=1"], "swarmfaas.queue.length"),
     ({"swarmfaas.queue.length": "-1"}, ["max_inflight=1"], "swarmfaas.queue.length"),
     ({"swarmfaas.queue.length": "many"}, None, "swarmfaas.queue.length"),
     ({"swarmfaas.queue.length": "100001"}, ["max_inflight=1"], "swarmfaas.queue.length"),
