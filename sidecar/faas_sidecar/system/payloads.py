@@ -20,6 +20,7 @@ from faas_sidecar.allowlist import allowed
 from faas_sidecar.errors import invalid_request
 from faas_sidecar.labels import is_valid_name
 from faas_sidecar.routing import check_namespace
+from faas_sidecar.scaler.labels import ScaleLabelError, parse_scale_labels
 
 # A simplified Docker image reference: [host[:port]/]path[:tag][@sha256:digest]
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -161,6 +162,22 @@ def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
         read_only_root=read_only,
         initial_replicas=int(labels.get(keys.SCALE_MIN, keys.DEFAULT_SCALE_MIN)),
     )
+
+
+def check_scale_bounds(scale: ScaleRequest, labels: Mapping[str, str]) -> None:
+    """400 when a hand scaling leaves the function's own scaling bounds
+    (``swarmfaas.scale.min``/``.max`` or OpenFaaS's names): the scaler would
+    only undo it. 0 is always allowed: a function stopped by hand."""
+    if scale.replicas == 0:
+        return
+    try:
+        bounds = parse_scale_labels(labels)
+    except ScaleLabelError:
+        return  # the scaler leaves such a function alone, and so does this check
+    if not bounds.min <= scale.replicas <= bounds.max:
+        raise invalid_request(
+            f"replicas {scale.replicas} is outside the function's scaling bounds "
+            f"{bounds.min}-{bounds.max} (swarmfaas.scale.min/max); 0 stops it")
 
 
 def parse_scale_request(name: str, doc: Any, *, max_replicas: int) -> ScaleRequest:

@@ -32,6 +32,7 @@ from .deadletters import setup_dead_letters
 from .logs import FrameReader, log_entry, ndjson, parse_log_query
 from .payloads import (
     Deployment,
+    check_scale_bounds,
     parse_delete_request,
     parse_deployment,
     parse_json_body,
@@ -201,6 +202,8 @@ def setup_system_api(app: Sanic, config: SystemApiConfig) -> None:
     async def scale_function(request: Request, name: str) -> HTTPResponse:
         scale = parse_scale_request(name, parse_json_body(request.body),
                                     max_replicas=config.max_replicas)
+        service = await admin(request).get_function(scale.name)
+        check_scale_bounds(scale, (service.get("Spec") or {}).get("Labels") or {})
         await _mutation(metrics, "scale", admin(request).scale(scale.name, scale.replicas))
         return empty(status=202)
 

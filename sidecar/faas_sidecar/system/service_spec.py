@@ -24,6 +24,7 @@ from docker.types import (
 
 from faas_sidecar import labels as keys
 from faas_sidecar.labels import ANNOTATION_PREFIX
+from faas_sidecar.scaler.labels import ScaleLabelError, parse_scale_labels
 from faas_sidecar.schedule import parse_schedule, ticks_after
 from faas_sidecar.spec import function_name, is_function
 
@@ -180,6 +181,17 @@ def schedule_status(labels: Mapping[str, str], now: datetime) -> dict[str, Any] 
                          for t in ticks_after(schedule, now, NEXT_RUNS)]}
 
 
+def scaling_status(labels: Mapping[str, str]) -> dict[str, Any]:
+    """The scaler's reading of a function's labels (docs/scaling.md), or why
+    it cannot read them (it then leaves the function alone)."""
+    try:
+        spec = parse_scale_labels(labels)
+    except ScaleLabelError as exc:
+        return {"error": str(exc)}
+    return {"min": spec.min, "max": spec.max, "type": spec.type.value,
+            "target": spec.target, "zero": spec.zero, "zeroDuration": spec.zero_duration}
+
+
 def function_status(service: Mapping[str, Any], *, available: int,
                     invocations: int | None = None,
                     now: datetime | None = None) -> dict[str, Any]:
@@ -206,6 +218,7 @@ def function_status(service: Mapping[str, Any], *, available: int,
         "readOnlyRootFilesystem": bool(container.get("ReadOnly", False)),
         "replicas": replicas if replicas is not None else available,
         "availableReplicas": available,
+        "scaling": scaling_status(all_labels),
     }
     if "fprocess" in env:
         status["envProcess"] = env["fprocess"]

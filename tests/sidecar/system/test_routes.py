@@ -42,7 +42,8 @@ SERVICE = {
     "CreatedAt": "2026-11-27T00:00:00.5Z",
     "Spec": {
         "Name": "faas_echo",
-        "Labels": {"swarmfaas.function": "true", "com.docker.stack.namespace": "faas"},
+        "Labels": {"swarmfaas.function": "true", "com.docker.stack.namespace": "faas",
+                   "swarmfaas.scale.min": "2", "swarmfaas.scale.max": "5"},
         "Mode": {"Replicated": {"Replicas": 3}},
         "TaskTemplate": {"ContainerSpec": {"Image": "swarmfaas/fn-echo:1",
                                            "Env": ["fprocess=cat"]}},
@@ -231,6 +232,9 @@ async def test_a_service_missing_from_the_table_has_no_available_replicas(secret
     ("POST", "/system/scale-function/echo", b'{"serviceName": "x", "replicas": 1}', 400,
      "invalid_request"),
     ("POST", "/system/scale-function/nope", b'{"replicas": 1}', 404, "function_not_found"),
+    # outside the function's own bounds (swarmfaas.scale.min 2, max 5): the scaler would undo it
+    ("POST", "/system/scale-function/echo", b'{"replicas": 1}', 400, "invalid_request"),
+    ("POST", "/system/scale-function/echo", b'{"replicas": 6}', 400, "invalid_request"),
 ])
 async def test_errors_are_platform_json_and_documented(app, method, path, body, status, code):
     async with serving(app) as client:
@@ -251,6 +255,7 @@ async def test_errors_are_platform_json_and_documented(app, method, path, body, 
     ("PUT", "/system/functions", b'{"service": "echo", "image": "swarmfaas/hi:2"}', "update"),
     ("DELETE", "/system/functions", b'{"functionName": "echo"}', "remove"),
     ("POST", "/system/scale-function/echo", b'{"serviceName": "echo", "replicas": 0}', "scale"),
+    ("POST", "/system/scale-function/echo", b'{"replicas": 5}', "scale"),  # within its bounds
 ])
 async def test_mutations_reach_the_adapter_and_answer_202(app, method, path, body, call):
     async with serving(app) as client:

@@ -211,6 +211,8 @@ def test_function_status_of_a_full_service():
         "limits": {"memory": "134217728", "cpu": "0.5"},
         "requests": {"memory": "67108864"},
         "invocationCount": 7,
+        "scaling": {"min": 1, "max": 20, "type": "inflight", "target": 4.0, "zero": False,
+                    "zeroDuration": 300.0},
     }
     assert "hide=me" not in repr(status)  # env values are not exposed
 
@@ -245,3 +247,23 @@ def test_a_scheduled_function_shows_its_next_runs(labels, want):
         assert "swarmfaas.schedule" in status["schedule"]["error"]
     else:
         assert status["schedule"] == want
+
+
+@pytest.mark.parametrize(("labels", "want"), [
+    ({"swarmfaas.scale.min": "2", "swarmfaas.scale.max": "8", "swarmfaas.scale.type": "rps",
+      "swarmfaas.scale.zero": "true", "swarmfaas.scale.zero_duration": "15m"},
+     {"min": 2, "max": 8, "type": "rps", "target": 50.0, "zero": True, "zeroDuration": 900.0}),
+    ({"com.openfaas.scale.max": "3"},  # OpenFaaS's names where ours are absent
+     {"min": 1, "max": 3, "type": "inflight", "target": 4.0, "zero": False,
+      "zeroDuration": 300.0}),
+])
+def test_a_function_shows_its_scaling_bounds(labels, want):
+    status = function_status(service(labels={"swarmfaas.function": "true", **labels}),
+                             available=1)
+    assert status["scaling"] == want
+
+
+def test_bad_scaling_labels_are_shown_not_raised():
+    status = function_status(service(labels={"swarmfaas.function": "true",
+                                             "swarmfaas.scale.max": "many"}), available=1)
+    assert "swarmfaas.scale.max" in status["scaling"]["error"]
