@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
 
-.PHONY: help up down test unit e2e lint engine build bench venv cluster cluster-down cluster-status cluster-up cluster-test
+.PHONY: help up down test unit e2e lint engine build bench venv reliability cluster cluster-down cluster-status cluster-up cluster-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ engine: ## install/start Docker and make this node a swarm manager
 
 build: engine ## build wheels and images
 	@bash scripts/build.sh
+
+reliability: ## hostile input, fuzzing and the secrets check against the stack make up deployed
+	@bash scripts/reliability.sh
 
 bench: ## run the benchmarks (see docs/benchmarks.md)
 	@bash scripts/bench.sh

@@ -18,6 +18,13 @@ Resource names, the host port and the image tags are options, so two helpers
 sharing the Docker daemon do not collide (--prefix sh-hop --port 18801).
 SC_SIDECAR_IMAGE names a prebuilt sidecar image; SC_MOUNT_SOURCE=1 mounts the
 working tree's package over the image's.
+
+``--baseline-source DIR`` adds a fourth side, "base": a second sidecar from the
+same image with the ``sidecar/faas_sidecar`` package of another checkout (e.g.
+main's) mounted, in front of the same function, alternating in the same
+rounds: the cost of a change to the sidecar as a paired ratio (sidecar/base).
+``--fn-env max_inflight=1000`` gives the function a concurrency limit that
+c=32 never reaches: the sidecar's queue is on but never used (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ sys.path.insert(0, str(ROOT / "tests" / "sidecar"))
 from cpu import TICK, container_cpu_ns, machine_times  # noqa: E402
 from report import write_json  # noqa: E402
 from sidecar_swarm import (  # noqa: E402
+    SITE_PACKAGES,
     WRK_IMAGE,
     build_images,
     build_wrk_image,
@@ -60,13 +68,15 @@ FN_IMAGE = "sc-hopfn:test"
 
 
 NGINX = f"{PREFIX}-nginx"
+BASE = f"{PREFIX}-base"
 
 
 def use_prefix(prefix: str, port: int, fn_image: str) -> None:
-    global PORT, PREFIX, NETWORK, SIDECAR, FUNCTION, WRK, FN_IMAGE, NGINX
+    global PORT, PREFIX, NETWORK, SIDECAR, FUNCTION, WRK, FN_IMAGE, NGINX, BASE
     PORT, PREFIX, FN_IMAGE = port, prefix, fn_image
     NETWORK, SIDECAR = f"{prefix}-net", f"{prefix}-sidecar"
     FUNCTION, WRK, NGINX = f"{prefix}-fn", f"{prefix}-wrk", f"{prefix}-nginx"
+    BASE = f"{prefix}-base"
 WATCHDOG_IMAGE = os.environ.get("SC_WATCHDOG_IMAGE", "swarmfaas/watchdog:dev")
 NGINX_IMAGE = os.environ.get("SC_NGINX_IMAGE", "swarmfaas/nginx:dev")
 # The reference proxy: as close to the sidecar's job as nginx gets (one worker,
@@ -111,8 +121,9 @@ def answers(url: str) -> bool:
     return r["rps"] > 0 and not r["socket_errors"] and not r["non_2xx"]
 
 
-def setup(workers: int, build: bool, env: dict[str, str] | None = None) -> dict[str, str]:
-    """Start everything; the URL of each side: direct, sidecar, nginx."""
+def setup(workers: int, build: bool, env: dict[str, str] | None = None,
+          fn_env: dict[str, str] | None = None, baseline: Path | None = None) -> dict[str, str]:
+    """Start everything; the URL of each side: direct, sidecar, nginx (and base)."""
     if build:
         build_images()
         build_wrk_image()
@@ -124,16 +135,26 @@ def setup(workers: int, build: bool, env: dict[str, str] | None = None) -> dict[
                str(ROOT / "tests/sidecar/images/hopfn"), timeout=600)
     teardown()
     docker("network", "create", "--driver", "overlay", "--attachable", NETWORK)
-    create_function(FUNCTION, NETWORK, image=FN_IMAGE, env={"healthcheck_interval": "1s"},
+    create_function(FUNCTION, NETWORK, image=FN_IMAGE,
+                    env={"healthcheck_interval": "1s", **(fn_env or {})},
                     extra=["--health-interval", "1s", "--health-timeout", "10s",
                            "--health-retries", "10"])
     start_sidecar(SIDECAR, NETWORK, PORT, docker_dir="/var/run",
                   env={"SIDECAR_WORKERS": str(workers), **(env or {})})
+    if baseline is not None:
+        package = baseline.resolve() / "sidecar" / "faas_sidecar"
+        start_sidecar(BASE, NETWORK, PORT + 1, docker_dir="/var/run", mount_source=False,
+                      env={"SIDECAR_WORKERS": str(workers), **(env or {})},
+                      extra=["--mount", f"type=bind,src={package},dst={SITE_PACKAGES},ro"])
     docker("run", "-d", "--name", WRK, "--network", NETWORK, WRK_IMAGE)
     client = httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=10)
     wait_until(lambda: client.get(f"/function/{FUNCTION}").status_code == 200, 120,
                "function routable through the sidecar", interval=0.2)
     client.close()
+    if baseline is not None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{PORT + 1}", timeout=10) as base:
+            wait_until(lambda: base.get(f"/function/{FUNCTION}").status_code == 200, 120,
+                       "function routable through the baseline sidecar", interval=0.2)
     (fn_ip,) = task_ips(FUNCTION, NETWORK)
     (sidecar_ip,) = task_ips(SIDECAR, NETWORK)
     docker("run", "-d", "--name", NGINX, "--network", NETWORK, "--env",
@@ -145,6 +166,9 @@ def setup(workers: int, build: bool, env: dict[str, str] | None = None) -> dict[
     sides = {"direct": f"http://{fn_ip}:8080/",
              "sidecar": f"http://{sidecar_ip}:8080/function/{FUNCTION}/",
              "nginx": f"http://{nginx_ip.strip()}:8080/"}
+    if baseline is not None:
+        (base_ip,) = task_ips(BASE, NETWORK)
+        sides["base"] = f"http://{base_ip}:8080/function/{FUNCTION}/"
     wait_until(lambda: answers(sides["nginx"]), 30, "nginx answering on the overlay",
                interval=0.5)
     return sides
@@ -155,14 +179,17 @@ def container_ids() -> dict[str, str]:
     def task_container(service: str) -> str:
         return docker("ps", "-q", "--no-trunc", "--filter",
                       f"label=com.docker.swarm.service.name={service}").split()[0]
-    return {"sidecar": task_container(SIDECAR), "function": task_container(FUNCTION),
-            "nginx": docker("inspect", "-f", "{{.Id}}", NGINX),
-            "wrk": docker("inspect", "-f", "{{.Id}}", WRK)}
+    ids = {"sidecar": task_container(SIDECAR), "function": task_container(FUNCTION),
+           "nginx": docker("inspect", "-f", "{{.Id}}", NGINX),
+           "wrk": docker("inspect", "-f", "{{.Id}}", WRK)}
+    if docker("service", "ls", "-q", "--filter", f"name={BASE}"):
+        ids["base"] = task_container(BASE)
+    return ids
 
 
 def teardown() -> None:
     docker("rm", "-f", WRK, NGINX, check=False)
-    remove(SIDECAR, FUNCTION)
+    remove(SIDECAR, BASE, FUNCTION)
     for _ in range(20):
         if not docker("network", "ls", "-q", "--filter", f"name=^{NETWORK}$", check=False):
             return
@@ -195,6 +222,12 @@ def summarize(rounds: dict[str, list[dict[str, float]]]) -> dict:
         nginx_ratio=median(n, "rps") / median(d, "rps"),
         sidecar_vs_nginx=statistics.median(
             b["rps"] / a["rps"] for a, b in zip(n, s, strict=True)))
+    if "base" in rounds:
+        base_ratios = [b["rps"] / a["rps"] for a, b in zip(rounds["base"], s, strict=True)]
+        summary.update(base_round_ratios=base_ratios,
+                       sidecar_vs_base=statistics.median(base_ratios),
+                       added_p50_vs_base_ms=median(s, "p50_ms") - median(rounds["base"],
+                                                                         "p50_ms"))
     return summary
 
 
@@ -209,17 +242,27 @@ def main() -> int:
     parser.add_argument("--fn-image", default=FN_IMAGE, help="tag of the function image")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting of the sidecar, e.g. FAST_PATH=false")
+    parser.add_argument("--fn-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting of the function's watchdog, e.g. max_inflight=1000")
+    parser.add_argument("--baseline-source", type=Path, metavar="DIR",
+                        help="a checkout whose sidecar package runs as the side 'base'")
     parser.add_argument("--pin", action="store_true",
                         help="the proxies (sidecar, nginx) on CPU 1, wrk and the function "
                              "on CPU 0: a proxy with a core of its own, as on another node")
     args = parser.parse_args()
     sidecar_env = dict(item.split("=", 1) for item in args.env)
+    fn_env = dict(item.split("=", 1) for item in args.fn_env)
     use_prefix(args.prefix, args.port, args.fn_image)
     why = swarm_ready()
     if why:
         print(f"cannot run: {why}", file=sys.stderr)
         return 2
-    urls = setup(args.workers, not args.no_build, sidecar_env)
+    try:
+        urls = setup(args.workers, not args.no_build, sidecar_env, fn_env,
+                     args.baseline_source)
+    except BaseException:
+        teardown()  # what setup started before it failed
+        raise
     results: dict[str, dict[str, list[dict[str, float]]]] = {
         str(c): {side: [] for side in urls} for c in (1, 32)}
     try:
@@ -275,6 +318,10 @@ def main() -> int:
               f"{s['median_round_ratio']:.2f}), added p50 {s['added_p50_ms']:.3f} ms | "
               f"nginx/direct {s['nginx_ratio']:.2f}x | sidecar/nginx "
               f"{s['sidecar_vs_nginx']:.2f}x")
+        if "sidecar_vs_base" in s:
+            print(f"        sidecar/base {s['sidecar_vs_base']:.3f}x (median of per-round "
+                  f"{', '.join(f'{r:.3f}' for r in s['base_round_ratios'])}), added p50 "
+                  f"vs base {s['added_p50_vs_base_ms']:.3f} ms")
     print("  CPU per request at c=32 (us, medians; a container idle on that side shows ~0): "
           + " | ".join(f"{side}: " + ", ".join(
               f"{k} {v:.0f}" for k, v in summary["32"][side]["cpu_us"].items())
@@ -286,7 +333,8 @@ def main() -> int:
     print(f"  target: added p50 at c=1 < 0.5 ms -> {summary['1']['added_p50_ms']:.3f} ms; "
           f"ratio at c=32 >= 0.5 -> {summary['32']['throughput_ratio']:.2f}")
     write_json(f"sidecar_hop-w{args.workers}", {
-        "workers": args.workers, "settings": sidecar_env, "loadavg": os.getloadavg(),
+        "workers": args.workers, "settings": sidecar_env, "function_settings": fn_env,
+        "baseline_source": str(args.baseline_source or ""), "loadavg": os.getloadavg(),
         "pinned": PINNED if args.pin else None,
         "rounds": results, "summary": summary})
     return 0

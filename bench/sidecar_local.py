@@ -14,6 +14,16 @@ the servers were preempted (involuntary context switches).
     FAST_PATH=false .venv/bin/python bench/sidecar_local.py   # Sanic's request cycle only
     SIDECAR_UVLOOP=false .venv/bin/python bench/sidecar_local.py   # asyncio's loop
 
+``--baseline-source DIR`` adds the side "base": a second sidecar process
+running another checkout's ``sidecar/faas_sidecar`` (e.g. main's, from
+``git archive``) in front of the same watchdog, alternating in the same rounds;
+the summary gives sidecar/base per round. ``--max-inflight N`` gives the
+function a concurrency limit (the sidecar's queue, docs/scaling.md) that the
+load never reaches, in the checkouts that know it: the queue's cost when it is
+on but never used. The two places are not equal on a loaded machine (with the
+same code in both, sidecar/base was 0.58x at c=32 in one run): measure both
+ways, ``--sidecar-source`` naming the checkout in the first place.
+
 The swarm benchmark (bench/sidecar_hop.py) gives the figures of record.
 """
 
@@ -42,9 +52,12 @@ UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def serve_sidecar(port: int, watchdog_port: int) -> None:
-    """The sidecar's pieces (errors, metrics, proxy, routes) with a fixed table."""
-    sys.path.insert(0, str(ROOT / "sidecar"))
+def serve_sidecar(port: int, watchdog_port: int, source: str = "") -> None:
+    """The sidecar's pieces (errors, metrics, proxy, routes) with a fixed table,
+    from ``source``'s sidecar package (default: this checkout's)."""
+    sys.path.insert(0, str(Path(source or ROOT) / "sidecar"))
+    import dataclasses
+
     from faas_sidecar import app as app_module
     from faas_sidecar.config import load_config
     from faas_sidecar.model import FunctionSpec, Replica, RoutingTable
@@ -62,10 +75,17 @@ def serve_sidecar(port: int, watchdog_port: int) -> None:
     spec = FunctionSpec(name="hop", service_id="hop", service_name="hop", image="i",
                         timeout=60.0, desired_replicas=1,
                         replicas=(Replica("hop1", "127.0.0.1", watchdog_port),))
+    limit = int(os.environ.get("SC_BENCH_MAX_INFLIGHT", "0"))
+    if limit and "queue" in {f.name for f in dataclasses.fields(FunctionSpec)}:
+        from faas_sidecar.callqueue import QueueBounds
+        spec = dataclasses.replace(spec, queue=QueueBounds(limit))
     table = RoutingTable(functions=MappingProxyType({"hop": spec}), built_at=time.time(),
                          generation=1)
     config = load_config({"FUNCTIONS_NETWORK": "n", "SIDECAR_PORT": str(port),
-                          "FAST_PATH": os.environ.get("FAST_PATH", "true")})
+                          "FAST_PATH": os.environ.get("FAST_PATH", "true"),
+                          # bench/async_local.py: the broker of /async-function
+                          **({"QUEUE_URL": os.environ["BENCH_QUEUE_URL"]}
+                             if os.environ.get("BENCH_QUEUE_URL") else {})})
     app = app_module.SidecarApp("sidecar_local_bench")
     if os.environ.get("SIDECAR_UVLOOP") == "false":
         app.config.USE_UVLOOP = False  # asyncio's own loop, for comparison
@@ -136,12 +156,22 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=4)
     parser.add_argument("--port", type=int, default=18810, help="first of 3 ports")
-    parser.add_argument("--serve-sidecar", nargs=2, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline-source", metavar="DIR", default="",
+                        help="a checkout whose sidecar package runs as the side 'base'")
+    parser.add_argument("--sidecar-source", metavar="DIR", default="",
+                        help="the checkout whose sidecar package runs as the side 'sidecar' "
+                             "(default: this one); swap the two to cancel a bias of place")
+    parser.add_argument("--max-inflight", type=int, default=0,
+                        help="the function's max_inflight as the sidecar sees it (0: none)")
+    parser.add_argument("--serve-sidecar", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sidecar:
-        serve_sidecar(*args.serve_sidecar)
+        port, wd, source = args.serve_sidecar
+        serve_sidecar(int(port), int(wd), source)
         return 0
     tiny_port, wd_port, sc_port = args.port, args.port + 1, args.port + 2
+    base_port = args.port + 3
+    os.environ["SC_BENCH_MAX_INFLIGHT"] = str(args.max_inflight)
     # SC_WATCHDOG_PATH: a directory holding the fwatchdog package (e.g. a
     # pinned commit's), when the working tree's is mid-edit.
     wd_path = os.environ.get("SC_WATCHDOG_PATH", str(ROOT / "watchdog"))
@@ -151,22 +181,29 @@ def main() -> int:
     procs = [subprocess.Popen([sys.executable, "-m", "fwatchdog"], env=wd_env,
                               stdout=subprocess.DEVNULL)]
     procs.append(subprocess.Popen([sys.executable, __file__, "--serve-sidecar", str(sc_port),
-                                   str(wd_port)]))
+                                   str(wd_port), args.sidecar_source]))
+    if args.baseline_source:
+        procs.append(subprocess.Popen([sys.executable, __file__, "--serve-sidecar",
+                                       str(base_port), str(wd_port), args.baseline_source]))
     try:
         wait_port(wd_port, timeout=15)
         wait_port(sc_port, timeout=15)
         wd_pids = [procs[0].pid, *children(procs[0].pid)]  # watchdog (+ tiny, + workers)
-        sc_pids = [procs[1].pid]
+        # both sidecars: the one a side does not use is idle (a fixed table)
+        sc_pids = [p.pid for p in procs[1:]]
         urls = {"direct": f"http://127.0.0.1:{wd_port}/",
                 "sidecar": f"http://127.0.0.1:{sc_port}/function/hop/"}
+        if args.baseline_source:
+            wait_port(base_port, timeout=15)
+            urls["base"] = f"http://127.0.0.1:{base_port}/function/hop/"
         for url in urls.values():
             wrk(url, 32, 1)
         results: dict[str, dict[str, list[dict[str, float]]]] = {
-            str(c): {"direct": [], "sidecar": []} for c in (1, 32)}
+            str(c): {side: [] for side in urls} for c in (1, 32)}
         for index in range(args.rounds):
             order = list(urls.items())
-            if index % 2:
-                order.reverse()
+            # rotate: no side always first, or always right after another
+            order = order[index % len(order):] + order[:index % len(order)]
             for connections in (1, 32):
                 for label, url in order:
                     before = (cpu_seconds(sc_pids), cpu_seconds(wd_pids),
@@ -209,6 +246,21 @@ def main() -> int:
         ratios = [b["rps"] / a["rps"] for a, b in zip(d, s, strict=True)]
         summary[connections] = {**med, "ratio": med["sidecar"]["rps"] / med["direct"]["rps"],
                                 "round_ratios": ratios}
+        if "base" in sides:
+            b = sides["base"]
+            base_ratios = [y["rps"] / x["rps"] for x, y in zip(b, s, strict=True)]
+            cpu = [y["sidecar_cpu_us"] / x["sidecar_cpu_us"] for x, y in zip(b, s, strict=True)]
+            summary[connections].update(
+                base=statistics.median(r["rps"] for r in b), base_round_ratios=base_ratios,
+                sidecar_vs_base=statistics.median(base_ratios),
+                base_cpu_us=statistics.median(r["sidecar_cpu_us"] for r in b),
+                cpu_vs_base=statistics.median(cpu))
+            print(f"  c={connections:>2}: base {summary[connections]['base']:7.0f} req/s | "
+                  f"sidecar/base {statistics.median(base_ratios):.3f}x (rounds "
+                  f"{', '.join(f'{x:.3f}' for x in base_ratios)}) | sidecar CPU/req "
+                  f"{med['sidecar']['sidecar_cpu_us']:.1f} us vs base "
+                  f"{summary[connections]['base_cpu_us']:.1f} us (per-round ratio median "
+                  f"{statistics.median(cpu):.3f})")
         print(f"  c={connections:>2}: direct {med['direct']['rps']:7.0f} req/s p50 "
               f"{med['direct']['p50_ms']:.3f} ms | sidecar {med['sidecar']['rps']:7.0f} req/s "
               f"p50 {med['sidecar']['p50_ms']:.3f} ms | ratio "

@@ -18,12 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = os.environ.get("BENCH_PYTHON", sys.executable)
 
 
-def start_watchdog(port: int, **env: str) -> subprocess.Popen:
+def start_watchdog(port: int, command: list[str] | None = None, **env: str) -> subprocess.Popen:
+    """The watchdog from this tree under PYTHON, or `command` (a zipapp, the binary)."""
     full = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT / "watchdog"),
             "port": str(port), "fwatchdog_host": "127.0.0.1",
             "TMPDIR": f"/tmp/wd-bench-{port}", **env}
     os.makedirs(full["TMPDIR"], exist_ok=True)
-    proc = subprocess.Popen([PYTHON, "-m", "fwatchdog"], env=full,
+    proc = subprocess.Popen(command or [PYTHON, "-m", "fwatchdog"], env=full,
                             stderr=subprocess.DEVNULL)
     wait_http(f"http://127.0.0.1:{port}/_/health", proc)
     return proc

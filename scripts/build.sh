@@ -12,7 +12,7 @@ bash "$ROOT/scripts/base-image.sh"
 
 # The tag is a hash of every build input, so a changed file gives a new tag and
 # `docker stack deploy` rolls the services that use it; nothing changed, no roll.
-sources=(pyproject.toml watchdog sidecar nginx certs functions schemas)
+sources=(pyproject.toml watchdog sidecar nginx certs functions schemas broker)
 if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   inputs=$(git ls-files -co --exclude-standard -- "${sources[@]}")
 else  # a tarball, not a checkout
@@ -61,6 +61,7 @@ build_image() { # name dockerfile
 build_image swarmfaas/watchdog watchdog/Dockerfile
 build_image swarmfaas/sidecar sidecar/Dockerfile
 build_image swarmfaas/nginx nginx/Dockerfile
+build_image swarmfaas/broker broker/Dockerfile
 [ -f certs/certbot/Dockerfile ] && build_image swarmfaas/certbot certs/certbot/Dockerfile
 for df in functions/*/Dockerfile; do
   fn=$(basename "$(dirname "$df")")

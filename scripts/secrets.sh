@@ -18,6 +18,9 @@ umask 077
 # The webhook secret of the webhookstash function (GitHub's scheme): put the
 # same value in the GitHub webhook's "Secret" field (docs/webhooks.md).
 [ -s "$state/github-webhook-secret" ] || head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$state/github-webhook-secret"
+# The queue worker's token: the sidecar takes a request carrying it as a
+# delivery of a stored call (no second enqueue, no second signature check).
+[ -s "$state/queue-token" ] || head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$state/queue-token"
 
 # The development certificate (a local CA and a cert for localhost).
 "$VENV/bin/python" "$ROOT/certs/dev_cert.py" "$state/certs" >/dev/null \
@@ -30,6 +33,7 @@ h() { cat "$@" | sha256sum | cut -c1-10; }
   echo "GATE_TOKEN_HASH=$(h "$state/engine-gate-token")"
   echo "SCALER_TOKEN_HASH=$(h "$state/engine-gate-scaler-token")"
   echo "WEBHOOK_SECRET_HASH=$(h "$state/github-webhook-secret")"
+  echo "QUEUE_TOKEN_HASH=$(h "$state/queue-token")"
   if [ -f "$state/certs/cert.pem" ]; then
     echo "CERT_HASH=$(h "$state/certs/cert.pem" "$state/certs/key.pem")"
   fi

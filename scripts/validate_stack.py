@@ -57,6 +57,12 @@ def _gate(env: Mapping[str, str]) -> object:
     return GateConfig.from_env(env)
 
 
+def _queue_worker(env: Mapping[str, str]) -> object:
+    from faas_sidecar.queue.config import WorkerConfig
+
+    return WorkerConfig.from_env(env)
+
+
 def _watchdog(env: Mapping[str, str]) -> object:
     from fwatchdog.config import Config
 
@@ -81,6 +87,8 @@ def loader_for(service: Mapping[str, Any]) -> tuple[str, Loader] | None:
     if repo == "certbot":
         return "certbot", _certbot
     if repo == "sidecar":
+        if "faas-queue-worker" in command:
+            return "queue worker", _queue_worker
         return ("engine gate", _gate) if "faas-engine-gate" in command else ("sidecar", _sidecar)
     return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from .errors import CliError, Exit
 
@@ -21,10 +22,24 @@ def pairs(values: tuple[str, ...], flag: str, sep: str = "=") -> list[tuple[str,
     return out
 
 
-def since(value: str) -> str:
-    """`--since`: a duration (10s, 5m, 2h, 1d) or an RFC 3339 time, passed on as given."""
-    if not value or _DURATION_RE.match(value) or re.match(r"^\d{4}-\d\d-\d\dT", value):
-        return value
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def since(value: str, now: datetime | None = None) -> str:
+    """`--since`: a duration (10s, 5m, 2h, 1d) before ``now``, or an RFC 3339 time;
+    the RFC 3339 time the API's `since` takes (a time without a zone is UTC)."""
+    if not value:
+        return ""
+    if duration := _DURATION_RE.match(value):
+        ago = timedelta(seconds=int(duration[1]) * _SECONDS[duration[2]])
+        return ((now or datetime.now(UTC)) - ago).isoformat(timespec="seconds")
+    if re.match(r"^\d{4}-\d\d-\d\dT", value):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
     raise CliError(f"--since {value!r} is neither a duration nor a time", Exit.USAGE,
                    "e.g. --since 10m or --since 2026-12-04T10:00:00Z")
 

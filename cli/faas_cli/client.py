@@ -121,10 +121,14 @@ class Client:
     def secrets(self) -> list[dict[str, Any]]:
         return self._json("GET", "/system/secrets", "list secrets", "secrets") or []
 
-    def secret_create(self, name: str, value: str) -> None:
+    def secret_create(self, name: str, value: bytes) -> None:
         # The value goes in the body only: never in a URL, a log or an error message.
         self._ok("POST", "/system/secrets", f"create secret {name}", "secrets",
-                 json={"name": name, "value": value})
+                 json=payload.secret(name, value))
+
+    def secret_update(self, name: str, value: bytes) -> None:
+        self._ok("PUT", "/system/secrets", f"update secret {name}", "secrets",
+                 json=payload.secret(name, value))
 
     def secret_remove(self, name: str) -> None:
         self._ok("DELETE", "/system/secrets", f"remove secret {name}", "secrets",

@@ -475,20 +475,56 @@ def secret() -> None:
     """Docker secrets for functions (/system/secrets)."""
 
 
-@secret.command("create")
-@click.argument("name")
-@click.option("--from-file", type=click.Path(dir_okay=False, exists=True),
-              help="Read the value from a file [default: stdin].")
-@gateway_options
-def secret_create(name: str, from_file: str | None, gw_flags: dict[str, Any]) -> None:
-    """Create secret NAME from stdin or --from-file (never from a flag: shells keep history)."""
-    value = Path(from_file).read_text() if from_file else sys.stdin.read()
+def _secret_value(from_file: str | None) -> bytes:
+    """The value from --from-file or stdin, as bytes (binary files arrive intact)."""
+    value = Path(from_file).read_bytes() if from_file else sys.stdin.buffer.read()
     if not value:
         raise CliError("the secret's value is empty", Exit.USAGE,
                        "pipe it in (`faas secret create NAME < file`) or pass --from-file")
+    return value
+
+
+secret_file_option = click.option(
+    "--from-file", type=click.Path(dir_okay=False, exists=True),
+    help="Read the value from a file [default: stdin].")
+
+
+@secret.command("create")
+@click.argument("name")
+@secret_file_option
+@gateway_options
+@json_option
+def secret_create(name: str, from_file: str | None, gw_flags: dict[str, Any],
+                  as_json: bool) -> None:
+    """Create secret NAME from stdin or --from-file (never from a flag: shells keep history).
+
+    A function gets it with `secrets: [NAME]` in its stack file."""
+    value = _secret_value(from_file)
     with _client(gw_flags) as c:
         c.secret_create(name, value)
-    output.err.print(f"created secret {name}")
+    _secret_done(as_json, name, "created")
+
+
+@secret.command("update")
+@click.argument("name")
+@secret_file_option
+@gateway_options
+@json_option
+def secret_update(name: str, from_file: str | None, gw_flags: dict[str, Any],
+                  as_json: bool) -> None:
+    """Replace the value of secret NAME (only while no function uses it: Swarm
+    secrets are immutable, so it is removed and created again)."""
+    value = _secret_value(from_file)
+    with _client(gw_flags) as c:
+        c.secret_update(name, value)
+    _secret_done(as_json, name, "updated")
+
+
+def _secret_done(as_json: bool, name: str, what: str) -> None:
+    if as_json:
+        output.emit_json({"name": name, "status": what})
+    else:
+        output.err.print(f"{what} secret {name}")
 
 
 @secret.command("list")
@@ -507,11 +543,12 @@ def secret_list(gw_flags: dict[str, Any], as_json: bool) -> None:
 @secret.command("remove")
 @click.argument("name")
 @gateway_options
-def secret_remove(name: str, gw_flags: dict[str, Any]) -> None:
-    """Remove secret NAME."""
+@json_option
+def secret_remove(name: str, gw_flags: dict[str, Any], as_json: bool) -> None:
+    """Remove secret NAME (not while a function uses it)."""
     with _client(gw_flags) as c:
         c.secret_remove(name)
-    output.err.print(f"removed secret {name}")
+    _secret_done(as_json, name, "removed")
 
 
 # --- version / completion -----------------------------------------------------------

@@ -58,6 +58,11 @@ _HINTS = {
     "secret_not_allowed": "the gateway gives functions only secrets matching"
     " SYSTEM_SECRET_ALLOWLIST",
     "secret_not_found": "create it first: `faas secret create NAME`",
+    "no_such_secret": "`faas secret list` shows the secrets",
+    "secret_exists": "`faas secret update NAME` replaces its value",
+    "secret_in_use": "remove the functions that use it first (`faas remove NAME`)",
+    "namespace_not_found": "this platform has one namespace, swarmfaas-fn (openfaas-fn"
+    " is accepted too): drop the namespace",
     "function_exists": "use `faas deploy`, which updates an existing function",
     "invalid_function_name": "a function name is 1-63 of a-z, 0-9 and -",
     "docker_unavailable": "the platform cannot reach its Docker engine: check the stack"
@@ -77,7 +82,7 @@ def error_for_status(status: int, body: bytes, *, what: str, feature: str = "") 
             Exit.AUTH,
             "run `faas login` (or set OPENFAAS_URL, SWARMFAAS_USER, SWARMFAAS_PASSWORD_FILE)",
         )
-    if status == 404 and feature and code != "function_not_found":
+    if status == 404 and feature and code in ("", "not_found"):  # no route, not no object
         return CliError(f"{what}: {NOT_YET[feature]}", Exit.FAILED, "upgrade the platform")
     detail = reason or _text(body) or f"HTTP {status}"
     hint = _HINTS.get(code, "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from .stack import Function
@@ -22,8 +23,8 @@ def deployment(fn: Function) -> dict[str, Any]:
         "requests": dict(fn.requests),
     }
     body.update({k: v for k, v in optional.items() if v})
-    if fn.readonly_root_filesystem:
-        body["readOnlyRootFilesystem"] = True
+    if fn.readonly_root_filesystem is not None:  # else the platform's default: read-only
+        body["readOnlyRootFilesystem"] = fn.readonly_root_filesystem
     return body
 
 
@@ -33,3 +34,12 @@ def scale_request(name: str, replicas: int) -> dict[str, Any]:
 
 def delete_request(name: str) -> dict[str, Any]:
     return {"functionName": name}
+
+
+def secret(name: str, value: bytes) -> dict[str, Any]:
+    """The body of POST/PUT /system/secrets: text as ``value``, other bytes as
+    ``rawValue`` (base64), so a binary key file arrives byte for byte."""
+    try:
+        return {"name": name, "value": value.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"name": name, "rawValue": base64.b64encode(value).decode("ascii")}

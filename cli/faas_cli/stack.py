@@ -47,7 +47,8 @@ class Function:
     limits: Mapping[str, str] = field(default_factory=dict)
     requests: Mapping[str, str] = field(default_factory=dict)
     build_args: Mapping[str, str] = field(default_factory=dict)
-    readonly_root_filesystem: bool = False
+    # None: not in the stack file, so the platform's default (a read-only root)
+    readonly_root_filesystem: bool | None = None
     skip_build: bool = False
 
 
@@ -167,7 +168,8 @@ def _function(
         limits=_resources(spec, "limits", where, at),
         requests=_resources(spec, "requests", where, at),
         build_args=_map(spec, "build_args", where, at),
-        readonly_root_filesystem=bool(spec.get("readonly_root_filesystem", False)),
+        readonly_root_filesystem=(None if spec.get("readonly_root_filesystem") is None
+                                  else bool(spec["readonly_root_filesystem"])),
         skip_build=bool(spec.get("skip_build", False)),
     )
 

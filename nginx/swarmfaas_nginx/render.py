@@ -183,8 +183,11 @@ def _routes(s: Settings) -> list[str]:
             ],
         ),
         *_location("/function/", _proxy(s, limited=True)),
+        # Stored and answered 202 by the sidecar (docs/webhooks.md).
+        *_location("/async-function/", _proxy(s, limited=True)),
         # Without these, nginx would 301 /function to /function/ (and /system).
         *_location("= /function", ["return 404;"]),
+        *_location("= /async-function", ["return 404;"]),
         *_location("= /system", ["return 404;"]),
         *_location(
             "= /alexa",

@@ -6,6 +6,7 @@ every worker process (one table per worker; docs/sidecar.md says why).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from functools import partial
@@ -22,7 +23,7 @@ from .errors import PlatformError, error_body, error_headers, internal_error, no
 from .metrics import CONTENT_TYPE, Metrics
 from .model import EMPTY_TABLE
 from .proxy import Proxy
-from .routing import FUNCTION_HEADER, check_name, header_name, resolve
+from .routing import ASYNC_PREFIX, FUNCTION_HEADER, check_name, header_name, resolve
 from .webhooks.guard import WebhookGuard
 
 if TYPE_CHECKING:  # imported when set up: a sidecar without them does not load them
@@ -74,6 +75,7 @@ def create_app(config: AppConfig, name: str = APP_NAME) -> Sanic:
     setup_discovery(app, config.sidecar, partial(Engine, config.sidecar.docker_host,
                                                           token=config.sidecar.engine_token))
     setup_proxy(app, config.sidecar)
+    setup_schedules(app)
     setup_health(app)
     if config.system is not None:
         from .system import setup_system_api
@@ -164,12 +166,48 @@ def setup_proxy(app: Sanic, config: SidecarConfig) -> None:
                   buffer_limit=config.buffer_limit,
                   cold_start_timeout=config.cold_start_timeout,
                   webhooks=WebhookGuard(Path(config.webhook_secrets_dir),
-                                        app.ctx.sidecar_metrics))
+                                        app.ctx.sidecar_metrics),
+                  queue=_broker(config.queue_url), queue_token=config.queue_token,
+                  async_body_limit=config.async_body_limit,
+                  callback_allowlist=config.callback_allowlist)
     app.ctx.proxy = proxy
 
     @app.after_server_stop
     async def close_pool(app_: Sanic, _loop=None) -> None:
-        proxy.pool.close()
+        proxy.close()
+        if proxy.queue is not None:
+            await proxy.queue.close()
+
+
+def setup_schedules(app: Sanic) -> None:
+    """Scheduled functions (swarmfaas.schedule), where there is a broker: every
+    sidecar process stores each due tick; the broker keeps one per tick."""
+    proxy: Proxy = app.ctx.proxy
+    if proxy.queue is None:
+        return
+    from .queue.scheduler import Scheduler
+
+    discovery: Discovery = app.ctx.discovery
+    scheduler = Scheduler(lambda: discovery.table, discovery.changed, proxy.queue,
+                          app.ctx.sidecar_metrics.schedule_ticks)
+
+    @app.after_server_start
+    async def start_schedules(app_: Sanic, _loop=None) -> None:
+        app_.ctx.scheduler_task = asyncio.get_running_loop().create_task(scheduler.run())
+
+    @app.before_server_stop
+    async def stop_schedules(app_: Sanic, _loop=None) -> None:
+        task = getattr(app_.ctx, "scheduler_task", None)
+        if task is not None:
+            task.cancel()
+
+
+def _broker(url: str | None) -> Any:
+    if url is None:
+        return None
+    from .queue.broker import Broker  # nats-py loads only with a broker
+
+    return Broker(url)
 
 
 def setup_health(app: Sanic) -> None:
@@ -202,8 +240,16 @@ def setup_function_routes(app: Sanic, *, root_post: bool) -> None:
         check_name(name)
         return await request.app.ctx.proxy.forward(request, name, path=request.path)
 
+    async def stored(request: Request, rest: str = "") -> HTTPResponse:
+        route = resolve(request.path, None, ASYNC_PREFIX)
+        return await request.app.ctx.proxy.forward(request, route.name, path=route.path,
+                                                   asynchronous=True)
+
     app.add_route(by_path, "/function/<rest:path>", methods=ALL_METHODS, stream=True,
                   name="function_path")
+    # Stored and answered 202 (docs/webhooks.md); the worker delivers it later.
+    app.add_route(stored, "/async-function/<rest:path>", methods=ALL_METHODS, stream=True,
+                  name="async_function_path")
     app.add_route(by_path, "/function", methods=ALL_METHODS, stream=True,
                   name="function_bare")
     app.add_route(by_header, "/<rest:path>", methods=ALL_METHODS, stream=True,

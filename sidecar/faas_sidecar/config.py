@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 from .enginetoken import read_token
 from .settings import ConfigError, Settings
 
+QUEUE_TOKEN_SETTING = "QUEUE_TOKEN_FILE"
+# nginx's default NGINX_MAX_BODY_SIZE (10m): the synchronous path's limit.
+DEFAULT_ASYNC_BODY_LIMIT = 10 << 20
+# Below the broker's max_payload (64 MiB, broker/nats.conf), with room for the head.
+MAX_ASYNC_BODY_LIMIT = 60 << 20
+
 __all__ = ["ConfigError", "SidecarConfig", "load_config"]  # the sidecar core raises the base
 
 
@@ -38,6 +44,15 @@ class SidecarConfig:
     webhook_secrets_dir: str = "/run/secrets"
     # ENGINE_GATE_TOKEN_FILE: shown to the engine gate on every Engine call
     engine_token: str | None = field(default=None, repr=False)
+    # QUEUE_URL: the broker of asynchronous calls (nats://broker:4222); None: none,
+    # and /async-function answers 503 queue_unavailable
+    queue_url: str | None = None
+    # QUEUE_TOKEN_FILE: the queue worker's token, which marks its deliveries
+    queue_token: str | None = field(default=None, repr=False)
+    # ASYNC_BODY_LIMIT bytes: the largest body an asynchronous call may store
+    async_body_limit: int = DEFAULT_ASYNC_BODY_LIMIT
+    # CALLBACK_ALLOWLIST: host globs X-Callback-Url may name (empty: no callbacks)
+    callback_allowlist: tuple[str, ...] = ()
 
 
 def load_config(env: Mapping[str, str]) -> SidecarConfig:
@@ -61,4 +76,9 @@ def load_config(env: Mapping[str, str]) -> SidecarConfig:
         fast_path=s.flag("FAST_PATH", True),
         webhook_secrets_dir=s.text("WEBHOOK_SECRETS_DIR", "/run/secrets"),
         engine_token=read_token(env, ConfigError),
+        queue_url=s.text("QUEUE_URL"),
+        queue_token=read_token(env, ConfigError, QUEUE_TOKEN_SETTING),
+        async_body_limit=s.size("ASYNC_BODY_LIMIT", DEFAULT_ASYNC_BODY_LIMIT, low=0,
+                                high=MAX_ASYNC_BODY_LIMIT),
+        callback_allowlist=s.globs("CALLBACK_ALLOWLIST"),
     )

@@ -16,6 +16,7 @@ import docker
 from .engineclient import API_VERSION, DEFAULT_URL, EngineError, api_client, engine_calls
 from .labels import FUNCTION_FILTER
 from .model import EVENT_ACTIONS, EVENT_TYPES
+from .spec import services_without_ready
 
 # API_VERSION and EngineError are engineclient's; named here too for the code
 # that imports them from engine.py.
@@ -37,7 +38,8 @@ class Engine:
 
     def list_functions(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Labelled services and their tasks meant to run (one consistent-enough
-        view: services first, so a task never refers to a service we have not seen).
+        view: services first, so a task never refers to a service we have not seen),
+        and every task of a function that wants replicas and has none ready.
 
         Tasks are asked for by service ID: only functions' tasks, which is all the
         engine gate lets through (other services' task specs are not the
@@ -55,8 +57,16 @@ class Engine:
             services = self._api.services(filters={"label": FUNCTION_FILTER})
             if not services:
                 return services, []
-            return services, self._api.tasks(filters={
+            tasks = self._api.tasks(filters={
                 "desired-state": "running", "service": [s["ID"] for s in services]})
+            stuck = services_without_ready(services, tasks)
+            if stuck:
+                # A function with no ready task: its failed tasks too (their
+                # desired state is shutdown by then), for Docker's error.
+                seen = {t.get("ID") for t in tasks}
+                tasks += [t for t in self._api.tasks(filters={"service": stuck})
+                          if t.get("ID") not in seen]
+            return services, tasks
 
     def network_id(self, network: str) -> str:
         """The ID of the network named (or with the ID) ``network``."""

@@ -12,17 +12,21 @@ platform error (docs/errors.md) a client of the platform sees for it.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
+from urllib.parse import quote, urlencode, urlsplit
 
 import docker
 import docker.errors
+import httptools
 import requests.exceptions
 
 from . import errors
-from .enginetoken import authorize
+from .enginetoken import authorize, bearer
 from .errors import PlatformError
+from .wire import request_head
 
 # Engine 20.10; later engines still serve it. Pinned, not "auto": auto asks the
 # Engine for its version in the constructor, before the gate's token is set.
@@ -116,3 +120,114 @@ def platform_error(exc: Exception, action: str) -> PlatformError:
         return errors.rejected_by_docker(action, detail)
     return errors.docker_error(action, status, detail)
 
+
+
+# -- one streamed GET, for what docker-py can only read in a blocking thread ----------
+
+
+class _Answer:
+    """httptools callbacks of one Engine answer: status, then body pieces."""
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.pieces: list[bytes] = []
+        self.complete = False
+        self.headers_done = False
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+
+    def on_body(self, body: bytes) -> None:
+        self.pieces.append(body)
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+
+async def _open(base_url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    url = urlsplit(base_url or DEFAULT_URL)
+    if url.scheme in ("unix", "http+unix"):
+        return await asyncio.open_unix_connection(url.path)
+    if url.scheme in ("tcp", "http") and url.hostname:
+        return await asyncio.open_connection(url.hostname, url.port or 2375)
+    raise EngineError(f"unsupported DOCKER_HOST {base_url!r} for a stream",
+                      detail="unsupported DOCKER_HOST")
+
+
+async def stream_get(base_url: str | None, path: str, params: Mapping[str, str], *,
+                     token: str | None, timeout: float, action: str) -> AsyncIterator[bytes]:
+    """``GET <path>?<params>`` on the Engine (or the engine gate); returns, once
+    the answer's head is in, its body as it comes, de-chunked. An error answer
+    raises ``EngineError`` here, with the Engine's status and message, so a
+    caller can still answer it before sending anything. Async, so a follow
+    stream costs no thread; closing the returned iterator closes the connection,
+    which ends the Engine's stream (the gate sees its client leave and closes its
+    own connection to the socket)."""
+    target = f"/v{API_VERSION}{quote(path)}?{urlencode(params)}"
+    headers = [("Host", "docker"), ("Connection", "close")]
+    if token:
+        headers.append(("Authorization", bearer(token)))
+    try:
+        reader, writer = await asyncio.wait_for(_open(base_url or DEFAULT_URL), timeout)
+    except (OSError, TimeoutError) as exc:
+        raise EngineError(f"{action}: {exc}", action=action, detail=type(exc).__name__) from exc
+    answer = _Answer()
+    parser = httptools.HttpResponseParser(answer)
+    try:
+        writer.write(request_head("GET", target, headers))
+        await writer.drain()
+        while not answer.headers_done:  # the head comes within the timeout
+            await _feed(reader, parser, action, timeout)
+        status = parser.get_status_code()
+        if status != 200:
+            while not answer.complete:
+                await _feed(reader, parser, action, timeout)
+            detail = _message(b"".join(answer.pieces))
+            raise EngineError(f"{action}: {detail}", action=action, status=status,
+                              detail=detail)
+    except BaseException:
+        writer.close()
+        raise
+    return _body(reader, writer, parser, answer, action)
+
+
+async def _feed(reader: asyncio.StreamReader, parser: httptools.HttpResponseParser,
+                action: str, timeout: float | None) -> bool:
+    """One read into the parser; False at the end of the stream."""
+    try:
+        data = await asyncio.wait_for(reader.read(65536), timeout)
+        if not data:
+            if timeout is not None:
+                raise EngineError(f"{action}: the Engine closed the connection",
+                                  action=action, detail="closed")
+            return False
+        parser.feed_data(data)
+        return True
+    except httptools.HttpParserError as exc:
+        raise EngineError(f"{action}: a garbled answer: {exc}", action=action,
+                          detail="garbled") from exc
+    except (OSError, TimeoutError) as exc:
+        raise EngineError(f"{action}: {exc}", action=action, detail=type(exc).__name__) from exc
+
+
+def _message(body: bytes) -> str:
+    try:
+        return str(json.loads(body).get("message") or body[:200])
+    except (ValueError, AttributeError):
+        return body[:200].decode("utf-8", "replace")
+
+
+async def _body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                parser: httptools.HttpResponseParser, answer: _Answer,
+                action: str) -> AsyncIterator[bytes]:
+    try:
+        while True:
+            while answer.pieces:
+                yield answer.pieces.pop(0)
+            if answer.complete:
+                return
+            # No timeout: a follow stream may be quiet for long.
+            if not await _feed(reader, parser, action, None):
+                return
+    finally:
+        writer.close()

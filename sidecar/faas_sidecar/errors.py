@@ -162,9 +162,20 @@ invalid_function_name = worded(
     "invalid_function_name", 400, "the name is not [a-z0-9-], 1-63 characters")
 
 
-@defines("no_ready_replica", 503, "the function has no ready replica (has Retry-After)")
-def no_ready_replica(name: str) -> Reason:
-    return f"function {name!r} has no ready replica", {"Retry-After": RETRY_AFTER}
+@defines("namespace_not_found", 404, "a namespace other than the platform's one (or its alias)")
+def namespace_not_found(namespace: str, known: str) -> Reason:
+    shown = namespace if len(namespace) <= 80 else namespace[:80] + "..."
+    return f"no namespace named {shown!r}: this platform has one, {known}"
+
+
+@defines("no_ready_replica", 503,
+         "the function has no ready replica; Docker's newest task error when there is one "
+         "(has Retry-After)")
+def no_ready_replica(name: str, task_error: str = "") -> Reason:
+    reason = f"function {name!r} has no ready replica"
+    if task_error:
+        reason += f"; Docker reports {task_error}"
+    return reason, {"Retry-After": RETRY_AFTER}
 
 
 replica_unreachable = worded(
@@ -176,6 +187,14 @@ replica_unreachable = worded(
 def function_rate_limited(name: str, rps: float, retry_after: str) -> Reason:
     return (f"function {name!r} takes at most {rps:g} requests a second; retry later",
             {"Retry-After": retry_after})
+
+
+@defines("function_queue_full", 429,
+         "every replica is at max_inflight and the sidecar's queue is past "
+         "swarmfaas.queue.length or .wait (has Retry-After)")
+def function_queue_full(name: str, why: str) -> Reason:
+    return (f"function {name!r} is at its concurrency limit and {why}; retry later",
+            {"Retry-After": RETRY_AFTER})
 
 
 @defines("function_timeout", 504, "the function did not answer within swarmfaas.timeout")
@@ -234,6 +253,23 @@ def secret_not_allowed(secret: str) -> Reason:
 @defines("secret_not_found", 400, "no Docker secret has that name")
 def secret_not_found(name: str) -> Reason:
     return f"no Docker secret named {name!r}"
+
+
+@defines("no_such_secret", 404, "no secret of the platform has that name")
+def no_such_secret(name: str) -> Reason:
+    return f"no secret named {name!r} (GET /system/secrets lists them)"
+
+
+@defines("secret_exists", 409, "a secret of that name exists (POST; PUT replaces it)")
+def secret_exists(name: str) -> Reason:
+    return (f"a secret named {name!r} already exists; PUT /system/secrets replaces its "
+            "value when no function uses it")
+
+
+@defines("secret_in_use", 409, "a function uses the secret: it cannot be removed or replaced")
+def secret_in_use(name: str, detail: str) -> Reason:
+    return (f"secret {name!r} is in use by a function; remove the function (or its "
+            f"reference to the secret) first: {detail}")
 
 
 @defines("function_exists", 409, "a function of that name exists (POST; use PUT)")
@@ -306,3 +342,27 @@ def webhook_secret_unavailable(name: str) -> Reason:
 @defines("alexa_timeout", 504, "the function did not answer within the Alexa timeout")
 def alexa_timeout(name: str, seconds: float) -> Reason:
     return f"function {name!r} did not answer within {seconds:g} s"
+
+
+# Asynchronous calls (docs/webhooks.md).
+
+
+@defines("queue_unavailable", 503,
+         "an asynchronous call could not be stored: the broker is unreachable (has Retry-After)")
+def queue_unavailable(detail: str) -> Reason:
+    return (f"the call was not stored, try again: {detail}", {"Retry-After": RETRY_AFTER})
+
+
+@defines("async_body_too_large", 413, "an asynchronous call's body is over ASYNC_BODY_LIMIT")
+def async_body_too_large(name: str, limit: int) -> Reason:
+    return f"function {name!r}: an asynchronous call's body may have at most {limit} bytes"
+
+
+@defines("dead_letter_not_found", 404, "no dead letter has that id")
+def dead_letter_not_found(seq: int) -> Reason:
+    return f"no dead letter with id {seq}"
+
+
+callback_not_allowed = worded(
+    "callback_not_allowed", 400,
+    "X-Callback-Url is not a URL CALLBACK_ALLOWLIST lets the platform call")

@@ -42,6 +42,7 @@ from .errors import PlatformError, error_body, error_headers, internal_error
 from .headers import call_id_for
 from .labels import NAME_PRECHECK
 from .proxy import Reply
+from .routing import NAMESPACES
 from .wire import CHUNKED, LAST_CHUNK, chunk, content_length, no_body, response_head
 
 log = logging.getLogger("faas_sidecar.fastpath")
@@ -57,10 +58,12 @@ _LOOKED_AT = HAND_OVER_FIELDS | {"content-length", "connection", "x-call-id"}
 # CR or LF, control characters): one regex over all field lines at once.
 # The request line: a method, then a target of visible ASCII but "#", under
 # /function/<name> with a name that can be a function's (labels.NAME_PRECHECK),
-# then HTTP/1.1.
+# optionally followed by ".<namespace>" (OpenFaaS's addressing), then HTTP/1.1.
 _REQUEST_LINE = re.compile(
     rb"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /function/(" + NAME_PRECHECK.encode() + rb")"
+    rb"(?:\.(" + NAME_PRECHECK.encode() + rb"))?"
     rb"(?:/([\x21\x22\x24-\x3e\x40-\x7e]*))?(?:\?([\x21\x22\x24-\x7e]*))? HTTP/1\.1")
+_NAMESPACES = frozenset(ns.encode() for ns in NAMESPACES)
 _FIELD_LINES = re.compile(
     rb"(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)*\Z")
 
@@ -98,7 +101,9 @@ def parse_head(head: bytes) -> Plain | None:
     first = _REQUEST_LINE.fullmatch(head, 0, first_end)
     if first is None:
         return None
-    method, name, rest, query = first.groups()
+    method, name, namespace, rest, query = first.groups()
+    if namespace is not None and namespace not in _NAMESPACES:
+        return None  # Sanic's routing answers the 404 namespace_not_found
     headers: list[tuple[str, str]] = []
     body_length = -1
     close = False
@@ -112,7 +117,9 @@ def parse_head(head: bytes) -> Plain | None:
                 if lower in HAND_OVER_FIELDS:
                     return None
                 if lower == "content-length":
-                    if not value.isdigit() or (body_length >= 0 and int(value) != body_length):
+                    # isascii: "²" passes isdigit() and int() refuses it
+                    if (not (value.isascii() and value.isdigit())
+                            or (body_length >= 0 and int(value) != body_length)):
                         return None
                     body_length = int(value)
                     if body_length > FAST_BODY_LIMIT:

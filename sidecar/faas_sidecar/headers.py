@@ -10,7 +10,9 @@ from .wire import HOP_BY_HOP
 
 # Besides the hop-by-hop fields (wire.HOP_BY_HOP), fields this hop owns itself:
 # Expect (Sanic already answered 100-continue) and Content-Length (re-set here).
-REQUEST_OWNED = HOP_BY_HOP | {"expect", "content-length", "x-call-id", "x-start-time"}
+# X-Swarmfaas-Delivery carries the queue worker's token: never to a function.
+REQUEST_OWNED = HOP_BY_HOP | {"expect", "content-length", "x-call-id", "x-start-time",
+                              "x-swarmfaas-delivery"}
 RESPONSE_OWNED = HOP_BY_HOP | {"content-length", "x-call-id"}
 # Fields the request policy looks at besides dropping them (one lookup per field).
 _FORWARDED = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "host"})

@@ -20,6 +20,7 @@ FUNCTION = "swarmfaas.function"  # "true" (exactly) marks a function
 NAME = "swarmfaas.name"
 PORT = "swarmfaas.port"
 TIMEOUT = "swarmfaas.timeout"
+PIDS_LIMIT = "swarmfaas.pids_limit"  # functions deployed through the system API
 
 ALEXA_PREFIX = "swarmfaas.alexa."
 ALEXA_INTENTS = "swarmfaas.alexa.intents"
@@ -44,6 +45,9 @@ OPENFAAS_SCALE = {
     SCALE_ZERO_DURATION: "com.openfaas.scale.zero-duration",
 }
 
+QUEUE_LENGTH = "swarmfaas.queue.length"
+QUEUE_WAIT = "swarmfaas.queue.wait"
+
 RATELIMIT_PREFIX = "swarmfaas.ratelimit."
 RATELIMIT_RPS = "swarmfaas.ratelimit.rps"
 RATELIMIT_BURST = "swarmfaas.ratelimit.burst"
@@ -58,7 +62,21 @@ WEBHOOK_ENCODING = "swarmfaas.webhook.encoding"
 WEBHOOK_PREFIX_TEXT = "swarmfaas.webhook.prefix"
 WEBHOOK_ID_HEADER = "swarmfaas.webhook.id_header"
 
+# Asynchronous calls (docs/webhooks.md): swarmfaas.async=true makes
+# /function/<name> answer 202 after storing the call, as /async-function/ does.
+ASYNC = "swarmfaas.async"
+ASYNC_ATTEMPTS = "swarmfaas.async.attempts"
+ASYNC_CONCURRENCY = "swarmfaas.async.concurrency"
+SCHEDULE = "swarmfaas.schedule"  # a cron expression, optionally after CRON_TZ=<zone>
+SCHEDULE_CATCH_UP = "swarmfaas.schedule.catch_up"
+
 ANNOTATION_PREFIX = "swarmfaas.annotation."  # + an OpenFaaS annotation's key
+
+# On a Docker secret (not a service): "true" marks a secret the system API made
+# (/system/secrets); with the name prefix SYSTEM_SECRET_PREFIX, the only
+# secrets it lists, replaces or removes.
+SECRET = "swarmfaas.secret"
+SECRET_FILTER = f"{SECRET}=true"
 
 # Set by Docker and `docker stack deploy`, read by the platform.
 DOCKER_PREFIX = "com.docker."
@@ -71,11 +89,17 @@ FUNCTION_FILTER = f"{FUNCTION}=true"
 # -- the defaults ----------------------------------------------------------------
 DEFAULT_PORT = 8080
 DEFAULT_TIMEOUT = 60.0  # seconds
+DEFAULT_PIDS_LIMIT = 2048  # processes and threads of one task
+MAX_PIDS_LIMIT = 4_194_304  # the kernel's pid_max ceiling
 MAX_TIMEOUT = 24 * 3600.0
 ALEXA_MAX_TIMEOUT = 3600.0
 DEFAULT_SCALE_MIN = 1
 DEFAULT_SCALE_MAX = 20
 DEFAULT_SCALE_ZERO_DURATION = 300.0  # seconds
+DEFAULT_QUEUE_LENGTH = 100  # calls, per sidecar process
+DEFAULT_QUEUE_WAIT = 10.0  # seconds
+DEFAULT_ASYNC_ATTEMPTS = 5
+DEFAULT_ASYNC_CONCURRENCY = 8
 
 # -- function names --------------------------------------------------------------
 # [a-z0-9-], 1-63 characters, a letter or digit at both ends: a DNS label, so
@@ -92,6 +116,12 @@ NAME_PRECHECK = rf"[a-z0-9-]{{1,{NAME_MAX}}}"
 
 def is_valid_name(name: str) -> bool:
     return bool(NAME_RE.match(name))
+
+
+def is_decimal(text: str) -> bool:
+    """Only ASCII digits: what int() takes. str.isdigit() alone also accepts
+    characters such as "²" that int() refuses with a ValueError."""
+    return text.isascii() and text.isdigit()
 
 
 class LabelError(ValueError):
@@ -118,6 +148,7 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(NAME),
     Label(PORT, str(DEFAULT_PORT)),
     Label(TIMEOUT, f"{DEFAULT_TIMEOUT:g}"),
+    Label(PIDS_LIMIT, str(DEFAULT_PIDS_LIMIT)),
     Label(ALEXA_INTENTS),
     Label(ALEXA_SKILL_IDS),
     Label(ALEXA_DEFAULT, "false"),
@@ -129,6 +160,8 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(SCALE_TARGET),  # by type: scaler.labels.DEFAULT_TARGET
     Label(SCALE_ZERO, "false"),
     Label(SCALE_ZERO_DURATION, f"{DEFAULT_SCALE_ZERO_DURATION:g}"),
+    Label(QUEUE_LENGTH, str(DEFAULT_QUEUE_LENGTH)),
+    Label(QUEUE_WAIT, f"{DEFAULT_QUEUE_WAIT:g}"),
     Label(RATELIMIT_RPS),
     Label(RATELIMIT_BURST),  # by rps: ratelimit.parse_rate_limit
     Label(WEBHOOK_SCHEME),
@@ -139,6 +172,12 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(WEBHOOK_ENCODING, "hex"),
     Label(WEBHOOK_PREFIX_TEXT),
     Label(WEBHOOK_ID_HEADER),
+    Label(ASYNC, "false"),
+    Label(ASYNC_ATTEMPTS, str(DEFAULT_ASYNC_ATTEMPTS)),
+    Label(ASYNC_CONCURRENCY, str(DEFAULT_ASYNC_CONCURRENCY)),
+    Label(SCHEDULE),
+    Label(SCHEDULE_CATCH_UP, "60"),  # schedule.DEFAULT_CATCH_UP
     Label(ANNOTATION_PREFIX + "<key>"),
+    Label(SECRET),
     Label(STACK_NAMESPACE),
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -19,8 +19,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # --- the series the scaler reads from every sidecar (faas_sidecar/scaler/measure.py) ---
 STARTED_METRIC = "gateway_function_invocation_started"    # counter, per function_name
 INFLIGHT_METRIC = "gateway_function_invocation_inflight"  # gauge: started, no response head yet
-# gauge: requests a sidecar holds for a function (its queue and the scale-from-zero
-# hold); exported by whichever piece holds them, read as 0 while absent.
+# gauge: calls waiting in a sidecar's queue of a function whose replicas are full
+# (callqueue.py; exported by CallCollector from Proxy.queued); read as 0 while absent.
 QUEUED_METRIC = "swarmfaas_function_queued"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -62,6 +62,9 @@ class CallCollector:
 
     def __init__(self) -> None:
         self.started: dict[str, int] = {}
+        # calls waiting in each function's queue (Proxy.queued): started, not
+        # yet at a replica
+        self.queued: Callable[[], Mapping[str, int]] = dict
         # (function, code) -> [count, sum of seconds, per-bucket counts (+Inf last)]
         self.calls: dict[tuple[str, str], list] = {}
 
@@ -86,19 +89,29 @@ class CallCollector:
         yield invocations
         yield seconds
         yield started
-        yield self._inflight()
+        queued = self.queued()
+        yield self._inflight(queued)
+        waiting = GaugeMetricFamily(QUEUED_METRIC, "Calls waiting in the sidecar's queue "
+                                    "of a function whose replicas are full",
+                                    labels=["function_name"])
+        for name, count in sorted(queued.items()):
+            waiting.add_metric([name], count)
+        yield waiting
 
-    def _inflight(self) -> GaugeMetricFamily:
+    def _inflight(self, queued: Mapping[str, int]) -> GaugeMetricFamily:
         """Started minus answered, per function: every start is answered (a code,
-        499 for a client that left) exactly once, at its response head."""
+        499 for a client that left) exactly once, at its response head. Calls
+        in the queue are not counted (they are QUEUED_METRIC's; the scaler adds
+        the two)."""
         answered: dict[str, int] = {}
         for (name, _code), entry in self.calls.items():
             answered[name] = answered.get(name, 0) + entry[0]
         inflight = GaugeMetricFamily(INFLIGHT_METRIC, "Function invocations in flight "
-                                     "(started, no response head yet)",
+                                     "(started, not queued, no response head yet)",
                                      labels=["function_name"])
         for name, count in sorted(self.started.items()):
-            inflight.add_metric([name], max(count - answered.get(name, 0), 0))
+            inflight.add_metric([name], max(count - answered.get(name, 0)
+                                            - queued.get(name, 0), 0))
         return inflight
 
 
@@ -136,11 +149,26 @@ class Metrics:
             "swarmfaas_webhook_replays",
             "Signed-webhook deliveries seen again and answered without a call",
             ["function_name"], registry=r)
+        self.schedule_ticks = Counter(
+            "swarmfaas_schedule_ticks_total",
+            "Ticks of scheduled functions by outcome: stored (by this process; the "
+            "broker keeps one per tick), missed (skipped, past the catch-up), failed",
+            ["function_name", "outcome"], registry=r)
         self.cold_start_seconds = Histogram(
             "swarmfaas_cold_start_seconds",
             "How long a request to a scale-to-zero function waited for a ready replica",
             ["function_name"], buckets=(0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60),
             registry=r)
+        self.queue_wait_seconds = Histogram(
+            "swarmfaas_queue_wait_seconds",
+            "How long a call waited in its function's queue for a free slot",
+            ["function_name"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+                                        10, 30, 60),
+            registry=r)
+        self.queue_drops = Counter(
+            "swarmfaas_queue_dropped", "Calls that left a function's queue without a slot, "
+            "by cause: length or wait (answered 429), left (the client went away)",
+            ["function_name", "cause"], registry=r)
         self.relist_seconds = Histogram(
             "swarmfaas_discovery_relist_seconds", "Duration of one re-list",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5), registry=r)
@@ -160,6 +188,15 @@ class Metrics:
         entry[0] += 1
         entry[1] += seconds
         entry[2][bisect_left(BUCKETS, seconds)] += 1  # le: a value on a bound counts there
+
+    def watch_queues(self, queued: Callable[[], Mapping[str, int]]) -> None:
+        self.calls.queued = queued
+
+    def queue_waited(self, name: str, seconds: float) -> None:
+        self.queue_wait_seconds.labels(name).observe(seconds)
+
+    def queue_dropped(self, name: str, cause: str) -> None:
+        self.queue_drops.labels(name, cause).inc()
 
     def cold_start_waited(self, name: str, seconds: float) -> None:
         self.cold_start_seconds.labels(name).observe(seconds)

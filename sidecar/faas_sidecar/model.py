@@ -13,8 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from .callqueue import QueueBounds
 from .labels import DEFAULT_PORT, DEFAULT_TIMEOUT
+from .queue.labels import DEFAULT_POLICY, AsyncPolicy
 from .ratelimit import RateLimit
+from .schedule import Schedule
 from .webhooks.labels import WebhookCheck
 
 # The Docker events discovery subscribes to (and all the engine gate passes):
@@ -59,6 +62,15 @@ class FunctionSpec:
     rate_limit: RateLimit | None = None  # calls a second this sidecar lets through
     # swarmfaas.scale.zero (or OpenFaaS's): a request at zero waits for a start
     scales_to_zero: bool = False
+    # max_inflight in the service's environment: full replicas queue calls
+    queue: QueueBounds | None = None
+    # Docker's newest task error while no replica is ready (an image that
+    # cannot start): the 503's reason names it
+    task_error: str = ""
+    # swarmfaas.async*: how stored calls of it are delivered (and whether
+    # /function/<name> stores them too)
+    async_policy: AsyncPolicy = DEFAULT_POLICY
+    schedule: Schedule | None = None  # swarmfaas.schedule: invoked on each tick
 
 
 @dataclass(frozen=True, slots=True)

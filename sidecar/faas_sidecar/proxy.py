@@ -9,7 +9,14 @@ One call goes through three steps:
    404 unknown, a hold of up to HOLD_TIMEOUT while a known function has no
    ready replica, then 503. This is the one seam for whatever later decides
    whether a call goes now, waits or is refused (queues, rate limits,
-   scale-from-zero, checks before forwarding).
+   scale-from-zero, checks before forwarding). A function with a
+   concurrency limit (``spec.queue``) whose replicas are full waits here in
+   its queue (callqueue.py), in arrival order, or gets 429.
+   scale-from-zero, checks before forwarding). An asynchronous call
+   (``/async-function/<name>``, or a function labelled ``swarmfaas.async``)
+   stops here: ``store`` checks it as a call would be checked, stores it in
+   the broker and answers 202; the queue worker's delivery of it later
+   comes back through ``call``, marked by the worker's token.
 2. **The exchange** (``Proxy.exchange``): least requests in flight over the
    replicas of one routing-table snapshot, within the function's timeout
    (``exchange_timeout``; 504), tried again on another replica only when the
@@ -22,6 +29,7 @@ One call goes through three steps:
 from __future__ import annotations
 
 import asyncio
+import hmac
 import itertools
 import json
 import logging
@@ -30,20 +38,29 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iter
 from typing import TYPE_CHECKING, Protocol
 
 from .balancer import pick, replica_key
+from .callqueue import Decision, FunctionQueue, decide, free_slots
 from .errors import (
     COMPONENT,
+    INTERNAL_HEADER,
     PlatformError,
+    async_body_too_large,
+    callback_not_allowed,
     error_headers,
     function_not_found,
+    function_queue_full,
     function_rate_limited,
     function_timeout,
     no_ready_replica,
+    queue_unavailable,
     replica_unreachable,
     webhook_body_too_large,
     webhook_secret_unavailable,
 )
 from .headers import request_headers, response_headers
+from .labels import is_decimal
 from .model import FunctionSpec, Replica, RoutingTable
+from .queue.callback import callback_refusal
+from .queue.message import CALLBACK_HEADER, DELIVERY_HEADER, StoredCall, stored_headers
 from .ratelimit import TokenBucket, retry_after
 from .routing import check_name
 from .upstream import READING_BODY, Connection, Pool, UpstreamError
@@ -53,6 +70,7 @@ if TYPE_CHECKING:
     from sanic import HTTPResponse, Request
 
     from .metrics import Metrics
+    from .queue.broker import Broker
     from .webhooks.guard import WebhookGuard
 
 log = logging.getLogger("faas_sidecar.proxy")
@@ -63,6 +81,10 @@ REFUSED_PAUSE_FIRST, REFUSED_PAUSE_MAX = 0.02, 0.5
 # A pending call waits for a body of at most this size to arrive whole; a
 # larger one is relayed as it comes.
 SMALL_BODY = 64 * 1024
+# A replica's watchdog said it is at max_inflight (other sidecars' calls):
+# the call waits this long, doubling, before it queues again.
+BUSY_PAUSE_FIRST, BUSY_PAUSE_MAX = 0.02, 0.5
+_INTERNAL = INTERNAL_HEADER.lower()
 
 
 # -- the policy's rules, as plain functions ----------------------------------------
@@ -77,6 +99,16 @@ def may_retry(error: UpstreamError, body_held: bool) -> bool:
     another one: a failed connect, or a pooled connection the replica had
     closed (``stale``) when the body is still held in full."""
     return not error.sent or (error.stale and body_held)
+
+
+def watchdog_busy(reply: Reply) -> bool:
+    """The replica's watchdog refused the call at its max_inflight (its 429,
+    marked as the platform's): the function never ran, so the call may wait
+    and go again."""
+    if reply.status != 429 or reply.body is None:
+        return False
+    return any(value == "watchdog" and name.lower() == _INTERNAL
+               for name, value in reply.headers)
 
 
 def unreachable(name: str, error: Exception | None) -> PlatformError:
@@ -96,6 +128,25 @@ def _duplicate(call_id: str, delivery: str) -> Reply:
 
 def _nothing(ok: bool) -> None:
     pass
+
+
+def _accepted(call_id: str, name: str) -> Reply:
+    """The answer to a stored call: 202, marked as the platform's."""
+    body = json.dumps({"status": "accepted", "call_id": call_id, "function": name,
+                       "component": COMPONENT}).encode()
+    return Reply(202, [*error_headers().items(), ("X-Call-Id", call_id)], body, None,
+                 _nothing)
+
+
+def is_delivery(headers: Iterable[tuple[str, str]], token: bytes | None) -> bool:
+    """The request carries the queue worker's token (constant-time compare)."""
+    if not token:
+        return False
+    wanted = DELIVERY_HEADER.lower()
+    for key, value in headers:
+        if key.lower() == wanted:
+            return hmac.compare_digest(value.strip().encode(), token)
+    return False
 
 
 def outcome_code(result: object) -> str:
@@ -155,6 +206,11 @@ class Call:
         log.info("retrying %s after %s (call %s)", self.name, error, self.call_id)
         self._metrics.retried(self.name)
 
+    @property
+    def started_at(self) -> float:
+        """When the call came (time.perf_counter)."""
+        return self._started
+
     def finished(self, code: str) -> None:
         """Time to the response head (a streamed body is not included); once."""
         if self._open:
@@ -167,13 +223,14 @@ class Lease:
     connection it uses once there is one; ``done(ok)`` gives both back, once:
     the connection to the pool if the exchange ended cleanly, else closed."""
 
-    __slots__ = ("_proxy", "conn", "key", "released")
+    __slots__ = ("_proxy", "conn", "key", "queued", "released")
 
     def __init__(self, proxy: Proxy, key: tuple[str, int],
-                 conn: Connection | None = None) -> None:
+                 conn: Connection | None = None, queued: str | None = None) -> None:
         self._proxy = proxy
         self.key = key
         self.conn = conn
+        self.queued = queued  # the function's name if it has a queue: a slot frees
         self.released = False
         proxy.in_flight[key] = proxy.in_flight.get(key, 0) + 1
 
@@ -187,6 +244,8 @@ class Lease:
             in_flight[self.key] = left
         else:
             del in_flight[self.key]
+        if self.queued is not None:
+            self._proxy.slot_freed(self.queued)
         conn = self.conn
         if conn is not None:
             if ok:
@@ -215,7 +274,8 @@ class PendingCall(Call):
         self._body = body
         self._deliver = deliver
         self._task: asyncio.Task[None] | None = None
-        self._lease = Lease(proxy, conn.key, conn)
+        self._lease = Lease(proxy, conn.key, conn,
+                            None if spec.queue is None else spec.name)
         self._timeout = timeout = exchange_timeout(spec)
         proxy.pool.watch(conn, time.monotonic() + timeout)
         self._listening = True
@@ -239,6 +299,10 @@ class PendingCall(Call):
                 return  # a small body split over reads: wait for the rest
             self._detach()
             reply = self._proxy.reply(conn, self, self._lease, self._timeout)
+            if reply.status == 429 and self._spec.queue is not None and watchdog_busy(reply):
+                # The replica is full with other sidecars' calls: wait, go again.
+                self._task = asyncio.get_running_loop().create_task(self._retry(True))
+                return
             self.finished(str(reply.status))
             self._deliver(reply)
             return
@@ -256,11 +320,15 @@ class PendingCall(Call):
         else:
             self._finish(unreachable(self._spec.name, error))
 
-    async def _retry(self) -> None:
+    async def _retry(self, busy: bool = False) -> None:
         result: Reply | BaseException
         try:
-            result = await self._proxy.exchange(self._spec, self, self._head, self._body,
-                                                None, len(self._body))
+            spec = self._spec
+            if busy:
+                spec = await self._proxy.after_busy(spec, self, BUSY_PAUSE_FIRST)
+            result = await self._proxy.exchange(spec, self, self._head, self._body,
+                                                None, len(self._body),
+                                                busy_pause=BUSY_PAUSE_FIRST * (2 if busy else 1))
         except asyncio.CancelledError as exc:
             self.finished(outcome_code(exc))
             raise
@@ -292,8 +360,16 @@ class Proxy:
         buffer_limit: int,
         cold_start_timeout: float = 30.0,
         webhooks: WebhookGuard | None = None,
+        queue: Broker | None = None,
+        queue_token: str | None = None,
+        async_body_limit: int = 10 << 20,
+        callback_allowlist: tuple[str, ...] = (),
     ) -> None:
         self._table = table
+        self.queue = queue  # None: asynchronous calls get 503 queue_unavailable
+        self._queue_token = queue_token.encode() if queue_token else None
+        self.async_body_limit = async_body_limit
+        self.callback_allowlist = callback_allowlist
         self.webhooks = webhooks  # None: functions with a webhook check are refused
         self._changed = changed
         self._metrics = metrics
@@ -303,16 +379,21 @@ class Proxy:
         self.pool = Pool(connect_timeout)
         self.in_flight: dict[tuple[str, int], int] = {}
         self._buckets: dict[str, TokenBucket] = {}  # functions with swarmfaas.ratelimit.*
+        self._queues: dict[str, FunctionQueue] = {}  # functions with max_inflight
+        self._queue_watch: asyncio.Task[None] | None = None
+        metrics.watch_queues(self.queued)
         self._turn = itertools.count()
         self._pool_generation = -1
 
     # public contract (docs/sidecar.md): Alexa and the routes call this
     async def forward(self, request: Request, function_name: str, *,
-                      body: bytes | None = None, path: str | None = None) -> HTTPResponse:
+                      body: bytes | None = None, path: str | None = None,
+                      asynchronous: bool = False) -> HTTPResponse:
         """``call`` for a Sanic request (the adapter is sanicpath.forward)."""
         from .sanicpath import forward  # the adapter imports Sanic; the policy does not
 
-        return await forward(self, request, function_name, body=body, path=path)
+        return await forward(self, request, function_name, body=body, path=path,
+                             asynchronous=asynchronous)
 
     async def call(
         self,
@@ -327,15 +408,28 @@ class Proxy:
         call_id: str,
         body: bytes | None = None,
         source: BodySource | None = None,
+        asynchronous: bool = False,
     ) -> Reply:
         """One call of a function, independent of the server in front. The body
         is ``body``, or read from ``source`` once the call is admitted (a small
-        one whole, a larger one streamed), or empty."""
+        one whole, a larger one streamed), or empty. ``asynchronous`` (or the
+        function's ``swarmfaas.async`` label): store it and answer 202."""
         check_name(function_name)  # callers may pass a header value as it came
-        call = Call(self._metrics, function_name, call_id, method == "HEAD",
-                    function_name in self._table().functions)
+        known = self._table().functions.get(function_name)
+        call = Call(self._metrics, function_name, call_id, method == "HEAD", known is not None)
         code = "500"
         try:
+            delivered = False
+            if asynchronous or (known is not None and (known.async_policy.always
+                                                       or known.webhook is not None)):
+                headers = list(headers)
+                delivered = is_delivery(headers, self._queue_token)
+            if asynchronous or (known is not None and known.async_policy.always
+                                and not delivered):
+                reply = await self.store(function_name, method, path, query, headers,
+                                         call_id=call_id, body=body, source=source)
+                code = str(reply.status)
+                return reply
             spec = await self.admit(function_name)
             if spec.rate_limit is not None:
                 self._take_token(spec)
@@ -348,9 +442,12 @@ class Proxy:
             if body is not None:
                 length = len(body)
             delivery = None
-            if spec.webhook is not None:
+            # A delivery of a stored call was checked when it was stored.
+            if spec.webhook is not None and not delivered:
                 headers = list(headers)
-                body = await self._whole(spec, body, stream)
+                body = await self._whole(
+                    body, stream, self.buffer_limit,
+                    lambda: webhook_body_too_large(spec.name, self.buffer_limit))
                 stream, length = None, len(body)
                 delivery = self._signed(spec, headers, body)
                 if delivery is not None and self.webhooks.replayed(spec, delivery):  # type: ignore[union-attr]
@@ -394,8 +491,9 @@ class Proxy:
         if admitted is None:
             return None
         spec, replica = admitted
-        if spec.webhook is not None or spec.rate_limit is not None:
-            return None  # call() checks the signature and the rate limit
+        if (spec.webhook is not None or spec.rate_limit is not None
+                or spec.async_policy.always):
+            return None  # call() checks the signature, the rate limit, stores
         conn = self.pool.take_idle((replica.address, replica.port))
         if conn is None:
             return None
@@ -417,16 +515,61 @@ class Proxy:
             self._metrics.rate_limited.labels(spec.name).inc()
             raise function_rate_limited(spec.name, limit.rps, retry_after(wait))
 
+    # asynchronous calls: checked as a call is, stored whole, answered 202
+    async def store(self, function_name: str, method: str, path: str, query: str,
+                    headers: list[tuple[str, str]], *, call_id: str,
+                    body: bytes | None = None, source: BodySource | None = None) -> Reply:
+        """Store the whole request in the broker (acked), then 202 with its call
+        id. A known function only (404); a signed one's signature is checked
+        first (401), and a redelivery it already took is a duplicate."""
+        spec = self._table().get(function_name)
+        if spec is None:
+            raise function_not_found(function_name)
+        callback = _header(headers, CALLBACK_HEADER.lower())
+        if callback is not None:
+            refusal = callback_refusal(callback.strip(), self.callback_allowlist)
+            if refusal is not None:
+                raise callback_not_allowed(f"X-Callback-Url: {refusal}")
+        limit = self.async_body_limit
+        stream: AsyncIterator[bytes] | None = None
+        if body is None and source is not None:
+            body, stream, _length = await source.read()
+        if body is not None and len(body) > limit:
+            raise async_body_too_large(function_name, limit)
+        body = await self._whole(body, stream, limit,
+                                 lambda: async_body_too_large(function_name, limit))
+        delivery = None
+        if spec.webhook is not None:
+            delivery = self._signed(spec, headers, body)
+            if delivery is not None and self.webhooks.replayed(spec, delivery):  # type: ignore[union-attr]
+                return _duplicate(call_id, delivery)
+        if self.queue is None:
+            raise queue_unavailable("this sidecar has no broker (QUEUE_URL)")
+        policy = spec.async_policy
+        stored = StoredCall(call_id, function_name, method, path, query,
+                            stored_headers(headers), body, time.time(), policy.attempts,
+                            policy.concurrency)
+        from .queue.broker import BrokerUnavailable  # nats-py loads only when used
+
+        try:
+            await self.queue.store(stored)
+        except BrokerUnavailable as exc:
+            log.warning("call %s of %s not stored: %s", call_id, function_name, exc)
+            raise queue_unavailable("the broker did not store it in time") from None
+        if delivery is not None:
+            self.webhooks.answered(spec, delivery)  # type: ignore[union-attr]
+        return _accepted(call_id, function_name)
+
     # signed webhooks: checked on the whole raw body before anything is sent
-    async def _whole(self, spec: FunctionSpec, body: bytes | None,
-                     stream: AsyncIterator[bytes] | None) -> bytes:
+    async def _whole(self, body: bytes | None, stream: AsyncIterator[bytes] | None,
+                     limit: int, too_large: Callable[[], PlatformError]) -> bytes:
         if stream is None:
             return body or b""
         parts, size = [], 0
         async for part in stream:
             size += len(part)
-            if size > self.buffer_limit:
-                raise webhook_body_too_large(spec.name, self.buffer_limit)
+            if size > limit:
+                raise too_large()
             parts.append(part)
         return b"".join(parts)
 
@@ -446,14 +589,23 @@ class Proxy:
         if spec is None or not spec.replicas or table.generation != self._pool_generation:
             return None
         replica = pick(spec.replicas, self.in_flight, (), next(self._turn))
-        return None if replica is None else (spec, replica)
+        if replica is None or (spec.queue is not None and not self._room_now(spec, replica)):
+            return None
+        return spec, replica
 
-    async def admit(self, name: str) -> FunctionSpec:
+    async def admit(self, name: str, *, queue: bool = True, front: bool = False) -> FunctionSpec:
         """The function's snapshot with a ready replica; waits (bounded) while a
-        known function has none; PlatformError 404 or 503."""
+        known function has none, and in its queue while its replicas are full
+        (``queue``; ``front``: a call that was there before); PlatformError 404,
+        503 or 429."""
         spec = self._ready(name)
-        if spec is not None:
-            return spec
+        if spec is None:
+            spec = await self._hold(name)
+        if spec.queue is not None and queue:
+            spec = await self._queued(spec, front)
+        return spec
+
+    async def _hold(self, name: str) -> FunctionSpec:
         table = self._table()
         if table.generation != self._pool_generation:
             self._prune(table)
@@ -485,7 +637,108 @@ class Proxy:
                     if cold:
                         self._metrics.cold_start_waited(name, time.monotonic() - started)
                     return spec
-        raise no_ready_replica(name)
+        raise no_ready_replica(name, spec.task_error)
+
+    # the queue in front of full replicas (callqueue.py)
+    def _room_now(self, spec: FunctionSpec, replica: Replica) -> bool:
+        """The fast path's test: the least loaded replica is below the limit
+        and no call waits before this one."""
+        queue = self._queues.get(spec.name)
+        if queue is not None and (queue.waiters or queue.granted):
+            return False
+        return self.in_flight.get((replica.address, replica.port), 0) < spec.queue.max_inflight  # type: ignore[union-attr]
+
+    def _free(self, spec: FunctionSpec, queue: FunctionQueue) -> int:
+        in_flight = self.in_flight
+        return free_slots(spec.queue.max_inflight,  # type: ignore[union-attr]
+                          (in_flight.get((r.address, r.port), 0) for r in spec.replicas),
+                          queue.granted)
+
+    async def _queued(self, spec: FunctionSpec, front: bool) -> FunctionSpec:
+        name = spec.name
+        bounds = spec.queue
+        assert bounds is not None
+        queue = self._queues.get(name)
+        if queue is None:
+            queue = self._queues[name] = FunctionQueue()
+        decision = decide(self._free(spec, queue), 0 if front else len(queue), bounds.length)
+        if decision is Decision.GO:
+            return spec
+        if decision is Decision.FULL:
+            self._metrics.queue_dropped(name, "length")
+            raise function_queue_full(
+                name, f"{bounds.length} calls wait already (swarmfaas.queue.length)")
+        started = time.monotonic()
+        waiter = queue.enter(front)
+        self._watch_table()
+        try:
+            await asyncio.wait((waiter,), timeout=bounds.wait)
+        except asyncio.CancelledError:
+            if queue.leave(waiter):
+                self._grant(name, queue)
+            self._metrics.queue_dropped(name, "left")
+            raise
+        if not waiter.done():
+            queue.leave(waiter)
+            self._metrics.queue_dropped(name, "wait")
+            raise function_queue_full(
+                name, f"waited {bounds.wait:g} s for a free slot (swarmfaas.queue.wait)")
+        queue.started()
+        self._metrics.queue_waited(name, time.monotonic() - started)
+        spec = self._table().get(name)  # the snapshot of now
+        if spec is None:
+            raise function_not_found(name)
+        if not spec.replicas:
+            return await self.admit(name)
+        return spec
+
+    def slot_freed(self, name: str) -> None:
+        """A call of ``name`` left a replica: the queue's head may go."""
+        queue = self._queues.get(name)
+        if queue is not None and queue.waiters:
+            self._grant(name, queue)
+
+    def _grant(self, name: str, queue: FunctionQueue) -> None:
+        spec = self._table().get(name)
+        if spec is None or spec.queue is None:
+            queue.grant(len(queue.waiters))  # gone, or no limit now: nothing to wait for
+        elif spec.replicas:
+            free = self._free(spec, queue)
+            if free > 0:
+                queue.grant(free)
+
+    def _watch_table(self) -> None:
+        # A new table may bring replicas: the queues' heads go then too.
+        if self._queue_watch is None or self._queue_watch.done():
+            self._queue_watch = asyncio.get_running_loop().create_task(self._on_new_tables())
+
+    async def _on_new_tables(self) -> None:
+        while any(q.waiters for q in self._queues.values()):
+            await self._changed().wait()
+            for name, queue in list(self._queues.items()):
+                if queue.waiters:
+                    self._grant(name, queue)
+
+    def queued(self) -> dict[str, int]:
+        """Calls waiting in each function's queue (the scaler's signal)."""
+        return {name: len(queue) for name, queue in self._queues.items()}
+
+    async def after_busy(self, spec: FunctionSpec, call: Call, pause: float) -> FunctionSpec:
+        """A call a replica's watchdog refused as busy waits ``pause`` and
+        queues again, at the front; within swarmfaas.queue.wait from its start."""
+        bounds = spec.queue
+        assert bounds is not None
+        if time.perf_counter() + pause > call.started_at + bounds.wait:
+            self._metrics.queue_dropped(spec.name, "wait")
+            raise function_queue_full(
+                spec.name, f"waited {bounds.wait:g} s for a free slot (swarmfaas.queue.wait)")
+        await asyncio.sleep(pause)
+        return await self.admit(spec.name, front=True)
+
+    def close(self) -> None:
+        self.pool.close()
+        if self._queue_watch is not None:
+            self._queue_watch.cancel()
 
     def choose(self, spec: FunctionSpec, tried: Collection[tuple[str, int]]) -> Replica | None:
         """The replica of the snapshot for the next attempt (not one ``tried``)."""
@@ -500,8 +753,10 @@ class Proxy:
 
     # the exchange
     async def exchange(self, spec: FunctionSpec, call: Call, head: bytes, body: bytes | None,
-                       stream: AsyncIterator[bytes] | None, length: int | None) -> Reply:
-        """The call on a replica of ``spec``, tried again as ``may_retry`` allows."""
+                       stream: AsyncIterator[bytes] | None, length: int | None,
+                       busy_pause: float = BUSY_PAUSE_FIRST) -> Reply:
+        """The call on a replica of ``spec``, tried again as ``may_retry`` allows,
+        and after a busy watchdog's 429 (``watchdog_busy``) while its body is held."""
         tried: set[tuple[str, int]] = set()
         last: UpstreamError | None = None
         # Connection refused by every replica (a task reported running before its
@@ -516,13 +771,20 @@ class Proxy:
                     break
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, REFUSED_PAUSE_MAX)
-                spec = await self.admit(spec.name)  # a fresh snapshot
+                spec = await self.admit(spec.name, queue=False)  # a fresh snapshot
                 tried.clear()
                 continue
             tried.add(replica_key(replica))
             attempts += 1
             try:
-                return await self._attempt(spec, replica, call, head, body, stream, length)
+                reply = await self._attempt(spec, replica, call, head, body, stream, length)
+                if (reply.status != 429 or spec.queue is None or body is None
+                        or not watchdog_busy(reply)):
+                    return reply
+                spec = await self.after_busy(spec, call, busy_pause)
+                busy_pause = min(busy_pause * 2, BUSY_PAUSE_MAX)
+                tried.clear()
+                attempts -= 1  # waiting for a slot is not a failed attempt
             except UpstreamError as exc:
                 last = exc
                 if not may_retry(exc, body is not None):
@@ -536,7 +798,7 @@ class Proxy:
                        body: bytes | None, stream: AsyncIterator[bytes] | None,
                        length: int | None) -> Reply:
         key = (replica.address, replica.port)
-        lease = Lease(self, key)
+        lease = Lease(self, key, None, None if spec.queue is None else spec.name)
         conn: Connection | None = None
         timeout = exchange_timeout(spec)
         pool = self.pool
@@ -594,6 +856,9 @@ class Proxy:
                              for r in f.replicas)
             for name in [n for n in self._buckets if n not in table.functions]:
                 del self._buckets[name]
+            for name in [n for n, q in self._queues.items()
+                         if n not in table.functions and not q.waiters and not q.granted]:
+                del self._queues[name]
 
 
 async def _timed(chunks: AsyncIterator[bytes], timeout: float) -> AsyncIterator[bytes]:
@@ -625,4 +890,4 @@ def _request_head(method: str, path: str, query: str, headers: Iterable[tuple[st
 def _small_body_coming(conn: Connection) -> bool:
     """The rest of a body of declared length, at most SMALL_BODY, is still to come."""
     length = _header(conn.headers, "content-length")
-    return length is not None and length.isdigit() and int(length) <= SMALL_BODY
+    return length is not None and is_decimal(length) and int(length) <= SMALL_BODY

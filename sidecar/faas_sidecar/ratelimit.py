@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .labels import RATELIMIT_BURST, RATELIMIT_PREFIX, RATELIMIT_RPS, LabelError
+from .labels import RATELIMIT_BURST, RATELIMIT_PREFIX, RATELIMIT_RPS, LabelError, is_decimal
 
 MAX_RPS = 1_000_000.0
 MAX_BURST = 1_000_000
@@ -39,7 +39,7 @@ def parse_rate_limit(labels: Mapping[str, str]) -> RateLimit | None:
     raw_burst = labels.get(RATELIMIT_BURST, "").strip()
     if not raw_burst:
         return RateLimit(rps, max(1, math.ceil(rps)))
-    if not raw_burst.isdigit() or not 1 <= int(raw_burst) <= MAX_BURST:
+    if not is_decimal(raw_burst) or not 1 <= int(raw_burst) <= MAX_BURST:
         raise LabelError(f"{RATELIMIT_BURST}={raw_burst!r}: expected an integer in "
                          f"[1, {MAX_BURST}]")
     return RateLimit(rps, int(raw_burst))

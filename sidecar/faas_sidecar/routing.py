@@ -2,7 +2,9 @@
 
 ``/function/<name>`` and ``/function/<name>/<rest>`` name the function in the
 path (the rest and the query reach the function); elsewhere the
-``X-Function: <name>`` header names it and the path is passed unchanged. Paths
+``X-Function: <name>`` header names it and the path is passed unchanged.
+Either may be OpenFaaS's ``<name>.<namespace>``: the platform's one namespace
+(or its alias ``openfaas-fn``) is dropped, any other is a 404. Paths
 the platform owns (``/system/*``, ``/healthz``, ``/metrics``, ...) are routed
 by Sanic before this is asked, so a header can never take them over.
 """
@@ -12,11 +14,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import bad_request, function_not_found, invalid_function_name, not_found
+from .errors import (
+    bad_request,
+    function_not_found,
+    invalid_function_name,
+    namespace_not_found,
+    not_found,
+)
 from .labels import is_valid_name
 
 FUNCTION_PREFIX = "/function/"
+ASYNC_PREFIX = "/async-function/"  # store the call, answer 202 (docs/webhooks.md)
 FUNCTION_HEADER = "x-function"
+
+# OpenFaaS addresses a function as <name>.<namespace>. This platform has one
+# namespace; OpenFaaS's default one is accepted as another name for it, so
+# clients and stack files written for OpenFaaS work unchanged. Anything else is
+# a 404 (errors.namespace_not_found).
+NAMESPACE = "swarmfaas-fn"
+NAMESPACE_ALIASES = ("openfaas-fn",)
+NAMESPACES = frozenset({NAMESPACE, *NAMESPACE_ALIASES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,21 +42,40 @@ class Route:
     path: str  # the path to send upstream, without the query
 
 
-def split_function_path(path: str) -> Route | None:
-    """``/function/<name>[/<rest>]`` -> Route(name, '/<rest>'); None otherwise."""
-    if not path.startswith(FUNCTION_PREFIX):
+def split_function_path(path: str, prefix: str = FUNCTION_PREFIX) -> Route | None:
+    """``/function/<name>[/<rest>]`` -> Route(name, '/<rest>'); None otherwise
+    (``prefix`` may be ASYNC_PREFIX instead)."""
+    if not path.startswith(prefix):
         return None
-    name, _sep, rest = path[len(FUNCTION_PREFIX):].partition("/")
-    return Route(name=name, path="/" + rest)
+    name, _sep, rest = path[len(prefix):].partition("/")
+    return Route(name=without_namespace(name), path="/" + rest)
 
 
-def resolve(path: str, header_value: str | None) -> Route:
+def without_namespace(name: str) -> str:
+    """``<name>.<namespace>`` -> ``<name>`` when the namespace is the platform's
+    (or its alias); PlatformError 404 for any other. A name without a dot is
+    returned as it is (a function name never has one)."""
+    function, dot, namespace = name.partition(".")
+    if not dot or not is_valid_name(function):
+        return name  # not a name at all: check_name words the 400
+    check_namespace(namespace)
+    return function
+
+
+def check_namespace(namespace: str) -> None:
+    """PlatformError 404 unless ``namespace`` is the platform's one or its alias."""
+    if namespace not in NAMESPACES:
+        known = f"{NAMESPACE!r} (alias {', '.join(map(repr, NAMESPACE_ALIASES))})"
+        raise namespace_not_found(namespace, known)
+
+
+def resolve(path: str, header_value: str | None, prefix: str = FUNCTION_PREFIX) -> Route:
     """The route of a request, or PlatformError 400/404."""
-    route = split_function_path(path)
+    route = split_function_path(path, prefix)
     if route is None:
         if header_value is None:
             raise not_found(path)
-        route = Route(name=header_value.strip(), path=path)
+        route = Route(name=without_namespace(header_value.strip()), path=path)
     check_name(route.name)
     return route
 
@@ -56,7 +92,7 @@ def header_name(values: Sequence[str]) -> str | None:
         if other != name:
             raise bad_request(f"the X-Function headers name different functions: "
                               f"{_shown(name)!r} and {_shown(other)!r}")
-    return name
+    return without_namespace(name)
 
 
 def _shown(name: str) -> str:

@@ -9,12 +9,13 @@ arguments and its ``Reply`` into an ``HTTPResponse``. The policy itself
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from sanic import HTTPResponse, Request
 
 from .headers import call_id_for
+from .labels import is_decimal
 from .routing import FUNCTION_HEADER, resolve
 
 if TYPE_CHECKING:
@@ -69,16 +70,29 @@ class UpstreamResponse(RelayedResponse):
             self._done(ok)
 
 
+def as_received(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The header fields as the client sent their bytes, in the form the wire
+    writer takes (one character per byte, latin-1). Sanic decodes a head as
+    UTF-8 with surrogateescape, so a value with "€" or a stray byte could not be
+    written again and the call was a 500; ASCII values, nearly all, pass as they are."""
+    return [(name, value if value.isascii()
+             else value.encode("utf-8", "surrogateescape").decode("latin-1"))
+            for name, value in headers]
+
+
 async def forward(proxy: Proxy, request: Request, function_name: str, *,
-                  body: bytes | None = None, path: str | None = None) -> HTTPResponse:
+                  body: bytes | None = None, path: str | None = None,
+                  asynchronous: bool = False) -> HTTPResponse:
     call_id = call_id_for(request.headers.get("x-call-id"))
     request.ctx.call_id = call_id
     if path is None:
         path = resolve(request.path, request.headers.get(FUNCTION_HEADER)).path
     reply = await proxy.call(
-        function_name, request.method, path, request.query_string, request.headers.items(),
+        function_name, request.method, path, request.query_string,
+        as_received(request.headers.items()),
         client_ip=request.ip or "", scheme=request.scheme, call_id=call_id, body=body,
-        source=None if body is not None else RequestBody(request, proxy.buffer_limit))
+        source=None if body is not None else RequestBody(request, proxy.buffer_limit),
+        asynchronous=asynchronous)
     if reply.body is not None:
         return RelayedResponse(reply.body, status=reply.status, headers=reply.headers)
     return UpstreamResponse(reply.status, reply.headers, reply.chunks,  # type: ignore[arg-type]
@@ -104,10 +118,10 @@ class RequestBody:
             body = request.body or b""
             return body, None, len(body)
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) <= self._limit:
+        if length is not None and is_decimal(length) and int(length) <= self._limit:
             await request.receive_body()
             return request.body, None, len(request.body)
-        return None, _chunks(request), int(length) if length is not None and length.isdigit() \
+        return None, _chunks(request), int(length) if length is not None and is_decimal(length) \
             else None
 
 

@@ -29,6 +29,11 @@ from typing import NoReturn, TypeVar, overload
 T = TypeVar("T", int, float)
 # A Docker network's name, as the system API and the engine gate accept it.
 NETWORK_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# SYSTEM_SECRET_PREFIX, read by the system API and the engine gate: never empty,
+# so the secrets the API may touch are always a named subset.
+SECRET_PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+DEFAULT_SECRET_PREFIX = "swarmfaas-fn-"
+SECRET_PREFIX_TEXT = "1-32 characters of [A-Za-z0-9_.-], starting with a letter or digit"
 _GLOB_RE = re.compile(r"^[A-Za-z0-9*?\[\]!._:/@-]+$")
 # One spelling of booleans for every setting (Starlette's Config accepts the same).
 TRUE = frozenset({"true", "1"})

@@ -12,10 +12,13 @@ from types import MappingProxyType
 from typing import Any
 
 from . import labels as keys
+from .callqueue import parse_queue
 from .labels import DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_TIMEOUT, NAME_RE, is_valid_name
 from .model import FunctionSpec, Replica, RoutingTable
+from .queue.labels import parse_async_labels
 from .ratelimit import parse_rate_limit
 from .scaler.labels import scales_to_zero
+from .schedule import parse_schedule
 from .webhooks.labels import parse_webhook_labels
 
 
@@ -42,7 +45,7 @@ def _port(labels: Mapping[str, str]) -> int:
     raw = labels.get(keys.PORT)
     if raw is None:
         return DEFAULT_PORT
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+    if not keys.is_decimal(raw) or not 1 <= int(raw) <= 65535:
         raise InvalidFunction(f"{keys.PORT}={raw!r} is not a port number (1-65535)")
     return int(raw)
 
@@ -77,10 +80,14 @@ def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
     mode = spec.get("Mode") or {}
     replicated = mode.get("Replicated")
     desired = int(replicated.get("Replicas", 0)) if replicated is not None else None
-    image = (spec.get("TaskTemplate") or {}).get("ContainerSpec", {}).get("Image", "")
+    container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+    image = container.get("Image", "")
     try:
         webhook = parse_webhook_labels(labels)
         rate_limit = parse_rate_limit(labels)
+        queue = parse_queue(labels, container.get("Env"))
+        async_policy = parse_async_labels(labels)
+        schedule = parse_schedule(labels)
     except keys.LabelError as exc:
         raise InvalidFunction(str(exc)) from None
     return FunctionSpec(
@@ -95,6 +102,9 @@ def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
         webhook=webhook,
         rate_limit=rate_limit,
         scales_to_zero=scales_to_zero(labels),
+        queue=queue,
+        async_policy=async_policy,
+        schedule=schedule,
     )
 
 
@@ -135,6 +145,39 @@ def task_is_settling(task: Mapping[str, Any]) -> bool:
         return state in {"new", "pending", "assigned", "accepted", "preparing", "ready",
                          "starting"}
     return state == "running"
+
+
+FAILED_STATES = frozenset({"rejected", "failed"})
+
+
+def task_failure(task: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(when, what Docker says) for a task that could not start or died: its
+    state rejected or failed, or an error set; None for any other task."""
+    status = task.get("Status") or {}
+    state = status.get("State", "")
+    error = status.get("Err") or ""
+    if state not in FAILED_STATES and not error:
+        return None
+    detail = error or status.get("Message") or "no detail"
+    return status.get("Timestamp", ""), f"task {state or 'error'}: {detail}"
+
+
+def wants_replicas(service: Mapping[str, Any]) -> bool:
+    """A global service, or a replicated one with a count above 0."""
+    mode = (service.get("Spec") or {}).get("Mode") or {}
+    if "Global" in mode:
+        return True
+    return int((mode.get("Replicated") or {}).get("Replicas", 0)) > 0
+
+
+def services_without_ready(services: Iterable[Mapping[str, Any]],
+                           tasks: Iterable[Mapping[str, Any]]) -> list[str]:
+    """IDs of services that want replicas and have no ready task among
+    ``tasks``: their failed tasks (desired state shutdown by then) are worth
+    listing for Docker's error (``task_failure``)."""
+    ready = {t.get("ServiceID") for t in tasks if task_is_ready(t)}
+    return [s.get("ID", "") for s in services
+            if wants_replicas(s) and s.get("ID") not in ready]
 
 
 def parse_task(task: Mapping[str, Any], network: str, port: int) -> Replica | None:
@@ -259,6 +302,7 @@ def build_table(
     replicas: dict[str, list[Replica]] = {name: [] for name in by_name}
     seen_tasks: dict[tuple[str, int, int], tuple[Replica | None, bool]] = {}
     settling = False
+    failures: dict[str, tuple[str, str]] = {}  # function -> its newest task failure
     for task in tasks:
         name = service_to_name.get(task.get("ServiceID", ""))
         if name is None:
@@ -268,16 +312,23 @@ def build_table(
         settling = settling or task_settling
         if replica is not None:
             replicas[name].append(replica)
+        else:
+            failure = task_failure(task)
+            if failure is not None and (name not in failures or failure > failures[name]):
+                failures[name] = failure
 
     functions = {}
     built: dict[str, tuple[FunctionSpec, FunctionSpec]] = {}
     for name, (_, spec) in by_name.items():
         ordered = tuple(sorted(replicas[name], key=lambda r: r.task_id))
+        # Docker's error matters only while no replica is ready (the 503's reason)
+        error = "" if ordered or name not in failures else failures[name][1]
         last = memo.functions.get(name)
-        if last is not None and last[0] is spec and last[1].replicas == ordered:
+        if (last is not None and last[0] is spec and last[1].replicas == ordered
+                and last[1].task_error == error):
             functions[name] = last[1]  # unchanged: the very object of the last table
         else:
-            functions[name] = _with_replicas(spec, ordered)
+            functions[name] = _with_replicas(spec, ordered, error)
         built[name] = (spec, functions[name])
     table = RoutingTable(
         functions=MappingProxyType(functions),
@@ -292,7 +343,8 @@ def build_table(
     return BuildResult(table=table, settling=settling, memo=next_memo)
 
 
-def _with_replicas(spec: FunctionSpec, replicas: tuple[Replica, ...]) -> FunctionSpec:
+def _with_replicas(spec: FunctionSpec, replicas: tuple[Replica, ...],
+                   task_error: str = "") -> FunctionSpec:
     return FunctionSpec(
         name=spec.name,
         service_id=spec.service_id,
@@ -306,4 +358,8 @@ def _with_replicas(spec: FunctionSpec, replicas: tuple[Replica, ...]) -> Functio
         webhook=spec.webhook,
         rate_limit=spec.rate_limit,
         scales_to_zero=spec.scales_to_zero,
+        queue=spec.queue,
+        task_error=task_error,
+        async_policy=spec.async_policy,
+        schedule=spec.schedule,
     )

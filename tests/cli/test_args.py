@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 
 from faas_cli import args
@@ -21,16 +23,28 @@ def test_pairs_bad(bad):
     assert e.value.code == Exit.USAGE and "--query" in e.value.message
 
 
-@pytest.mark.parametrize(("value", "ok"), [
-    ("", True), ("10s", True), ("5m", True), ("2h", True), ("1d", True),
-    ("2026-12-04T10:00:00Z", True), ("yesterday", False), ("10", False), ("5 m", False),
+NOW = datetime(2026, 12, 6, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("value", "want"), [
+    ("", ""),
+    ("10s", "2026-12-06T11:59:50+00:00"),
+    ("5m", "2026-12-06T11:55:00+00:00"),
+    ("2h", "2026-12-06T10:00:00+00:00"),
+    ("1d", "2026-12-05T12:00:00+00:00"),
+    ("2026-12-04T10:00:00Z", "2026-12-04T10:00:00+00:00"),
+    ("2026-12-04T10:00:00+01:00", "2026-12-04T10:00:00+01:00"),
+    ("2026-12-04T10:00:00", "2026-12-04T10:00:00+00:00"),  # no zone: UTC
+    ("yesterday", None), ("10", None), ("5 m", None), ("2026-13-04T10:00:00Z", None),
 ])
-def test_since(value, ok):
-    if ok:
-        assert args.since(value) == value
+def test_since(value, want):
+    """A duration becomes the RFC 3339 time the API takes (OpenFaaS's `since`)."""
+    if want is not None:
+        assert args.since(value, now=NOW) == want
     else:
-        with pytest.raises(CliError):
-            args.since(value)
+        with pytest.raises(CliError) as e:
+            args.since(value, now=NOW)
+        assert e.value.code == Exit.USAGE
 
 
 @pytest.mark.parametrize(("n", "ok"), [(0, True), (3, True), (-1, False), (1001, False)])

@@ -31,6 +31,13 @@ def test_platform_error(body, want):
     # a missing function behind a route that exists is still "no such function"
     (404, err("function_not_found", "no function named 'x'"), "logs", Exit.FAILED,
      "no function named 'x'", "faas list"),
+    (404, err("no_such_secret", "no secret named 'x'"), "secrets", Exit.FAILED,
+     "no secret named 'x'", "faas secret list"),
+    (409, err("secret_in_use", "in use"), "secrets", Exit.FAILED, "in use", "faas remove"),
+    (409, err("secret_exists", "exists"), "secrets", Exit.FAILED, "exists", "secret update"),
+    (404, err("namespace_not_found", "no namespace"), "logs", Exit.FAILED, "no namespace",
+     "one namespace"),
+    (404, b"404 page not found", "logs", Exit.FAILED, "no logs API yet", "upgrade"),
     (403, err("image_not_allowed", "image 'x' is not allowed"), "", Exit.FAILED,
      "image 'x' is not allowed", "SYSTEM_IMAGE_ALLOWLIST"),
     (409, err("function_exists", "taken"), "", Exit.FAILED, "taken", "faas deploy"),

@@ -1,6 +1,6 @@
 import pytest
 
-from faas_cli.payload import delete_request, deployment, scale_request
+from faas_cli.payload import delete_request, deployment, scale_request, secret
 from faas_cli.stack import Function
 
 
@@ -15,6 +15,10 @@ from faas_cli.stack import Function
       "labels": {"l": "1"}, "annotations": {"topic": "t"}, "secrets": ["s"],
       "constraints": ["node.role == manager"], "limits": {"memory": "40Mi", "cpu": "100m"},
       "requests": {"memory": "20Mi"}, "readOnlyRootFilesystem": True}),
+    # A stack file that asks for a writable root says so; one that is silent
+    # leaves the platform's default (read-only) in place.
+    (Function("a", "python", "./a", "i", readonly_root_filesystem=False),
+     {"service": "a", "image": "i", "readOnlyRootFilesystem": False}),
 ])
 def test_deployment(fn, want):
     assert deployment(fn) == want
@@ -38,3 +42,12 @@ def test_deployment_fields_are_the_openapi_documents():
 def test_scale_and_delete():
     assert scale_request("a", 3) == {"serviceName": "a", "replicas": 3}
     assert delete_request("a") == {"functionName": "a"}
+
+
+@pytest.mark.parametrize(("value", "want"), [
+    (b"s3cret\n", {"name": "k", "value": "s3cret\n"}),
+    ("café".encode(), {"name": "k", "value": "café"}),
+    (b"\x00\xff\xfe", {"name": "k", "rawValue": "AP/+"}),
+])
+def test_secret(value, want):
+    assert secret("k", value) == want

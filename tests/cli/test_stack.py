@@ -77,6 +77,7 @@ def test_a_faas_cli_stack_file_parses_whole():
     assert f.build_args == {"ADDITIONAL_PACKAGE": "figlet"}
     assert f.readonly_root_filesystem is True
     assert plain.handler == "./plain" and plain.skip_build is True
+    assert plain.readonly_root_filesystem is None  # silent: the platform's default
 
 
 @pytest.mark.parametrize(("text", "env", "want"), [

@@ -96,6 +96,7 @@ def stack_env(tmp_path):
     (tmp_path / "engine-gate-token").write_text("t" * 32)
     (tmp_path / "engine-gate-scaler-token").write_text("s" * 32)  # the scaler's, another
     (tmp_path / "github-webhook-secret").write_text("w" * 32)  # webhookstash's
+    (tmp_path / "queue-token").write_text("q" * 32)  # the queue worker's deliveries
     keep = ("PATH", "HOME")
     env = {k: v for k, v in os.environ.items() if k in keep}
     return {**env, "STACK": "ngvalid", "STATE_DIR": str(tmp_path)}

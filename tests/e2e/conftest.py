@@ -3,11 +3,14 @@
 One session fixture builds the images (a no-op when they are current), deploys
 a stack of its own (`faastest`, ports 18443/18080 by default, so a stack left
 by `make up` is not disturbed) and removes it at the end (KEEP_STACK=1 keeps it).
+With E2E_DEPLOYED=1 (`make reliability`) it uses the stack E2E_STACK that is
+already deployed, as it is, and leaves it.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import ssl
 import subprocess
 import time
@@ -67,13 +70,41 @@ def platform() -> Iterator[Platform]:
         "HTTP_PORT": str(http_port),
         "ALEXA_TEST": "1",  # trust a local CA in place of Amazon's (stack.alexa-test.yml)
     }
+    ca = ROOT / ".state" / stack / "certs" / "ca.pem"
+    if os.environ.get("E2E_DEPLOYED") == "1":
+        # make reliability: the stack `make up` deployed, used as it is, never removed.
+        _require_deployed(stack, https_port)
+        tag = _deployed_tag(stack)
+        yield Platform(stack, https_port, http_port, tag, str(ca) if ca.exists() else None)
+        return
     _run("bash", "scripts/build.sh", env=env)
     _run("bash", "scripts/deploy.sh", env=env)
     tag = (ROOT / ".build" / "tag").read_text().strip()
-    ca = ROOT / ".state" / stack / "certs" / "ca.pem"
     yield Platform(stack, https_port, http_port, tag, str(ca) if ca.exists() else None)
     if os.environ.get("KEEP_STACK") != "1":
         _run("bash", "scripts/down.sh", env=env)
+
+
+def _require_deployed(stack: str, https_port: int) -> None:
+    """Fail with what to do when the stack to test is not there."""
+    names = subprocess.run(["docker", "stack", "ls", "--format", "{{.Name}}"],
+                           capture_output=True, text=True).stdout.split()
+    if stack not in names:
+        pytest.fail(f"no stack named {stack!r} is deployed: run `make up` first "
+                    f"(or set STACK to the stack to test).")
+    try:
+        socket.create_connection(("127.0.0.1", https_port), timeout=5).close()
+    except OSError as exc:
+        pytest.fail(f"the stack {stack!r} is deployed but nothing answers on "
+                    f"https://127.0.0.1:{https_port} ({exc}): is HTTPS_PORT right?")
+
+
+def _deployed_tag(stack: str) -> str:
+    image = subprocess.run(
+        ["docker", "service", "inspect", f"{stack}_nginx", "--format",
+         "{{.Spec.TaskTemplate.ContainerSpec.Image}}"], capture_output=True, text=True,
+    ).stdout.strip()
+    return image.split("@", 1)[0].rpartition(":")[2] or "latest"
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):  # type: ignore[no-untyped-def]

@@ -210,12 +210,31 @@ def test_errors_have_a_message_and_an_exit_code(faas: Faas, args, code, message)
     assert b"Traceback" not in r.stderr
 
 
-def test_logs_and_secrets_say_when_the_gateway_has_no_such_api(faas: Faas):
-    """GET /system/logs and /system/secrets are being built: until then, a clear 404."""
-    for args, missing in ((("logs", "echo", "--tail", "1"), b"no logs API yet"),
-                          (("secret", "list"), b"no secrets API yet")):
-        r = faas(*args)
-        assert r.returncode == 0 or (r.returncode == 1 and missing in r.stderr), r.stderr
+def test_logs_and_secrets_through_the_deployed_gateway(faas: Faas):
+    """`faas logs` and `faas secret` against the stack: the system API reads the
+    function's service logs and manages secrets through the real engine gate."""
+    faas.ok("invoke", "echo", "--data", "hello")
+    r = faas("logs", "echo", "--tail", "20", "--json")
+    assert r.returncode == 0, r.stderr
+    for line in r.stdout.splitlines():
+        entry = json.loads(line)
+        assert entry["name"] == "echo" and entry["namespace"] == "swarmfaas-fn"
+        assert entry["instance"] and entry["timestamp"].startswith("20")
+    r = faas("logs", "no-such-function")
+    assert r.returncode == 1 and b"no function named" in r.stderr
+    name, value = unique("cli-secret"), f"value-{secrets.token_hex(8)}"
+    faas.ok("secret", "create", name, stdin=value.encode())
+    try:
+        listed = json.loads(faas.ok("secret", "list", "--json"))
+        assert {"name": name, "namespace": "swarmfaas-fn"} in listed
+        r = faas("secret", "create", name, stdin=value.encode())
+        assert r.returncode == 1 and b"exists" in r.stderr
+        faas.ok("secret", "update", name, stdin=(value + "2").encode())
+    finally:
+        r = faas("secret", "remove", name)
+    assert r.returncode == 0, r.stderr
+    assert name not in [s["name"] for s in json.loads(faas.ok("secret", "list", "--json"))]
+    assert value.encode() not in r.stdout + r.stderr
 
 
 def test_bad_credentials_and_platform_down(faas: Faas, tmp_path: Path):

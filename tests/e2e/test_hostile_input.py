@@ -41,6 +41,8 @@ HOSTILE = [
     ("POST", "/alexa", {"Content-Type": "application/json"}, b'{"version": "1.0"}'),
     ("POST", "/alexa", {"Content-Type": "application/json"}, b"[]"),
     ("POST", "/function/echo", {"X-Big": "a" * 65536}, b"x"),
+    ("POST", "/function/echo.kube-system", {}, b"x"),   # another namespace: 404
+    ("POST", "/x", {"X-Function": "echo.default"}, b"x"),
 ]
 
 

@@ -62,7 +62,12 @@ def exchange(
         if headers:
             conn.send_headers(1, headers, end_stream=body is None and end_stream)
             if body is not None:
-                conn.send_data(1, body, end_stream=end_stream)
+                # In frames of the size the server allows (bodies within the
+                # initial flow-control window: no WINDOW_UPDATE is awaited).
+                size = conn.max_outbound_frame_size
+                parts = [body[i:i + size] for i in range(0, len(body), size)] or [b""]
+                for n, part in enumerate(parts):
+                    conn.send_data(1, part, end_stream=end_stream and n == len(parts) - 1)
         tls.sendall(conn.data_to_send() + raw)
         while True:
             try:

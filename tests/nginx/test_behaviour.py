@@ -84,6 +84,7 @@ def test_the_image_health_check_probes_that_path(front, monkeypatch, capsys):
     [
         ("GET", "/function/echo", {}),
         ("POST", "/function/echo/sub/path?q=1", {}),
+        ("POST", "/async-function/echo/sub?q=1", {}),
         ("POST", "/alexa", {"Content-Type": "application/json"}),
         ("POST", "/", {"Content-Type": "application/json"}),  # Alexa skill endpoint at /
         ("GET", "/hooks/github", {"X-Function": "echo"}),
@@ -111,6 +112,7 @@ def test_routes_reach_the_sidecar(client, upstream, method, path, headers):
         ("GET", "/wp-login.php", 404, "not_found"),
         ("POST", "/somewhere", 404, "not_found"),
         ("GET", "/function", 404, "not_found"),
+        ("POST", "/async-function", 404, "not_found"),
         ("POST", "/system", 404, "not_found"),
         ("GET", "/metrics", 404, "not_found"),
         ("GET", "/alexa", 405, "method_not_allowed"),

@@ -148,6 +148,7 @@ def test_routes_to_the_sidecar():
     for route in (
         "location / {",
         "location /function/ {",
+        "location /async-function/ {",
         "location = /alexa {",
         "location /system/ {",
         "location = /healthz {",

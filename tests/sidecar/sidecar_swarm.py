@@ -127,14 +127,17 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
 
 @contextmanager
 def engine_gate(port: int, network: str, *, images: str = "", secrets: str = "",
-                token: str | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
+                token: str | None = None, env: dict[str, str] | None = None,
+                log_path: Path | None = None) -> Iterator[str]:
     """The real engine gate as a process on 127.0.0.1:``port`` in front of the host's
-    Docker socket; yields its DOCKER_HOST URL. Its log is printed if it failed.
-    With ``token``, it requires that token (ENGINE_GATE_TOKEN_FILE), as deployed."""
+    Docker socket; yields its DOCKER_HOST URL. Its log is printed if it failed, and
+    kept in ``log_path`` when given. With ``token``, it requires that token
+    (ENGINE_GATE_TOKEN_FILE), as deployed."""
     env = {**os.environ, "FUNCTIONS_NETWORK": network, "SYSTEM_IMAGE_ALLOWLIST": images,
            "SYSTEM_SECRET_ALLOWLIST": secrets, "GATE_HOST": "127.0.0.1",
            "GATE_PORT": str(port), **(env or {})}
-    with tempfile.TemporaryFile() as log, tempfile.NamedTemporaryFile("w") as token_file:
+    opened = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
+    with opened as log, tempfile.NamedTemporaryFile("w") as token_file:
         if token is not None:
             token_file.write(token)
             token_file.flush()
@@ -150,6 +153,25 @@ def engine_gate(port: int, network: str, *, images: str = "", secrets: str = "",
             if code != 0:
                 log.seek(0)
                 print(f"engine gate exited {code}:\n{log.read().decode(errors='replace')}")
+
+
+def overlay_networks(dc, names: tuple[str, ...]) -> Iterator[None]:
+    """Attachable overlay networks ``names`` (docker-py client ``dc``) for a test
+    module, made if missing and removed after (once their tasks detached, 30 s)."""
+    import docker.errors
+
+    for name in names:
+        if not dc.networks.list(names=[name]):
+            dc.networks.create(name, driver="overlay", attachable=True)
+    yield
+    deadline = time.monotonic() + 30
+    for name in names:
+        # By name, a swarm network is found by list, not always by inspect.
+        while (nets := dc.networks.list(names=[name])) and time.monotonic() < deadline:
+            try:
+                nets[0].remove()
+            except docker.errors.APIError:
+                time.sleep(0.5)  # tasks still detaching
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str,

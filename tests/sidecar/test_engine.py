@@ -73,3 +73,24 @@ def test_other_failures_are_engine_errors(outcomes: list, calls: int) -> None:
     with pytest.raises(EngineError, match="listing services and tasks"):
         engine_with(api).list_functions()
     assert len(api.task_filters) == calls
+
+
+WANTS = {"ID": "c" * 25, "Spec": {"Mode": {"Replicated": {"Replicas": 1}}}}
+RUNNING = {"ID": "t2", "ServiceID": "c" * 25, "DesiredState": "running",
+           "Status": {"State": "running"}}
+PENDING = {"ID": "t3", "ServiceID": "c" * 25, "DesiredState": "running",
+           "Status": {"State": "pending"}}
+REJECTED = {"ID": "t4", "ServiceID": "c" * 25, "DesiredState": "shutdown",
+            "Status": {"State": "rejected", "Err": "No such image: nope"}}
+
+
+def test_a_function_with_no_ready_task_has_its_failed_tasks_listed_too() -> None:
+    api = StubAPI([[WANTS]], [[PENDING], [PENDING, REJECTED]])
+    assert engine_with(api).list_functions() == ([WANTS], [PENDING, REJECTED])
+    assert api.task_filters[1] == {"service": ["c" * 25]}  # every desired state
+
+
+def test_a_function_with_a_ready_task_needs_no_second_listing() -> None:
+    api = StubAPI([[WANTS]], [[RUNNING]])
+    assert engine_with(api).list_functions() == ([WANTS], [RUNNING])
+    assert len(api.task_filters) == 1

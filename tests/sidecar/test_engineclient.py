@@ -145,3 +145,116 @@ def test_platform_error(exc, action, status, code, reason):
 def test_platform_error_of_a_bug_raises_it():
     with pytest.raises(KeyError):
         platform_error(KeyError("bug"), "list")
+
+
+# -- stream_get: one streamed GET over a unix socket -------------------------------
+# A real HTTP/1.1 server on a unix socket stands in for the Engine's wire: what
+# is tested is the client's framing (head, chunked body in any pieces, an error
+# answer, closing), not the Engine.
+
+async def _engine_like(path, answer):
+    """Serve ``answer(request_head, writer)`` on a unix socket; returns the
+    server and the list of request heads and 'closed' marks it saw."""
+    import asyncio
+
+    seen: list = []
+
+    async def handle(reader, writer):
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head.decode("latin-1"))
+        try:
+            await answer(writer)
+            while await reader.read(1024):
+                pass
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            seen.append("closed")
+            writer.close()
+
+    server = await asyncio.start_unix_server(handle, path=str(path))
+    return server, seen
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+async def test_stream_get_reads_a_chunked_answer_in_any_pieces(tmp_path):
+    import asyncio
+
+    from faas_sidecar.engineclient import stream_get
+
+    body = b"frame-one|frame-two|frame-three"
+
+    async def answer(writer):
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker"
+                     b".multiplexed-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+        wire = b"".join(_chunk(body[i:i + 7]) for i in range(0, len(body), 7)) + b"0\r\n\r\n"
+        for i in range(0, len(wire), 5):  # the wire in 5-byte pieces
+            writer.write(wire[i:i + 5])
+            await writer.drain()
+            await asyncio.sleep(0)
+
+    server, seen = await _engine_like(tmp_path / "e.sock", answer)
+    async with server:
+        stream = await stream_get(f"unix://{tmp_path / 'e.sock'}", "/services/abc/logs",
+                                  {"stdout": "1", "tail": "all"}, token=TOKEN, timeout=5,
+                                  action="logs")
+        got = b"".join([piece async for piece in stream])
+    assert got == body
+    head = seen[0]
+    assert head.startswith(f"GET /v{API_VERSION}/services/abc/logs?stdout=1&tail=all HTTP/1.1")
+    assert f"Authorization: Bearer {TOKEN}" in head
+
+
+async def test_stream_get_raises_the_engines_error_before_any_byte(tmp_path):
+    from faas_sidecar.engineclient import stream_get
+
+    async def answer(writer):
+        body = json.dumps({"message": "service abc not found"}).encode()
+        writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    server, _ = await _engine_like(tmp_path / "e.sock", answer)
+    async with server:
+        with pytest.raises(EngineError) as info:
+            await stream_get(f"unix://{tmp_path / 'e.sock'}", "/services/abc/logs", {},
+                             token=None, timeout=5, action="logs")
+    assert (info.value.status, info.value.detail) == (404, "service abc not found")
+    assert platform_error(info.value, "logs").code == "rejected_by_docker"
+
+
+async def test_closing_a_quiet_stream_closes_the_connection(tmp_path):
+    import asyncio
+
+    from faas_sidecar.engineclient import stream_get
+
+    async def answer(writer):
+        # then nothing new: the stream stays open until the client leaves
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + _chunk(b"x"))
+        await writer.drain()
+
+    server, seen = await _engine_like(tmp_path / "e.sock", answer)
+    async with server:
+        stream = await stream_get(f"unix://{tmp_path / 'e.sock'}", "/x", {}, token=None,
+                                  timeout=5, action="logs")
+        assert await anext(stream) == b"x"
+        await asyncio.sleep(0.1)
+        assert "closed" not in seen  # still open while the client follows
+        await stream.aclose()
+        for _ in range(100):
+            if "closed" in seen:
+                break
+            await asyncio.sleep(0.02)
+    assert "closed" in seen  # the Engine side saw the connection end
+
+
+async def test_an_unreachable_engine_is_an_engine_error_without_a_status(tmp_path):
+    from faas_sidecar.engineclient import stream_get
+
+    with pytest.raises(EngineError) as info:
+        await stream_get(f"unix://{tmp_path / 'nobody.sock'}", "/x", {}, token=None,
+                         timeout=2, action="logs")
+    assert info.value.status is None
+    assert platform_error(info.value, "logs").code == "docker_unavailable"

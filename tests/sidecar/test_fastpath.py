@@ -34,6 +34,11 @@ GET = b"GET /function/echo/a?b=1 HTTP/1.1\r\nHost: h\r\nAccept: */*"
         (b"POST /function/echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5", True),
         (b"HEAD /function/echo/ HTTP/1.1", True),
         (b"DELETE /function/e-1/x/y HTTP/1.1\r\nX-Call-Id: abc", True),
+        (b"GET /function/echo.openfaas-fn/a HTTP/1.1", True),
+        (b"GET /function/echo.swarmfaas-fn?x=1 HTTP/1.1", True),
+        # another namespace: Sanic answers its 404
+        (b"GET /function/echo.other HTTP/1.1", False),
+        (b"GET /function/echo.openfaas-fn.x HTTP/1.1", False),
         # not this path's: Sanic parses, routes or rejects them as before
         (b"GET /function/echo HTTP/1.0\r\nHost: h", False),
         (b"GET /healthz HTTP/1.1\r\nHost: h", False),
@@ -68,6 +73,8 @@ def test_parsed_head():
                                                                    "x=1&y=2")
     assert (plain.body_length, plain.close, plain.x_call_id) == (3, True, "c-1")
     assert ("Host", "h") in plain.headers
+    namespaced = parse_head(b"GET /function/echo.openfaas-fn/x?y HTTP/1.1")
+    assert namespaced is not None and (namespaced.name, namespaced.path) == ("echo", "/x")
     bare = parse_head(b"GET /function/echo HTTP/1.1")
     assert bare is not None and (bare.path, bare.query, bare.body_length) == ("/", "", 0)
 
@@ -298,3 +305,39 @@ async def test_graceful_shutdown_answers_the_request_in_flight(server):
     assert await asyncio.wait_for(busy_reader.read(), 2) == b""
     busy.close()
     idle.close()
+
+
+async def test_namespaced_names_on_both_paths(server):
+    """``<name>.<namespace>`` is served by the fast path for the platform's
+    namespace and its alias, and by Sanic (chunked body, X-Function); any other
+    namespace is a JSON 404 on the same keep-alive connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", PORT)
+    requests = [
+        (b"GET /function/echo.openfaas-fn/a HTTP/1.1\r\nHost: h\r\n\r\n", 200),
+        (b"GET /function/echo.swarmfaas-fn/a HTTP/1.1\r\nHost: h\r\n\r\n", 200),
+        (b"GET /function/echo.other/a HTTP/1.1\r\nHost: h\r\n\r\n", 404),
+    ]
+    for request, expected in requests:
+        writer.write(request)
+        status, headers, body = await read_response(reader)
+        assert status == expected, body
+        if status == 404:
+            assert json.loads(body)["error"] == "namespace_not_found"
+            assert "'swarmfaas-fn'" in json.loads(body)["reason"]
+            assert headers["x-swarmfaas-internal"] == "sidecar"
+        else:
+            assert json.loads(body)["path"] == "/a"
+    writer.close()
+    # The two good ones went through the fast path's call_now, not Sanic
+    assert len(server.ctx.pending) == 2 and server.ctx.forwarded == []
+    # Sanic's own path: a chunked body, and X-Function with a namespace
+    reader, writer = await asyncio.open_connection("127.0.0.1", PORT)
+    writer.write(b"POST /function/echo.openfaas-fn HTTP/1.1\r\nHost: h\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    status, _, body = await read_response(reader)
+    assert status == 200 and json.loads(body)["body"] == "abc"
+    for header, expected in ((b"echo.openfaas-fn", 200), (b"echo.nope", 404)):
+        writer.write(b"GET /x HTTP/1.1\r\nHost: h\r\nX-Function: " + header + b"\r\n\r\n")
+        status, _, body = await read_response(reader)
+        assert status == expected, body
+    writer.close()

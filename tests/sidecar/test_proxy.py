@@ -7,6 +7,7 @@ pieces; the routing table is a fixed snapshot pointing at real echo servers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -90,6 +91,8 @@ async def sidecar(echo_server, request, tmp_path):
         spec("dead", [DEAD]),
         spec("slow", [LIVE], timeout=0.5),
         spec("none", [], desired=1),
+        dataclasses.replace(spec("broken", [], desired=1),
+                            task_error="task rejected: No such image: nope:1"),
         spec("zero", [], desired=0),
         dataclasses.replace(spec("cold", [], desired=0), scales_to_zero=True),
         dataclasses.replace(spec("cold-never", [], desired=0), scales_to_zero=True),
@@ -105,19 +108,28 @@ async def sidecar(echo_server, request, tmp_path):
     async def boom(request):
         raise RuntimeError("bug: internal detail")
 
-    server = await app.create_server(host="127.0.0.1", port=SIDECAR_PORT,
+    async with serving(app, SIDECAR_PORT) as client:
+        client.tables = tables  # type: ignore[attr-defined]
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def serving(app, port):
+    """``app`` served on 127.0.0.1:``port`` for the test; a client to it."""
+    server = await app.create_server(host="127.0.0.1", port=port,
                                      return_asyncio_server=True)
     await server.startup()
     await server.before_start()
     await server.after_start()
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{SIDECAR_PORT}",
-                                 timeout=10) as client:
-        client.tables = tables  # type: ignore[attr-defined]
-        yield client
-    await server.before_stop()
-    await server.close()
-    await server.after_stop()
-    Sanic._app_registry.pop("sidecar_proxy_test", None)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
+                                     timeout=10) as client:
+            yield client
+    finally:
+        await server.before_stop()
+        await server.close()
+        await server.after_stop()
+        Sanic._app_registry.pop(app.name, None)
 
 
 def echoed(response):
@@ -329,6 +341,15 @@ async def test_platform_errors(sidecar, path, headers, status, code):
         assert response.headers["retry-after"] == "1"
 
 
+async def test_the_503_of_a_function_that_cannot_start_names_dockers_error(sidecar):
+    started = asyncio.get_running_loop().time()
+    response = await sidecar.get("/function/broken")
+    assert asyncio.get_running_loop().time() - started < 3  # HOLD_TIMEOUT is 1 s
+    assert response.status_code == 503
+    assert response.json()["reason"] == ("function 'broken' has no ready replica; "
+                                         "Docker reports task rejected: No such image: nope:1")
+
+
 async def test_held_request_goes_through_when_a_replica_appears(sidecar):
     async def appear():
         await asyncio.sleep(0.3)
@@ -395,3 +416,12 @@ async def test_concurrent_load_on_one_pool(sidecar):
     results = await asyncio.gather(*(sidecar.post("/function/echo", content=str(i).encode())
                                      for i in range(200)))
     assert sorted(int(json.loads(r.text)["body"]) for r in results) == list(range(200))
+
+
+async def test_header_bytes_reach_the_function_as_the_client_sent_them(sidecar):
+    # UTF-8 beyond latin-1 and a byte that is no UTF-8 at all: the Sanic path
+    # answered 500 (found by the reliability corpus); both paths relay the bytes.
+    raw = b"caf\xc3\xa9 \xe2\x82\xac \xff\x80"
+    got = echoed(await sidecar.get("/function/echo", headers={"X-Raw": raw}))
+    sent = {k.lower(): v for k, v in got["headers"].items()}  # Sanic's names are lower case
+    assert sent["x-raw"] == raw.decode("latin-1")

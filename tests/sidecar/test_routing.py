@@ -24,6 +24,11 @@ from faas_sidecar.routing import header_name, resolve
         ("/anything/here", "echo", "echo", "/anything/here"),
         ("/", "echo", "echo", "/"),
         ("/x", " echo ", "echo", "/x"),
+        # OpenFaaS's <name>.<namespace>: the platform's namespace or its alias
+        ("/function/echo.swarmfaas-fn", None, "echo", "/"),
+        ("/function/echo.openfaas-fn/a?b", None, "echo", "/a?b"),
+        ("/x", "echo.openfaas-fn", "echo", "/x"),
+        ("/x", "echo.swarmfaas-fn", "echo", "/x"),
     ],
 )
 def test_resolve(path, header, name, upstream):
@@ -43,6 +48,13 @@ def test_resolve(path, header, name, upstream):
         ("/x", "a" * 64, 400, "invalid_function_name"),
         ("/x", "bad name", 400, "invalid_function_name"),
         ("/x", "-echo", 400, "invalid_function_name"),
+        ("/function/echo.other", None, 404, "namespace_not_found"),
+        ("/function/echo.openfaas-fn.x", None, 404, "namespace_not_found"),
+        ("/function/echo.", None, 404, "namespace_not_found"),
+        ("/function/echo.OPENFAAS-FN", None, 404, "namespace_not_found"),
+        ("/x", "echo.kube-system", 404, "namespace_not_found"),
+        ("/function/.openfaas-fn", None, 400, "invalid_function_name"),
+        ("/function/Echo.openfaas-fn", None, 400, "invalid_function_name"),
     ],
 )
 def test_resolve_rejects(path, header, status, code):

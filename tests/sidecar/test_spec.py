@@ -10,7 +10,9 @@ from faas_sidecar.spec import (
     function_name,
     parse_service,
     parse_task,
+    services_without_ready,
     task_address,
+    task_failure,
     task_is_ready,
     task_is_settling,
 )
@@ -29,14 +31,16 @@ def service(name="echo", labels=None, sid="s1", replicas=1, created="2026-01-01T
 
 
 def task(tid="t1", sid="s1", state="running", desired="running", addr="10.0.1.5/24",
-         net=NET, node="n1"):
+         net=NET, node="n1", err=None, at="2026-01-01T00:00:00.1Z", message=""):
     attachments = [] if addr is None else [
         {"Network": {"ID": "ingressid", "Spec": {"Name": "ingress"}},
          "Addresses": ["10.255.0.9/16"]},
         {"Network": {"ID": NET_ID, "Spec": {"Name": net}}, "Addresses": [addr]},
     ]
     return {"ID": tid, "ServiceID": sid, "NodeID": node, "DesiredState": desired,
-            "Status": {"State": state}, "NetworksAttachments": attachments}
+            "Status": {"State": state, "Timestamp": at, "Message": message,
+                       **({"Err": err} if err is not None else {})},
+            "NetworksAttachments": attachments}
 
 
 @pytest.mark.parametrize(
@@ -219,3 +223,76 @@ def test_build_table_other_stacks_do_not_contest_names():
     table = build_table([theirs, ours], [task("t1", "ours")], NET, network_id=NET_ID,
                         generation=1, built_at=0).table
     assert table.get("echo").service_id == "ours" and not table.invalid
+
+
+def _with_env(svc, env):
+    svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] = env
+    return svc
+
+
+@pytest.mark.parametrize(("env", "labels", "limit", "length"), [
+    (None, {}, None, None),                        # no max_inflight: never queues
+    (["max_inflight=4"], {}, 4, 100),
+    (["max_inflight=2"], {"swarmfaas.queue.length": "3"}, 2, 3),
+    (["max_inflight=0"], {"swarmfaas.queue.length": "3"}, None, None),
+])
+def test_parse_service_reads_the_watchdogs_max_inflight(env, labels, limit, length):
+    svc = _with_env(service(labels={"swarmfaas.function": "true", **labels}), env)
+    got = build_table([svc], [task()], NET, generation=1, built_at=0.0).table.get("echo")
+    assert got.replicas  # the queue survives the table's build with replicas
+    if limit is None:
+        assert got.queue is None
+    else:
+        assert (got.queue.max_inflight, got.queue.length) == (limit, length)
+
+
+@pytest.mark.parametrize(("env", "labels", "message"), [
+    (["max_inflight=lots"], {}, "max_inflight"),
+    (["max_inflight=1"], {"swarmfaas.queue.wait": "-2"}, "swarmfaas.queue.wait"),
+])
+def test_parse_service_rejects_a_bad_queue_setting(env, labels, message):
+    with pytest.raises(InvalidFunction, match=message):
+        parse_service(_with_env(service(labels={"swarmfaas.function": "true", **labels}), env))
+
+
+@pytest.mark.parametrize(("kwargs", "want"), [
+    ({}, None),
+    ({"state": "shutdown", "desired": "shutdown"}, None),       # stopped on purpose
+    ({"state": "complete", "desired": "shutdown"}, None),
+    ({"state": "rejected", "err": "No such image: nope:1", "message": "preparing"},
+     "task rejected: No such image: nope:1"),
+    ({"state": "failed", "err": "task: non-zero exit (3)", "message": "started"},
+     "task failed: task: non-zero exit (3)"),
+    ({"state": "failed", "message": "started"}, "task failed: started"),
+    ({"state": "failed"}, "task failed: no detail"),
+    ({"state": "preparing", "err": "starting container failed: oci"},
+     "task preparing: starting container failed: oci"),
+])
+def test_task_failure(kwargs, want):
+    got = task_failure(task(**kwargs))
+    assert (got[1] if got else None) == want
+
+
+@pytest.mark.parametrize(("replicas", "mode", "tasks", "want"), [
+    (1, "replicated", [task()], []),
+    (1, "replicated", [], ["s1"]),
+    (1, "replicated", [task(state="starting")], ["s1"]),
+    (0, "replicated", [], []),                      # at 0 on purpose: nothing to explain
+    (1, "global", [], ["s1"]),
+    (2, "replicated", [task(sid="other")], ["s1"]),
+])
+def test_services_without_ready(replicas, mode, tasks, want):
+    assert services_without_ready([service(replicas=replicas, mode=mode)], tasks) == want
+
+
+def test_the_newest_task_error_of_a_function_with_no_ready_replica_is_in_its_spec():
+    failed = [task("t1", state="rejected", desired="shutdown", err="No such image: old",
+                   at="2026-01-01T00:00:01.5Z"),
+              task("t2", state="rejected", desired="shutdown", err="No such image: new",
+                   at="2026-01-01T00:00:03.2Z"),
+              task("t3", state="pending", at="2026-01-01T00:00:04Z")]
+    got = build_table([service()], failed, NET, generation=1, built_at=0.0).table.get("echo")
+    assert got.replicas == () and got.task_error == "task rejected: No such image: new"
+    # a ready replica: no error to tell (the 503 cannot happen)
+    ready = build_table([service()], [*failed, task("t4")], NET, generation=2, built_at=0.0)
+    assert ready.table.get("echo").task_error == ""

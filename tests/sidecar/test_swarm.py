@@ -152,6 +152,35 @@ def test_update_force_under_load_loses_nothing(swarm, replicas, order):
     assert set(load.outcomes) == {"ok"}, load.failures[:5]
 
 
+@pytest.mark.parametrize(("short", "kwargs", "docker_says"), [
+    # an image no node has (and no registry to pull from): Docker rejects the task
+    ("noimage", {"image": f"{PREFIX}-no-such-image:1"}, "task rejected"),
+    # a command that exits at once: the task fails
+    ("exits", {"extra": ["--entrypoint", "false"]}, "task failed"),
+])
+def test_a_function_that_cannot_start_gets_503_with_dockers_error(swarm, short, kwargs,
+                                                                  docker_says):
+    name = swarm.function(short, **kwargs)
+    # Wait until Docker has failed a task of it (seen by discovery, not by us).
+    time.sleep(3)
+    for _ in range(3):
+        started = time.monotonic()
+        response = swarm.client.get(f"/function/{name}")
+        took = time.monotonic() - started
+        print(f"{short}: {response.status_code} after {took:.2f} s: {response.text}")
+        assert took < 10 + 3  # HOLD_TIMEOUT, never a hang
+        if response.status_code != 502:
+            break
+        # A task that exits at once can be "running" for an instant: a call
+        # that reached it then is a 502 (replica_unreachable), not a hang.
+        assert response.json()["error"] == "replica_unreachable"
+    assert response.status_code == 503
+    assert response.headers["x-swarmfaas-internal"] == "sidecar"
+    doc = response.json()
+    assert doc["error"] == "no_ready_replica"
+    assert f"Docker reports {docker_says}" in doc["reason"]
+
+
 def test_only_labelled_services_are_routable(swarm):
     plain = swarm.function("plain", labels={})
     false = swarm.function("false", labels={"swarmfaas.function": "false"})

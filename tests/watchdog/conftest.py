@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wdkit import Watchdog, port_answers, wait_for, watchdog_env
+from wdkit import Watchdog, port_answers, wait_for, watchdog_argv, watchdog_env
 from wdkit import free_port as _free_port
 
 
@@ -21,7 +21,7 @@ def start_watchdog(tmp_path):
     def start(wait_ready: bool = True, **env: str) -> Watchdog:
         port = _free_port()
         full = watchdog_env(tmp_path, port=str(port), **env)
-        proc = subprocess.Popen([sys.executable, "-m", "fwatchdog"], env=full,
+        proc = subprocess.Popen(watchdog_argv(), env=full,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         wd = Watchdog(proc, port, tmp_path)
         started.append(wd)

@@ -7,13 +7,19 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from wdkit import free_port, function_processes, port_answers, wait_for, watchdog_env
+from wdkit import (
+    free_port,
+    function_processes,
+    port_answers,
+    wait_for,
+    watchdog_argv,
+    watchdog_env,
+)
 
 MIB = os.urandom(1024 * 1024)
 
@@ -223,7 +229,7 @@ def test_health_ready_lock_and_metrics(start_watchdog):
     lock = wd.tmp / ".lock"
     assert lock.exists()
     env = watchdog_env(wd.tmp)
-    check = [sys.executable, "-m", "fwatchdog", "--healthcheck"]
+    check = watchdog_argv("--healthcheck")
     assert subprocess.run(check, env=env).returncode == 0
     assert wd.request("POST", "/", b"x").status == 200
     # A worker counts a request just after writing its answer, and in the pool
@@ -294,7 +300,7 @@ def test_healthcheck_interval_keeps_serving_while_unready(start_watchdog):
 def test_port_setting_is_used(tmp_path):
     port = free_port()
     env = watchdog_env(tmp_path, fprocess="cat", port=str(port))
-    proc = subprocess.Popen([sys.executable, "-m", "fwatchdog"], env=env,
+    proc = subprocess.Popen(watchdog_argv(), env=env,
                             stderr=subprocess.DEVNULL)
     try:
         assert wait_for(lambda: _connects(port) and port_answers(port), 10)
@@ -322,7 +328,7 @@ def _connects(port: int) -> bool:
     ({"fprocess": "cat", "request_limit": "huge"}, "request_limit"),
 ])
 def test_bad_config_fails_at_start_naming_the_variable(tmp_path, env, named):
-    result = subprocess.run([sys.executable, "-m", "fwatchdog"], env=watchdog_env(tmp_path, **env),
+    result = subprocess.run(watchdog_argv(), env=watchdog_env(tmp_path, **env),
                             capture_output=True, text=True, timeout=10)
     assert result.returncode == 2
     assert f"configuration error: {named}" in result.stderr

@@ -57,6 +57,10 @@ def test_cgi_headers_off_passes_only_base():
     ("", "POST / HTTP/1.1\nContent-Type: text/csv", "text/csv"),
     ("application/json", "POST / HTTP/1.1\nContent-Type: text/csv", "application/json"),
     ("", "GET / HTTP/1.1", None),
+    # Control characters are not echoed into the answer (the sidecar made it a 502).
+    ("", "POST / HTTP/1.1\nContent-Type: ;;;/\x7f", None),
+    ("", "POST / HTTP/1.1\nContent-Type: a\x01b", None),
+    ("", "POST / HTTP/1.1\nContent-Type: text/plain;\tcharset=utf-8", "text/plain;\tcharset=utf-8"),
 ])
 def test_response_content_type(configured, raw, expected):
     assert response_content_type(configured, head(raw)) == expected

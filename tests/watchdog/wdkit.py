@@ -7,12 +7,21 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+# The watchdog these tests run: the package under this Python, or, to run the
+# same tests against the self-contained binary, its path in FWATCHDOG_BINARY.
+WATCHDOG_BINARY = os.environ.get("FWATCHDOG_BINARY", "")
+
+
+def watchdog_argv(*args: str) -> list[str]:
+    base = [WATCHDOG_BINARY] if WATCHDOG_BINARY else [sys.executable, "-m", "fwatchdog"]
+    return [*base, *args]
 
 
 def free_port() -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .httpwire import RequestHead
 
 # RFC 9110 7.6.1: hop-by-hop fields never cross a proxy.
@@ -11,9 +13,18 @@ HOP_BY_HOP = frozenset({
 })
 
 
+_VISIBLE = re.compile(r"[\t\x20-\x7e]+")  # visible ASCII, space and tab
+
+
 def response_content_type(configured: str, head: RequestHead) -> str | None:
-    """`content_type` if set, else the request's Content-Type, else none."""
-    return configured or head.header("content-type") or None
+    """`content_type` if set, else the request's Content-Type, else none.
+
+    A request's type with control characters is not echoed: a response field
+    must not carry them, and the sidecar rightly refuses such an answer (502)."""
+    if configured:
+        return configured
+    requested = head.header("content-type")
+    return requested if _VISIBLE.fullmatch(requested) else None
 
 
 def function_response_headers(

@@ -115,7 +115,8 @@ def parse_head(data: bytes, request_limit: int) -> RequestHead:
         if len(lengths) != 1:
             raise HttpError(400, "conflicting content-length headers")
         raw = lengths.pop()
-        if not raw.isdigit():
+        # isascii: str.isdigit() also accepts digits int() refuses, such as "²".
+        if not (raw.isascii() and raw.isdigit()):
             raise HttpError(400, "malformed content-length")
         content_length = int(raw)
         if content_length > request_limit:

@@ -42,8 +42,10 @@ def parse_envelope(raw: bytes, validator: Draft202012Validator, max_body: int) -
         raise rejection.body_too_large(f"the body has {len(raw)} bytes, over the {max_body} limit")
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # not UTF-8, not JSON, or an integer over Python's digit limit
         raise rejection.invalid_envelope(f"the body is not JSON: {exc}") from None
+    except RecursionError:  # nested deeper than the parser's stack; no envelope is
+        raise rejection.invalid_envelope("the body is JSON nested too deeply") from None
     error = best_match(validator.iter_errors(doc))
     if error is not None:
         raise rejection.invalid_envelope(describe(error))

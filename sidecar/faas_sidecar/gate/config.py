@@ -10,7 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..enginetoken import read_token
-from ..settings import NETWORK_NAME_RE, ConfigError, Settings
+from ..settings import (
+    DEFAULT_SECRET_PREFIX,
+    NETWORK_NAME_RE,
+    SECRET_PREFIX_RE,
+    SECRET_PREFIX_TEXT,
+    ConfigError,
+    Settings,
+)
 
 
 class GateConfigError(ConfigError):
@@ -26,6 +33,8 @@ class GateConfig:
     functions_network: str                 # FUNCTIONS_NETWORK: the only network a function joins
     image_allowlist: tuple[str, ...] = ()  # SYSTEM_IMAGE_ALLOWLIST
     secret_allowlist: tuple[str, ...] = ()  # SYSTEM_SECRET_ALLOWLIST
+    # SYSTEM_SECRET_PREFIX: the only secrets the sidecar may create or remove
+    secret_prefix: str = DEFAULT_SECRET_PREFIX
     host: str = "0.0.0.0"                  # GATE_HOST
     port: int = 2375                       # GATE_PORT
     socket: str = DEFAULT_SOCKET           # DOCKER_SOCKET: the Engine's unix socket
@@ -57,6 +66,8 @@ class GateConfig:
             functions_network=network,
             image_allowlist=s.globs("SYSTEM_IMAGE_ALLOWLIST"),
             secret_allowlist=s.globs("SYSTEM_SECRET_ALLOWLIST"),
+            secret_prefix=s.matching("SYSTEM_SECRET_PREFIX", DEFAULT_SECRET_PREFIX,
+                                     SECRET_PREFIX_RE, SECRET_PREFIX_TEXT),
             host=s.text("GATE_HOST", "0.0.0.0"),
             port=s.port("GATE_PORT", 2375),
             socket=socket,

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from faas_sidecar.allowlist import allowed
-from faas_sidecar.labels import FUNCTION, FUNCTION_FILTER
+from faas_sidecar.labels import FUNCTION, FUNCTION_FILTER, SECRET, SECRET_FILTER
 from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES
 from faas_sidecar.spec import is_function
 
@@ -36,6 +36,9 @@ class Kind(Enum):
     LIST_FUNCTION_TASKS = "list tasks"     # GET /tasks: only of services that are functions
     EVENTS = "events"                      # GET /events: only the types and actions discovery needs
     FUNCTION_READ = "function read"        # the service must be a function
+    FUNCTION_LOGS = "function logs"        # a function's service logs, known parameters only
+    SECRET_CREATE = "secret create"        # a platform secret: prefixed name, label, no driver
+    SECRET_REMOVE = "secret remove"        # the secret must be a platform secret
     CREATE = "create"                      # the new spec must have no violation
     UPDATE = "update"                      # a function; no violation it did not have
     REMOVE = "remove"                      # the service must be a function
@@ -61,7 +64,9 @@ _ROUTES: tuple[tuple[frozenset[str], re.Pattern[str], Kind], ...] = tuple(
         ("GET", r"/secrets", Kind.PASS),       # names and labels; Docker never returns data
         ("GET", r"/services", Kind.LIST_FUNCTIONS),
         ("GET", rf"/services/{_ID}", Kind.FUNCTION_READ),
-        ("GET", rf"/services/{_ID}/logs", Kind.FUNCTION_READ),
+        ("GET", rf"/services/{_ID}/logs", Kind.FUNCTION_LOGS),
+        ("POST", r"/secrets/create", Kind.SECRET_CREATE),
+        ("DELETE", rf"/secrets/{_ID}", Kind.SECRET_REMOVE),
         ("POST", r"/services/create", Kind.CREATE),
         ("POST", rf"/services/{_ID}/update", Kind.UPDATE),
         ("DELETE", rf"/services/{_ID}", Kind.REMOVE),
@@ -130,14 +135,66 @@ def task_services(query: str) -> list[str]:
     return _filter_values(query, "service") or []
 
 
+# The parameters of GET /services/{id}/logs that the system API's /system/logs
+# sends; anything else (a future option) is refused rather than passed blind.
+LOG_PARAMETERS = frozenset({"stdout", "stderr", "timestamps", "details", "follow", "tail",
+                            "since"})
+
+
+def refuse_logs_query(query: str) -> str | None:
+    """Why GET /services/{id}/logs may not carry this query string, or None."""
+    unknown = sorted(set(parse_qs(query, keep_blank_values=True)) - LOG_PARAMETERS)
+    if unknown:
+        return ("the engine gate reads service logs only with the parameters "
+                f"{', '.join(sorted(LOG_PARAMETERS))}; not: {', '.join(unknown[:5])}")
+    return None
+
+
+def is_platform_secret(secret: Mapping[str, Any], prefix: str) -> bool:
+    """A Docker secret (inspect JSON) the system API made: prefixed name and label."""
+    spec = secret.get("Spec") or {}
+    return (str(spec.get("Name") or "").startswith(prefix)
+            and (spec.get("Labels") or {}).get(SECRET) == "true")
+
+
+def refuse_secret_create(spec: Mapping[str, Any], prefix: str) -> str | None:
+    """Why a SecretSpec may not be created, or None: only a plain secret (no
+    driver, no templating) named ``<prefix>...``, labelled exactly
+    ``swarmfaas.secret=true``."""
+    found = []
+    name = spec.get("Name")
+    if not isinstance(name, str) or not name.startswith(prefix) or name == prefix:
+        found.append(f"the name must start with the platform's prefix {prefix!r}")
+    if spec.get("Labels") != {SECRET: "true"}:
+        found.append(f"the labels must be exactly {SECRET_FILTER}")
+    for key in ("Driver", "Templating"):
+        if spec.get(key):
+            found.append(f"{key} (only plain secrets)")
+    if not found:
+        return None
+    return "the engine gate refuses to create this secret: " + "; ".join(found)
+
+
+def refuse_secret_remove(current: Mapping[str, Any], prefix: str) -> str | None:
+    if is_platform_secret(current, prefix):
+        return None
+    return (f"the engine gate removes only secrets named {prefix}* and labelled "
+            f"{SECRET_FILTER}")
+
+
 @dataclass(frozen=True, slots=True)
 class SpecRules:
-    """What a function's spec may use: the functions network (its name and id)
-    and the same image and secret allowlists as the system API."""
+    """What a function's spec may use: the functions network (its name and id),
+    the same image and secret allowlists as the system API, and the platform's
+    own secrets. Docker checks that a reference's SecretName is its SecretID's
+    name, so the name checked here is the secret's."""
 
     networks: frozenset[str]
     image_allowlist: tuple[str, ...]
     secret_allowlist: tuple[str, ...]
+    # SYSTEM_SECRET_PREFIX: the platform's own secrets (/system/secrets), which
+    # any function may get; None: only the allowlist
+    secret_prefix: str | None = None
 
 
 def violations(spec: Mapping[str, Any], rules: SpecRules) -> frozenset[str]:
@@ -174,7 +231,8 @@ def violations(spec: Mapping[str, Any], rules: SpecRules) -> frozenset[str]:
         found.add(f"isolation {container['Isolation']!r}")
     for secret in container.get("Secrets") or []:
         name = str(secret.get("SecretName") or secret.get("SecretID") or "")
-        if not allowed(name, rules.secret_allowlist):  # the system API's check
+        if not allowed(name, rules.secret_allowlist) and not (  # the system API's check
+                rules.secret_prefix and name.startswith(rules.secret_prefix)):
             found.add(f"secret {name!r} is not in the secret allowlist")
     attached = [*(task.get("Networks") or []), *(spec.get("Networks") or [])]
     for network in attached:

@@ -32,9 +32,9 @@ unauthorized = _worded("unauthorized", 401, "no or a wrong bearer token (has WWW
 forbidden = _worded("forbidden", 403, "outside what the gate lets the sidecar do")
 
 
-@_defines("not_found", 404, "no service of that id or name")
-def not_found(service: str) -> Reason:
-    return f"service {service} not found"
+@_defines("not_found", 404, "no service (or secret) of that id or name")
+def not_found(name: str, kind: str = "service") -> Reason:
+    return f"{kind} {name} not found"
 
 
 @_defines("body_too_large", 413, "the request body is over GATE_MAX_BODY")

@@ -41,7 +41,10 @@ from .policy import (
     refuse_create,
     refuse_for_scaler,
     refuse_function_only,
+    refuse_logs_query,
     refuse_scale,
+    refuse_secret_create,
+    refuse_secret_remove,
     refuse_update,
     route,
     task_services,
@@ -54,6 +57,7 @@ log = logging.getLogger(__name__)
 _NOT_FORWARDED = {name.encode() for name in HOP_BY_HOP} | {
     b"content-length", b"host", b"expect", b"authorization"}
 _SERVICE_IN_PATH = re.compile(rb"(/services/)[^/?]+")
+_SECRET_IN_PATH = re.compile(rb"(/secrets/)[^/?]+")
 
 
 def refusal(status: int, code: str, reason: str) -> bytes:
@@ -139,13 +143,19 @@ class Gate:
     # -- lookups (blocking docker-py, run in a thread) -------------------------
 
     def _inspect_service(self, service: str) -> Mapping[str, Any]:
+        return self._inspect("service", self._api.inspect_service, service)
+
+    def _inspect_secret(self, secret: str) -> Mapping[str, Any]:
+        return self._inspect("secret", self._api.inspect_secret, secret)
+
+    def _inspect(self, kind: str, inspect: Any, target: str) -> Mapping[str, Any]:
         try:
-            with engine_calls(f"inspecting service {service}"):
-                return self._api.inspect_service(service)
+            with engine_calls(f"inspecting {kind} {target}"):
+                return inspect(target)
         except EngineError as exc:
             if exc.status != 404:
                 raise
-            raise refusals.not_found(service) from None
+            raise refusals.not_found(target, kind) from None
 
     def _function_ids(self) -> frozenset[str]:
         with engine_calls("listing function services"):
@@ -158,7 +168,8 @@ class Gate:
         return SpecRules(networks=frozenset({self.config.functions_network, network["Id"],
                                              network.get("Name", "")}),
                          image_allowlist=self.config.image_allowlist,
-                         secret_allowlist=self.config.secret_allowlist)
+                         secret_allowlist=self.config.secret_allowlist,
+                         secret_prefix=self.config.secret_prefix)
 
     async def _lookup(self, func: Any, *args: Any) -> Any:
         try:
@@ -217,6 +228,21 @@ class Gate:
                 raise refusals.forbidden("the engine gate lists tasks only of function "
                                          "services, by full ID; not: " + ", ".join(others[:5]))
             return
+        if where.kind is Kind.SECRET_CREATE:
+            why = _checked(refuse_secret_create, _json(request.body), self.config.secret_prefix)
+            if why:
+                raise refusals.forbidden(why)
+            return
+        if where.kind is Kind.SECRET_REMOVE:
+            secret = await self._lookup(self._inspect_secret, where.target)
+            request.url = _SECRET_IN_PATH.sub(
+                lambda m: m.group(1) + str(secret.get("ID", "")).encode("ascii"),
+                request.url, count=1)
+            if why := refuse_secret_remove(secret, self.config.secret_prefix):
+                raise refusals.forbidden(why)
+            return
+        if where.kind is Kind.FUNCTION_LOGS and (why := refuse_logs_query(query)):
+            raise refusals.forbidden(why)
         if where.kind is Kind.CREATE:
             spec = _json(request.body)
             why = _checked(refuse_create, spec, await self._lookup(self._rules))
@@ -231,7 +257,8 @@ class Gate:
                 spec = _json(request.body)
                 why = _checked(refuse_update, current, spec, await self._lookup(self._rules))
             else:
-                action = "remove" if where.kind is Kind.REMOVE else "read"
+                action = {Kind.REMOVE: "remove", Kind.FUNCTION_LOGS: "read the logs of"}.get(
+                    where.kind, "read")
                 why = refuse_function_only(current, action)
         if why:
             raise refusals.forbidden(why)
@@ -320,7 +347,7 @@ def _checked(refuse: Any, *args: Any) -> str | None:
 def _json(body: bytearray) -> Mapping[str, Any]:
     try:
         doc = json.loads(body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise refusals.bad_request("the body must be a JSON service spec") from None
     if not isinstance(doc, dict):
         raise refusals.bad_request("the body must be a JSON service spec")

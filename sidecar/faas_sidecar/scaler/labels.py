@@ -24,6 +24,7 @@ from ..labels import (
     SCALE_TYPE,
     SCALE_ZERO,
     SCALE_ZERO_DURATION,
+    is_decimal,
 )
 
 MAX_REPLICAS = 1000
@@ -76,7 +77,7 @@ def _int(labels: Mapping[str, str], key: str, default: int, low: int) -> int:
     if found is None:
         return default
     name, raw = found
-    if not raw.isdigit() or not low <= int(raw) <= MAX_REPLICAS:
+    if not is_decimal(raw) or not low <= int(raw) <= MAX_REPLICAS:
         raise ScaleLabelError(f"label {name}={raw!r}: expected an integer from {low} "
                               f"to {MAX_REPLICAS}")
     return int(raw)

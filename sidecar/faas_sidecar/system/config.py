@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..enginetoken import read_token
-from ..settings import NETWORK_NAME_RE, ConfigError, Settings
+from ..settings import (
+    DEFAULT_SECRET_PREFIX,
+    NETWORK_NAME_RE,
+    SECRET_PREFIX_RE,
+    SECRET_PREFIX_TEXT,
+    ConfigError,
+    Settings,
+)
 
 DEFAULT_USER_FILE = "/run/secrets/basic-auth-user"
 DEFAULT_PASSWORD_FILE = "/run/secrets/basic-auth-password"
@@ -42,6 +49,8 @@ class SystemApiConfig:
     docker_url: str = "unix:///var/run/docker.sock"
     docker_timeout: float = 30.0
     git_sha: str = "unknown"
+    # The Docker name prefix of the secrets /system/secrets makes and may touch
+    secret_prefix: str = DEFAULT_SECRET_PREFIX
     # ENGINE_GATE_TOKEN_FILE: shown to the engine gate on every Engine call
     engine_token: str | None = field(default=None, repr=False)
 
@@ -64,5 +73,7 @@ class SystemApiConfig:
             docker_url=s.nonempty("DOCKER_HOST", "unix:///var/run/docker.sock"),
             docker_timeout=s.seconds("SYSTEM_DOCKER_TIMEOUT", 30.0, low=1.0, high=600.0),
             git_sha=s.nonempty("SWARMFAAS_GIT_SHA", "unknown"),
+            secret_prefix=s.matching("SYSTEM_SECRET_PREFIX", DEFAULT_SECRET_PREFIX,
+                                     SECRET_PREFIX_RE, SECRET_PREFIX_TEXT),
             engine_token=read_token(env, SystemConfigError),
         )

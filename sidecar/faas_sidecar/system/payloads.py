@@ -19,6 +19,8 @@ from faas_sidecar import labels as keys
 from faas_sidecar.allowlist import allowed
 from faas_sidecar.errors import invalid_request
 from faas_sidecar.labels import is_valid_name
+from faas_sidecar.routing import check_namespace
+from faas_sidecar.scaler.labels import ScaleLabelError, parse_scale_labels
 
 # A simplified Docker image reference: [host[:port]/]path[:tag][@sha256:digest]
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -52,6 +54,14 @@ class Resources:
     nano_cpus: int | None = None
 
 
+# Containment by default, as stack.yml's x-function gives its functions
+# (docs/watchdog.md, "Containment defaults"): a request that leaves out
+# `limits` gets these, and one that leaves out `readOnlyRootFilesystem` a
+# read-only root. `"limits": {}` asks for none; `false` for a writable root.
+DEFAULT_LIMITS = Resources(memory_bytes=512 * 1024 * 1024, nano_cpus=1_000_000_000)
+DEFAULT_READ_ONLY_ROOT = True
+
+
 @dataclass(frozen=True, slots=True)
 class Deployment:
     """A function to create or replace, as validated from FunctionDeployment."""
@@ -64,9 +74,9 @@ class Deployment:
     annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     constraints: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
-    limits: Resources | None = None
+    limits: Resources | None = DEFAULT_LIMITS
     requests: Resources | None = None
-    read_only_root: bool = False
+    read_only_root: bool = DEFAULT_READ_ONLY_ROOT
     initial_replicas: int = 1
 
 
@@ -83,6 +93,8 @@ def parse_json_body(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.invalid_json(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:  # nested deeper than the parser's stack: a client's mistake
+        raise errors.invalid_json("the body is JSON nested too deeply") from None
 
 
 def validate_function_name(value: Any, what: str = "function name") -> str:
@@ -95,8 +107,12 @@ def validate_function_name(value: Any, what: str = "function name") -> str:
 
 
 def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
-                     secret_allowlist: tuple[str, ...], max_replicas: int) -> Deployment:
-    """FunctionDeployment JSON -> Deployment, or a 400/403 PlatformError."""
+                     secret_allowlist: tuple[str, ...], max_replicas: int,
+                     platform_secrets: frozenset[str] = frozenset()) -> Deployment:
+    """FunctionDeployment JSON -> Deployment, or a 400/403/404 PlatformError.
+
+    A secret is allowed if it matches ``secret_allowlist`` or is one of
+    ``platform_secrets`` (made by /system/secrets for functions)."""
     if not isinstance(doc, dict):
         raise invalid_request("the body must be a JSON object (FunctionDeployment)")
     unknown = sorted(set(doc) - DEPLOYMENT_FIELDS)
@@ -110,7 +126,7 @@ def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
         raise errors.image_not_allowed(image)
     namespace = doc.get("namespace")
     if namespace not in (None, ""):
-        raise invalid_request("namespaces are not supported: omit namespace or send \"\"")
+        check_namespace(str(namespace))  # the platform's one, or openfaas-fn
     env_process = doc.get("envProcess")
     if env_process is not None:
         env_process = _string(env_process, "envProcess", allow_empty=True) or None
@@ -124,9 +140,11 @@ def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
     for secret in secrets:
         if not _SECRET_RE.match(secret):
             raise invalid_request(f"secrets: {secret!r} is not a Docker secret name")
-        if not allowed(secret, secret_allowlist):
+        if secret not in platform_secrets and not allowed(secret, secret_allowlist):
             raise errors.secret_not_allowed(secret)
-    read_only = doc.get("readOnlyRootFilesystem", False)
+    read_only = doc.get("readOnlyRootFilesystem")
+    if read_only is None:
+        read_only = DEFAULT_READ_ONLY_ROOT
     if not isinstance(read_only, bool):
         raise invalid_request("readOnlyRootFilesystem must be true or false")
     return Deployment(
@@ -138,11 +156,28 @@ def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
         annotations=MappingProxyType(annotations),
         constraints=tuple(_string_list(doc.get("constraints"), "constraints")),
         secrets=tuple(secrets),
-        limits=_resources(doc.get("limits"), "limits"),
+        limits=(DEFAULT_LIMITS if doc.get("limits") is None
+                else _resources(doc["limits"], "limits")),
         requests=_resources(doc.get("requests"), "requests"),
         read_only_root=read_only,
         initial_replicas=int(labels.get(keys.SCALE_MIN, keys.DEFAULT_SCALE_MIN)),
     )
+
+
+def check_scale_bounds(scale: ScaleRequest, labels: Mapping[str, str]) -> None:
+    """400 when a hand scaling leaves the function's own scaling bounds
+    (``swarmfaas.scale.min``/``.max`` or OpenFaaS's names): the scaler would
+    only undo it. 0 is always allowed: a function stopped by hand."""
+    if scale.replicas == 0:
+        return
+    try:
+        bounds = parse_scale_labels(labels)
+    except ScaleLabelError:
+        return  # the scaler leaves such a function alone, and so does this check
+    if not bounds.min <= scale.replicas <= bounds.max:
+        raise invalid_request(
+            f"replicas {scale.replicas} is outside the function's scaling bounds "
+            f"{bounds.min}-{bounds.max} (swarmfaas.scale.min/max); 0 stops it")
 
 
 def parse_scale_request(name: str, doc: Any, *, max_replicas: int) -> ScaleRequest:
@@ -225,11 +260,13 @@ def _resources(value: Any, where: str) -> Resources | None:
 def _check_known_labels(labels: Mapping[str, str], max_replicas: int) -> None:
     """Catch the platform labels a typo would make silently unroutable (docs/labels.md)."""
     checks = {
-        keys.PORT: (lambda v: v.isdigit() and 1 <= int(v) <= 65535, "a port 1-65535"),
+        keys.PORT: (lambda v: keys.is_decimal(v) and 1 <= int(v) <= 65535, "a port 1-65535"),
         keys.TIMEOUT: (_positive_number, "a number of seconds above 0"),
-        keys.SCALE_MIN: (lambda v: v.isdigit() and int(v) <= max_replicas,
+        keys.SCALE_MIN: (lambda v: keys.is_decimal(v) and int(v) <= max_replicas,
                          f"an integer 0-{max_replicas}"),
-        keys.SCALE_MAX: (lambda v: v.isdigit(), "an integer"),
+        keys.SCALE_MAX: (keys.is_decimal, "an integer"),
+        keys.PIDS_LIMIT: (lambda v: keys.is_decimal(v) and int(v) <= keys.MAX_PIDS_LIMIT,
+                          f"an integer 0-{keys.MAX_PIDS_LIMIT} (0: no limit)"),
     }
     for key, (ok, what) in checks.items():
         if key in labels and not ok(labels[key]):

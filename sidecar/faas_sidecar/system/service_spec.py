@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from docker.types import (
@@ -23,6 +24,8 @@ from docker.types import (
 
 from faas_sidecar import labels as keys
 from faas_sidecar.labels import ANNOTATION_PREFIX
+from faas_sidecar.scaler.labels import ScaleLabelError, parse_scale_labels
+from faas_sidecar.schedule import parse_schedule, ticks_after
 from faas_sidecar.spec import function_name, is_function
 
 from .payloads import Deployment
@@ -54,16 +57,25 @@ def service_env(deployment: Deployment) -> list[str]:
     return [f"{key}={value}" for key, value in sorted(env.items())]
 
 
+def pids_limit(deployment: Deployment) -> int:
+    """The task's process limit: the label (checked by payloads), or the default."""
+    return int(deployment.labels.get(keys.PIDS_LIMIT, keys.DEFAULT_PIDS_LIMIT))
+
+
 def service_resources(deployment: Deployment) -> Resources | None:
     limits, requests = deployment.limits, deployment.requests
-    if limits is None and requests is None:
+    pids = pids_limit(deployment)
+    if limits is None and requests is None and not pids:
         return None
-    return Resources(
+    resources = Resources(
         cpu_limit=limits.nano_cpus if limits else None,
         mem_limit=limits.memory_bytes if limits else None,
         cpu_reservation=requests.nano_cpus if requests else None,
         mem_reservation=requests.memory_bytes if requests else None,
     )
+    if pids:  # a fork bomb stops here (Engine API 1.41; docker-py has no argument)
+        resources.setdefault("Limits", {})["Pids"] = pids
+    return resources
 
 
 # Containment every function deployed through the API gets, as stack.yml's
@@ -80,8 +92,11 @@ def tmp_mount() -> Mount:
 
 def service_kwargs(deployment: Deployment, *, service_name: str, network: str,
                    replicas: int, secret_ids: Mapping[str, str],
-                   health_interval: float = 0.0) -> dict[str, Any]:
-    """docker-py service kwargs; ``secret_ids`` maps each secret name to its id.
+                   health_interval: float = 0.0,
+                   secret_names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """docker-py service kwargs; ``secret_ids`` maps each secret name to its id,
+    ``secret_names`` to its Docker name where that differs (a secret made by
+    /system/secrets is ``<prefix><name>``): the file is always /run/secrets/<name>.
 
     ``health_interval`` (seconds, 0: the image's own) sets only how often the
     image's health check runs: Docker keeps the image's command, timeout and
@@ -104,7 +119,8 @@ def service_kwargs(deployment: Deployment, *, service_name: str, network: str,
         "cap_drop": list(CAP_DROP),
         "mounts": [tmp_mount()],
         "secrets": [
-            SecretReference(secret_ids[name], name) for name in deployment.secrets
+            SecretReference(secret_ids[name], (secret_names or {}).get(name, name), filename=name)
+            for name in deployment.secrets
         ],
     }
     resources = service_resources(deployment)
@@ -142,11 +158,43 @@ def _resources_json(resources: Mapping[str, Any] | None) -> dict[str, str] | Non
         doc["memory"] = str(resources["MemoryBytes"])
     if resources.get("NanoCPUs"):
         doc["cpu"] = _format_cpu(resources["NanoCPUs"])
+    # Pids is not an OpenFaaS field: the swarmfaas.pids_limit label shows it
     return doc or None
 
 
+NEXT_RUNS = 3  # ticks of a scheduled function shown in its status
+
+
+def schedule_status(labels: Mapping[str, str], now: datetime) -> dict[str, Any] | None:
+    """A scheduled function's label and its next runs (UTC), or why the label
+    is not valid; None for a function without a schedule."""
+    raw = labels.get(keys.SCHEDULE)
+    if raw is None:
+        return None
+    try:
+        schedule = parse_schedule(labels)
+    except keys.LabelError as exc:
+        return {"expression": raw, "error": str(exc)}
+    assert schedule is not None
+    return {"expression": raw, "timeZone": schedule.zone, "catchUp": schedule.catch_up,
+            "nextRuns": [t.strftime("%Y-%m-%dT%H:%M:%SZ")
+                         for t in ticks_after(schedule, now, NEXT_RUNS)]}
+
+
+def scaling_status(labels: Mapping[str, str]) -> dict[str, Any]:
+    """The scaler's reading of a function's labels (docs/scaling.md), or why
+    it cannot read them (it then leaves the function alone)."""
+    try:
+        spec = parse_scale_labels(labels)
+    except ScaleLabelError as exc:
+        return {"error": str(exc)}
+    return {"min": spec.min, "max": spec.max, "type": spec.type.value,
+            "target": spec.target, "zero": spec.zero, "zeroDuration": spec.zero_duration}
+
+
 def function_status(service: Mapping[str, Any], *, available: int,
-                    invocations: int | None = None) -> dict[str, Any]:
+                    invocations: int | None = None,
+                    now: datetime | None = None) -> dict[str, Any]:
     """A service's inspect JSON -> OpenFaaS FunctionStatus (env values are not shown)."""
     spec = service.get("Spec") or {}
     task = spec.get("TaskTemplate") or {}
@@ -170,6 +218,7 @@ def function_status(service: Mapping[str, Any], *, available: int,
         "readOnlyRootFilesystem": bool(container.get("ReadOnly", False)),
         "replicas": replicas if replicas is not None else available,
         "availableReplicas": available,
+        "scaling": scaling_status(all_labels),
     }
     if "fprocess" in env:
         status["envProcess"] = env["fprocess"]
@@ -182,4 +231,8 @@ def function_status(service: Mapping[str, Any], *, available: int,
             status[key] = value
     if invocations is not None:
         status["invocationCount"] = invocations
+    if now is not None:
+        schedule = schedule_status(all_labels, now)
+        if schedule is not None:
+            status["schedule"] = schedule
     return status

@@ -24,7 +24,7 @@ from docker.types import (
     SecretReference,
     ServiceMode,
 )
-from sidecar_swarm import engine_gate, swarm_client_or_skip, wait_until
+from sidecar_swarm import engine_gate, overlay_networks, swarm_client_or_skip, wait_until
 
 from faas_sidecar.engine import Engine
 from faas_sidecar.enginetoken import authorize
@@ -47,18 +47,11 @@ def engine():
     dc = swarm_client_or_skip()
     remove_ours(dc)
     dc.images.get("debian:bookworm-slim").tag(IMAGE)
-    for name in (NETWORK, OTHER_NETWORK):
-        if not dc.networks.list(names=[name]):
-            dc.networks.create(name, driver="overlay", attachable=True)
+    networks = overlay_networks(dc, (NETWORK, OTHER_NETWORK))
+    next(networks)
     yield dc
     remove_ours(dc)
-    deadline = time.monotonic() + 30
-    for name in (NETWORK, OTHER_NETWORK):
-        while (nets := dc.networks.list(names=[name])) and time.monotonic() < deadline:
-            try:
-                nets[0].remove()
-            except docker.errors.APIError:
-                time.sleep(0.5)
+    next(networks, None)
     dc.images.remove(IMAGE)  # the tag only: debian:bookworm-slim stays
     dc.close()
 
@@ -291,15 +284,21 @@ def test_an_update_keeps_what_the_operator_set_but_adds_nothing(engine, gated):
         stack_fn.remove()
 
 
+def test_a_secret_outside_the_platform_prefix_is_refused(engine, gated):
+    # Only <SYSTEM_SECRET_PREFIX>... labelled swarmfaas.secret=true (/system/secrets)
+    refused(lambda: gated.api.create_secret("gt-secret", b"x"),
+            "the engine gate refuses to create this secret")
+    assert not [s for s in engine.secrets.list() if s.name == "gt-secret"]
+
+
 @pytest.mark.parametrize("call", [
     lambda c: c.containers.list(),
     lambda c: c.info(),
     lambda c: c.api.create_container(IMAGE, name="gt-container"),
     lambda c: c.api.tag(IMAGE, "swarmfaas/gt-tagged"),  # local only, even if let through
     lambda c: c.api.inspect_swarm(),
-    lambda c: c.api.create_secret("gt-secret", b"x"),
     lambda c: c.api.nodes(),
-], ids=["containers", "info", "create container", "tag image", "swarm", "create secret", "nodes"])
+], ids=["containers", "info", "create container", "tag image", "swarm", "nodes"])
 def test_everything_else_is_refused(engine, gated, call):
     refused(lambda: call(gated), "the engine gate does not allow")
     assert not engine.containers.list(all=True, filters={"name": "gt-container"})

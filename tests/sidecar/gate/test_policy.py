@@ -17,7 +17,11 @@ from faas_sidecar.gate.policy import (
     lists_only_functions,
     needs_token,
     refuse_create,
+    refuse_for_scaler,
     refuse_function_only,
+    refuse_logs_query,
+    refuse_secret_create,
+    refuse_secret_remove,
     refuse_update,
     route,
     task_services,
@@ -38,7 +42,9 @@ RULES = SpecRules(networks=frozenset({"faas_functions", "n3tw0rk1d"}),
     ("GET", "/v1.41/secrets", Kind.PASS, ""),
     ("GET", "/v1.41/services", Kind.LIST_FUNCTIONS, ""),
     ("GET", "/v1.41/services/abc123", Kind.FUNCTION_READ, "abc123"),
-    ("GET", "/v1.41/services/faas_echo/logs", Kind.FUNCTION_READ, "faas_echo"),
+    ("GET", "/v1.41/services/faas_echo/logs", Kind.FUNCTION_LOGS, "faas_echo"),
+    ("POST", "/v1.41/secrets/create", Kind.SECRET_CREATE, ""),
+    ("DELETE", "/v1.41/secrets/abc123", Kind.SECRET_REMOVE, "abc123"),
     ("POST", "/v1.41/services/create", Kind.CREATE, ""),
     ("POST", "/v1.41/services/abc123/update", Kind.UPDATE, "abc123"),
     ("DELETE", "/v1.41/services/abc123", Kind.REMOVE, "abc123"),
@@ -49,8 +55,11 @@ RULES = SpecRules(networks=frozenset({"faas_functions", "n3tw0rk1d"}),
     ("POST", "/v1.41/containers/abc/exec", Kind.DENY, ""),
     ("POST", "/v1.41/images/create", Kind.DENY, ""),
     ("POST", "/v1.41/swarm/leave", Kind.DENY, ""),
-    ("POST", "/v1.41/secrets/create", Kind.DENY, ""),
     ("GET", "/v1.41/secrets/abc", Kind.DENY, ""),
+    ("POST", "/v1.41/secrets/abc/update", Kind.DENY, ""),  # the secrets API has no updates
+    ("GET", "/v1.41/tasks/t1/logs", Kind.DENY, ""),
+    ("GET", "/v1.41/containers/abc/logs", Kind.DENY, ""),
+    ("DELETE", "/v1.41/secrets/..", Kind.DENY, ""),
     ("GET", "/v1.41/tasks/t1", Kind.DENY, ""),  # any task's spec: not needed
     ("DELETE", "/v1.41/networks/faas_functions", Kind.DENY, ""),
     ("POST", "/v1.41/services/abc/update/x", Kind.DENY, ""),
@@ -300,3 +309,71 @@ def test_any_json_shape_gives_a_verdict_or_a_shape_error():
 ])
 def test_every_call_but_ping_needs_the_token(path, needed):
     assert needs_token(path) is needed
+
+
+# -- /system/logs and /system/secrets ------------------------------------------
+
+@pytest.mark.parametrize(("query_string", "ok"), [
+    ("", True),
+    ("stdout=1&stderr=1&timestamps=1&details=1&follow=1&tail=all", True),
+    ("stdout=1&since=1733500000.5&tail=10", True),
+    ("stdout=1&until=5", False),           # a parameter /system/logs never sends
+    ("stdout=1&filters=%7B%7D", False),
+    ("tail=1&x", False),
+])
+def test_logs_query(query_string, ok):
+    why = refuse_logs_query(query_string)
+    assert (why is None) is ok
+    if not ok:
+        assert "logs" in why
+
+
+PREFIX = "swarmfaas-fn-"
+LABEL = {"swarmfaas.secret": "true"}
+
+
+@pytest.mark.parametrize(("spec", "ok"), [
+    ({"Name": PREFIX + "api-key", "Labels": LABEL, "Data": "eA=="}, True),
+    ({"Name": "api-key", "Labels": LABEL, "Data": "eA=="}, False),           # no prefix
+    ({"Name": PREFIX, "Labels": LABEL, "Data": "eA=="}, False),               # prefix only
+    ({"Name": "faas_basic-auth-password", "Labels": LABEL}, False),
+    ({"Name": PREFIX + "k", "Data": "eA=="}, False),                          # no label
+    ({"Name": PREFIX + "k", "Labels": {**LABEL, "x": "y"}, "Data": "eA=="}, False),
+    ({"Name": PREFIX + "k", "Labels": {"swarmfaas.secret": "false"}}, False),
+    ({"Name": PREFIX + "k", "Labels": LABEL, "Driver": {"Name": "vault"}}, False),
+    ({"Name": PREFIX + "k", "Labels": LABEL, "Templating": {"Name": "golang"}}, False),
+    ({"Name": 5, "Labels": LABEL}, False),
+])
+def test_secret_create(spec, ok):
+    why = refuse_secret_create(spec, PREFIX)
+    assert (why is None) is ok, why
+
+
+@pytest.mark.parametrize(("secret", "ok"), [
+    ({"ID": "s1", "Spec": {"Name": PREFIX + "api-key", "Labels": LABEL}}, True),
+    ({"ID": "s1", "Spec": {"Name": PREFIX + "api-key"}}, False),
+    ({"ID": "s1", "Spec": {"Name": "faas_engine-gate-token", "Labels": LABEL}}, False),
+    ({"ID": "s1", "Spec": {"Name": "other-api-key", "Labels": LABEL}}, False),
+    ({"ID": "s1"}, False),
+])
+def test_secret_remove(secret, ok):
+    assert (refuse_secret_remove(secret, PREFIX) is None) is ok
+
+
+@pytest.mark.parametrize("kind", [Kind.FUNCTION_LOGS, Kind.SECRET_CREATE, Kind.SECRET_REMOVE])
+def test_the_scaler_may_not_read_logs_or_touch_secrets(kind):
+    assert refuse_for_scaler(kind) is not None
+
+
+@pytest.mark.parametrize(("secret", "prefix", "ok"), [
+    ("fn-key", None, True),                    # the allowlist
+    ("swarmfaas-fn-api-key", None, False),
+    ("swarmfaas-fn-api-key", "swarmfaas-fn-", True),  # a platform secret
+    ("faas_basic-auth-password", "swarmfaas-fn-", False),
+])
+def test_a_function_may_get_allowlisted_and_platform_secrets(secret, prefix, ok):
+    rules = SpecRules(networks=RULES.networks, image_allowlist=RULES.image_allowlist,
+                      secret_allowlist=RULES.secret_allowlist, secret_prefix=prefix)
+    spec = {"Labels": {"swarmfaas.function": "true"}, "TaskTemplate": {"ContainerSpec": {
+        "Image": "swarmfaas/fn:1", "Secrets": [{"SecretName": secret, "SecretID": "x"}]}}}
+    assert (not violations(spec, rules)) is ok

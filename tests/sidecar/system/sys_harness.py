@@ -95,7 +95,7 @@ def registered_system_routes(app: Sanic) -> set[tuple[str, str]]:
 
 
 def concrete_path(template: str) -> str:
-    return template.replace("{name}", "some-function")
+    return template.replace("{name}", "some-function").replace("{id}", "1")
 
 
 def assert_matches_openapi(doc: dict, path: str, method: str, response: httpx.Response) -> None:

@@ -7,6 +7,7 @@ import pytest
 from faas_sidecar.allowlist import allowed
 from faas_sidecar.errors import PlatformError
 from faas_sidecar.system.payloads import (
+    DEFAULT_LIMITS,
     Resources,
     parse_cpu,
     parse_delete_request,
@@ -50,8 +51,13 @@ def test_a_full_deployment_is_parsed():
     (minimal(), "env_process", None),
     (minimal(envProcess=""), "env_process", None),
     (minimal(labels=None, annotations=None), "labels", {}),
-    (minimal(limits=None), "limits", None),
-    (minimal(limits={}), "limits", None),
+    # Contained by default (stack.yml's x-function): 1 CPU, 512 MiB, a read-only root
+    (minimal(), "limits", DEFAULT_LIMITS),
+    (minimal(limits=None), "limits", DEFAULT_LIMITS),
+    (minimal(limits={}), "limits", None),  # asked for no limit
+    (minimal(), "read_only_root", True),
+    (minimal(readOnlyRootFilesystem=None), "read_only_root", True),
+    (minimal(readOnlyRootFilesystem=False), "read_only_root", False),
     (minimal(limits={"memory": "", "cpu": "2"}), "limits", Resources(None, 2_000_000_000)),
     (minimal(labels={"swarmfaas.scale.min": "3"}), "initial_replicas", 3),
     (minimal(labels={"swarmfaas.scale.min": "0"}), "initial_replicas", 0),
@@ -78,7 +84,7 @@ def test_optional_fields(doc, attr, expected):
     (minimal(image="docker.io/swarmfaas/x"), 403, "allowlist"),
     (minimal(image="debian:bookworm"), 403, "allowlist"),
     (minimal(surprise=1), 400, "surprise"),
-    (minimal(namespace="openfaas-fn"), 400, "namespace"),
+    (minimal(namespace="kube-system"), 404, "namespace"),
     (minimal(envProcess=3), 400, "envProcess"),
     (minimal(envVars=["A=1"]), 400, "envVars"),
     (minimal(envVars={"1A": "x"}), 400, "envVars"),
@@ -107,6 +113,9 @@ def test_optional_fields(doc, attr, expected):
     (minimal(limits={"cpu": "0"}), 400, "limits.cpu"),
     (minimal(requests={"gpu": "1"}), 400, "gpu"),
     (minimal(readOnlyRootFilesystem="yes"), 400, "readOnlyRootFilesystem"),
+    (minimal(labels={"swarmfaas.pids_limit": "-1"}), 400, "swarmfaas.pids_limit"),
+    (minimal(labels={"swarmfaas.pids_limit": "many"}), 400, "swarmfaas.pids_limit"),
+    (minimal(labels={"swarmfaas.pids_limit": "4194305"}), 400, "swarmfaas.pids_limit"),
 ])
 def test_invalid_deployments_are_refused_with_a_reason(doc, status, fragment):
     with pytest.raises(PlatformError) as info:
@@ -194,6 +203,8 @@ def test_bad_delete_requests(doc):
 @pytest.mark.parametrize(("body", "ok"), [
     (b'{"a": 1}', True), (b"[]", True), (b"", False), (b"  ", False), (b"{", False),
     (b"\xff\xfe", False),
+    # Deeper than the JSON parser's stack: RecursionError was a 500 (reliability corpus).
+    (b"[" * 100_000, False), (b'{"a":' * 5000 + b"1" + b"}" * 5000, False),
 ])
 def test_parse_json_body(body, ok):
     if ok:
@@ -214,3 +225,19 @@ def test_validate_function_name(name, ok):
     else:
         with pytest.raises(PlatformError):
             validate_function_name(name)
+
+
+@pytest.mark.parametrize("namespace", ["", "openfaas-fn", "swarmfaas-fn"])
+def test_the_platform_namespace_and_its_alias_are_accepted(namespace):
+    assert deploy(minimal(namespace=namespace)).name == "hello"
+
+
+def test_the_platform_secrets_are_allowed_without_the_allowlist():
+    doc = minimal(secrets=["api-key"])
+    with pytest.raises(PlatformError) as info:
+        parse_deployment(doc, image_allowlist=("swarmfaas/*",), secret_allowlist=(),
+                         max_replicas=20)
+    assert info.value.code == "secret_not_allowed"
+    dep = parse_deployment(doc, image_allowlist=("swarmfaas/*",), secret_allowlist=(),
+                           max_replicas=20, platform_secrets=frozenset({"api-key"}))
+    assert dep.secrets == ("api-key",)

@@ -7,6 +7,11 @@ against the OpenAPI document.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import struct
+import time
 from types import MappingProxyType
 
 import pytest
@@ -37,7 +42,8 @@ SERVICE = {
     "CreatedAt": "2026-11-27T00:00:00.5Z",
     "Spec": {
         "Name": "faas_echo",
-        "Labels": {"swarmfaas.function": "true", "com.docker.stack.namespace": "faas"},
+        "Labels": {"swarmfaas.function": "true", "com.docker.stack.namespace": "faas",
+                   "swarmfaas.scale.min": "2", "swarmfaas.scale.max": "5"},
         "Mode": {"Replicated": {"Replicas": 3}},
         "TaskTemplate": {"ContainerSpec": {"Image": "swarmfaas/fn-echo:1",
                                            "Env": ["fprocess=cat"]}},
@@ -83,6 +89,51 @@ class FakeAdmin:
 
     def close(self):
         self.calls.append(("close",))
+
+    async def logs(self, name, query):
+        await self.get_function(name)
+        self.calls.append(("logs", name, query))
+
+        async def frames():
+            try:
+                async for data in lines():
+                    yield data
+                while query.follow:  # a quiet follow stream, until the client leaves
+                    await asyncio.sleep(0.05)
+            finally:
+                self.calls.append(("logs closed", name))
+
+        async def lines():
+            for text in self.log_lines:
+                payload = (f"2026-12-06T23:08:40.5Z com.docker.swarm.node.id=n1,"
+                           f"com.docker.swarm.task.id={text[0]} {text[1]}\n").encode()
+                # split each frame in two reads: the route must join them
+                data = struct.pack(">BxxxI", 1, len(payload)) + payload
+                yield data[:5]
+                yield data[5:]
+
+        return frames()
+
+    log_lines = [("t1", "hello"), ("t2", "from two"), ("t1", "bye")]
+    secrets = {"api-key": b"x"}
+
+    async def list_secrets(self):
+        return [{"name": n, "namespace": "swarmfaas-fn"} for n in sorted(self.secrets)]
+
+    async def create_secret(self, name, value):
+        if name in self.secrets:
+            raise PlatformError(409, "secret_exists", f"a secret named {name!r} exists")
+        self.calls.append(("create_secret", name, value))
+
+    async def replace_secret(self, name, value):
+        if name not in self.secrets:
+            raise PlatformError(404, "no_such_secret", f"no secret named {name!r}")
+        self.calls.append(("replace_secret", name, value))
+
+    async def remove_secret(self, name):
+        if name not in self.secrets:
+            raise PlatformError(404, "no_such_secret", f"no secret named {name!r}")
+        self.calls.append(("remove_secret", name))
 
 
 def make_app(env, *, admin=None, table=TABLE):
@@ -181,6 +232,9 @@ async def test_a_service_missing_from_the_table_has_no_available_replicas(secret
     ("POST", "/system/scale-function/echo", b'{"serviceName": "x", "replicas": 1}', 400,
      "invalid_request"),
     ("POST", "/system/scale-function/nope", b'{"replicas": 1}', 404, "function_not_found"),
+    # outside the function's own bounds (swarmfaas.scale.min 2, max 5): the scaler would undo it
+    ("POST", "/system/scale-function/echo", b'{"replicas": 1}', 400, "invalid_request"),
+    ("POST", "/system/scale-function/echo", b'{"replicas": 6}', 400, "invalid_request"),
 ])
 async def test_errors_are_platform_json_and_documented(app, method, path, body, status, code):
     async with serving(app) as client:
@@ -201,6 +255,7 @@ async def test_errors_are_platform_json_and_documented(app, method, path, body, 
     ("PUT", "/system/functions", b'{"service": "echo", "image": "swarmfaas/hi:2"}', "update"),
     ("DELETE", "/system/functions", b'{"functionName": "echo"}', "remove"),
     ("POST", "/system/scale-function/echo", b'{"serviceName": "echo", "replicas": 0}', "scale"),
+    ("POST", "/system/scale-function/echo", b'{"replicas": 5}', "scale"),  # within its bounds
 ])
 async def test_mutations_reach_the_adapter_and_answer_202(app, method, path, body, call):
     async with serving(app) as client:
@@ -245,3 +300,108 @@ async def test_credentials_never_reach_the_logs(app, caplog):
         await client.get("/system/info", headers=basic(USER, "guess-" + PASSWORD))
         await client.get("/system/info", headers=GOOD_AUTH)
     assert PASSWORD not in caplog.text
+
+
+async def test_logs_are_newline_delimited_log_entries(app):
+    async with serving(app) as client:
+        response = await client.get("/system/logs?name=echo&tail=3&follow=false",
+                                    headers=GOOD_AUTH)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/x-ndjson"
+        assert response.headers["x-accel-buffering"] == "no"
+        assert_matches_openapi_ndjson(response)
+        entries = [json.loads(line) for line in response.text.splitlines()]
+        assert [(e["instance"], e["text"]) for e in entries] == app.ctx.fake_admin.log_lines
+        assert entries[0] == {"name": "echo", "namespace": "swarmfaas-fn", "instance": "t1",
+                              "timestamp": "2026-12-06T23:08:40.5Z", "text": "hello"}
+        one = await client.get("/system/logs?name=echo&instance=t2", headers=GOOD_AUTH)
+        assert [json.loads(line)["text"] for line in one.text.splitlines()] == ["from two"]
+        for query, status, code in (("", 400, "invalid_request"),
+                                    ("?name=nope", 404, "function_not_found"),
+                                    ("?name=echo&namespace=x", 404, "namespace_not_found"),
+                                    ("?name=echo&since=x", 400, "invalid_request")):
+            bad = await client.get("/system/logs" + query, headers=GOOD_AUTH)
+            assert (bad.status_code, bad.json()["error"]) == (status, code), query
+            assert_matches_openapi(OPENAPI, "/system/logs", "GET", bad)
+
+
+def assert_matches_openapi_ndjson(response):
+    from jsonschema import Draft202012Validator
+
+    operation = OPENAPI["paths"]["/system/logs"]["get"]
+    schema = operation["responses"]["200"]["content"]["application/x-ndjson"]["schema"]
+    validator = Draft202012Validator({**schema, "components": OPENAPI["components"]})
+    for line in response.text.splitlines():
+        validator.validate(json.loads(line))
+
+
+async def test_namespaces_and_the_namespace_argument(app):
+    async with serving(app) as client:
+        response = await client.get("/system/namespaces", headers=GOOD_AUTH)
+        assert response.json() == ["swarmfaas-fn"]
+        assert_matches_openapi(OPENAPI, "/system/namespaces", "GET", response)
+        for namespace in ("openfaas-fn", "swarmfaas-fn"):
+            ok = await client.get(f"/system/function/echo?namespace={namespace}",
+                                  headers=GOOD_AUTH)
+            assert ok.status_code == 200
+            listed = await client.get(f"/system/functions?namespace={namespace}",
+                                      headers=GOOD_AUTH)
+            assert [f["name"] for f in listed.json()] == ["echo"]
+        for path in ("/system/function/echo?namespace=dev", "/system/functions?namespace=dev",
+                     "/system/secrets?namespace=dev"):
+            bad = await client.get(path, headers=GOOD_AUTH)
+            assert bad.status_code == 404 and bad.json()["error"] == "namespace_not_found"
+
+
+SECRET_VALUE = "v3ry-s3cret-válue"
+
+
+async def test_secrets_routes_never_echo_a_value(app, caplog):
+    caplog.set_level(logging.DEBUG)
+    fake = app.ctx.fake_admin
+    async with serving(app) as client:
+        listed = await client.get("/system/secrets", headers=GOOD_AUTH)
+        assert listed.json() == [{"name": "api-key", "namespace": "swarmfaas-fn"}]
+        assert_matches_openapi(OPENAPI, "/system/secrets", "GET", listed)
+        cases = [
+            ("POST", {"name": "db", "value": SECRET_VALUE}, 201, None),
+            ("POST", {"name": "api-key", "value": SECRET_VALUE}, 409, "secret_exists"),
+            ("POST", {"name": "bad/name", "value": SECRET_VALUE}, 400, "invalid_request"),
+            ("POST", {"name": "db"}, 400, "invalid_request"),
+            ("PUT", {"name": "api-key", "value": SECRET_VALUE}, 200, None),
+            ("PUT", {"name": "nope", "value": SECRET_VALUE}, 404, "no_such_secret"),
+            ("DELETE", {"name": "api-key"}, 204, None),
+            ("DELETE", {"name": "nope"}, 404, "no_such_secret"),
+            ("DELETE", {"name": "api-key", "value": SECRET_VALUE}, 400, "invalid_request"),
+        ]
+        for method, body, status, code in cases:
+            response = await client.request(method, "/system/secrets", json=body,
+                                            headers=GOOD_AUTH)
+            assert response.status_code == status, (method, body, response.text)
+            assert_matches_openapi(OPENAPI, "/system/secrets", method, response)
+            assert SECRET_VALUE not in response.text
+            if code:
+                assert response.json()["error"] == code
+    assert ("create_secret", "db", SECRET_VALUE.encode()) in fake.calls
+    assert ("replace_secret", "api-key", SECRET_VALUE.encode()) in fake.calls
+    assert ("remove_secret", "api-key") in fake.calls
+    assert caplog.records and SECRET_VALUE not in caplog.text
+    metrics = app.ctx.metrics
+    assert metrics.get_sample_value("swarmfaas_system_operations_total",
+                                    {"operation": "create_secret", "code": "201"}) == 1
+
+
+async def test_a_follow_stream_is_closed_when_the_client_leaves(app):
+    fake = app.ctx.fake_admin
+    async with serving(app) as client:
+        async with client.stream("GET", "/system/logs?name=echo&follow=true",
+                                 headers=GOOD_AUTH) as response:
+            assert response.status_code == 200
+            lines = response.aiter_lines()
+            assert json.loads(await anext(lines))["text"] == "hello"
+            assert ("logs closed", "echo") not in fake.calls  # still following
+        # the client left: the handler is cancelled and the Engine stream closed
+        deadline = time.monotonic() + 5
+        while ("logs closed", "echo") not in fake.calls and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert ("logs closed", "echo") in fake.calls

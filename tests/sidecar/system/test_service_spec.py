@@ -43,9 +43,11 @@ def test_minimal_deployment_becomes_a_dnsrr_function_service_on_the_network():
     assert kwargs["mode"] == {"replicated": {"Replicas": 1}}
     assert kwargs["update_config"]["Order"] == "start-first"
     assert kwargs["env"] == [] and kwargs["constraints"] == [] and kwargs["secrets"] == []
-    assert kwargs["read_only"] is False
-    assert "resources" not in kwargs
-    # Contained by default: no capabilities, a tmpfs for /tmp.
+    # Contained by default: a read-only root, 1 CPU and 512 MiB, no capabilities,
+    # a tmpfs for /tmp.
+    assert kwargs["read_only"] is True
+    assert kwargs["resources"] == {"Limits": {"NanoCPUs": 10**9, "MemoryBytes": 2**29,
+                                              "Pids": 2048}}
     assert kwargs["cap_drop"] == ["ALL"]
     assert kwargs["mounts"] == [{"Target": "/tmp", "Source": None, "Type": "tmpfs",
                                  "ReadOnly": False,
@@ -64,14 +66,21 @@ def test_minimal_deployment_becomes_a_dnsrr_function_service_on_the_network():
      {"swarmfaas.annotation.topic": "t", "swarmfaas.function": "true",
       "swarmfaas.name": "hello"}),
     (dep(constraints=("node.role==manager",)), "constraints", ["node.role==manager"]),
-    (dep(read_only_root=True), "read_only", True),
+    (dep(read_only_root=False), "read_only", False),
     (dep(limits=Resources(memory_bytes=2**27, nano_cpus=5 * 10**8)), "resources",
-     {"Limits": {"NanoCPUs": 5 * 10**8, "MemoryBytes": 2**27}}),
-    (dep(requests=Resources(memory_bytes=2**26)), "resources",
-     {"Reservations": {"MemoryBytes": 2**26}}),
+     {"Limits": {"NanoCPUs": 5 * 10**8, "MemoryBytes": 2**27, "Pids": 2048}}),
+    (dep(limits=None, requests=Resources(memory_bytes=2**26)), "resources",
+     {"Limits": {"Pids": 2048}, "Reservations": {"MemoryBytes": 2**26}}),
+    (dep(limits=None, labels={"swarmfaas.pids_limit": "100"}), "resources",
+     {"Limits": {"Pids": 100}}),
 ])
 def test_deployment_fields_map_to_service_kwargs(deployment, key, expected):
     assert kwargs_of(deployment)[key] == expected
+
+
+def test_no_limits_at_all_when_asked():
+    kwargs = kwargs_of(dep(limits=None, labels={"swarmfaas.pids_limit": "0"}))
+    assert "resources" not in kwargs
 
 
 def test_secrets_are_referenced_by_id_and_name():
@@ -79,6 +88,14 @@ def test_secrets_are_referenced_by_id_and_name():
     (ref,) = kwargs["secrets"]
     assert ref["SecretID"] == "sid123" and ref["SecretName"] == "fn-key"
     assert ref["File"]["Name"] == "fn-key"
+
+
+def test_a_platform_secret_is_mounted_under_its_api_name():
+    kwargs = kwargs_of(dep(secrets=("api-key",)), secret_ids={"api-key": "sid9"},
+                       secret_names={"api-key": "swarmfaas-fn-api-key"})
+    (ref,) = kwargs["secrets"]
+    assert (ref["SecretID"], ref["SecretName"]) == ("sid9", "swarmfaas-fn-api-key")
+    assert ref["File"]["Name"] == "api-key"
 
 
 @pytest.mark.parametrize(("seconds", "expected"), [
@@ -194,6 +211,8 @@ def test_function_status_of_a_full_service():
         "limits": {"memory": "134217728", "cpu": "0.5"},
         "requests": {"memory": "67108864"},
         "invocationCount": 7,
+        "scaling": {"min": 1, "max": 20, "type": "inflight", "target": 4.0, "zero": False,
+                    "zeroDuration": 300.0},
     }
     assert "hide=me" not in repr(status)  # env values are not exposed
 
@@ -205,3 +224,46 @@ def test_function_status_of_a_global_stack_service():
     assert status["name"] == "echo" and status["namespace"] == "faas"
     assert status["replicas"] == 3 and status["availableReplicas"] == 3
     assert "envProcess" not in status and "invocationCount" not in status
+
+
+@pytest.mark.parametrize(("labels", "want"), [
+    ({}, None),
+    ({"swarmfaas.schedule": "CRON_TZ=Europe/Berlin 0 9 * * 1-5"},
+     {"expression": "CRON_TZ=Europe/Berlin 0 9 * * 1-5", "timeZone": "Europe/Berlin",
+      "catchUp": 60.0,
+      # Friday 4 December 2026, 10:00 UTC: Monday to Wednesday next, 09:00 CET
+      "nextRuns": ["2026-12-07T08:00:00Z", "2026-12-08T08:00:00Z", "2026-12-09T08:00:00Z"]}),
+    ({"swarmfaas.schedule": "every day"}, "error"),
+])
+def test_a_scheduled_function_shows_its_next_runs(labels, want):
+    from datetime import UTC, datetime
+
+    svc = service(labels={"swarmfaas.function": "true", **labels})
+    status = function_status(svc, available=1, now=datetime(2026, 12, 4, 10, tzinfo=UTC))
+    if want is None:
+        assert "schedule" not in status
+    elif want == "error":
+        assert status["schedule"]["expression"] == "every day"
+        assert "swarmfaas.schedule" in status["schedule"]["error"]
+    else:
+        assert status["schedule"] == want
+
+
+@pytest.mark.parametrize(("labels", "want"), [
+    ({"swarmfaas.scale.min": "2", "swarmfaas.scale.max": "8", "swarmfaas.scale.type": "rps",
+      "swarmfaas.scale.zero": "true", "swarmfaas.scale.zero_duration": "15m"},
+     {"min": 2, "max": 8, "type": "rps", "target": 50.0, "zero": True, "zeroDuration": 900.0}),
+    ({"com.openfaas.scale.max": "3"},  # OpenFaaS's names where ours are absent
+     {"min": 1, "max": 3, "type": "inflight", "target": 4.0, "zero": False,
+      "zeroDuration": 300.0}),
+])
+def test_a_function_shows_its_scaling_bounds(labels, want):
+    status = function_status(service(labels={"swarmfaas.function": "true", **labels}),
+                             available=1)
+    assert status["scaling"] == want
+
+
+def test_bad_scaling_labels_are_shown_not_raised():
+    status = function_status(service(labels={"swarmfaas.function": "true",
+                                             "swarmfaas.scale.max": "many"}), available=1)
+    assert "swarmfaas.scale.max" in status["scaling"]["error"]

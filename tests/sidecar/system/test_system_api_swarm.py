@@ -140,7 +140,7 @@ async def test_every_system_route_needs_credentials_on_the_real_app(swarm, secre
         # /healthz and /metrics stay public, /system/* is not on the metrics page
         assert (await http.get("/healthz")).status_code in (200, 503)
         metrics = (await http.get("/metrics")).text
-        assert "swarmfaas_system_auth_failures_total 24.0" in metrics
+        assert f"swarmfaas_system_auth_failures_total {3 * len(routes)}.0" in metrics
         assert PASSWORD not in metrics
 
 
@@ -178,8 +178,11 @@ async def test_deploy_list_scale_update_delete_on_the_real_swarm(swarm, secret_f
         # the image's own check (none here), run every 2 s (SYSTEM_HEALTH_INTERVAL)
         assert container["Healthcheck"] == {"Interval": 2_000_000_000}
         assert spec["TaskTemplate"]["Resources"]["Limits"] == {
-            "MemoryBytes": 64 * 2**20, "NanoCPUs": 250_000_000}
-        # Contained by default, as stack.yml's functions are.
+            "MemoryBytes": 64 * 2**20, "NanoCPUs": 250_000_000, "Pids": 2048}
+        # Contained by default, as stack.yml's functions are: a read-only root
+        # (the request did not ask for a writable one), a process limit, no
+        # capabilities, a tmpfs at /tmp.
+        assert container["ReadOnly"] is True
         assert container["CapabilityDrop"] == ["ALL"]
         assert [(m["Type"], m["Target"]) for m in container["Mounts"]] == [("tmpfs", "/tmp")]
 
@@ -231,8 +234,9 @@ async def test_deploy_list_scale_update_delete_on_the_real_swarm(swarm, secret_f
                                   "swarmfaas.name": name}
         assert spec["Mode"] == {"Replicated": {"Replicas": 2}}
         assert spec["EndpointSpec"]["Mode"] == "dnsrr"
-        assert "Resources" not in spec["TaskTemplate"] or not spec["TaskTemplate"][
-            "Resources"].get("Limits")  # not sent, so dropped
+        # not sent, so the containment defaults again
+        assert spec["TaskTemplate"]["Resources"]["Limits"] == {
+            "MemoryBytes": 512 * 2**20, "NanoCPUs": 10**9, "Pids": 2048}
         shown = await status()
         assert shown["image"] == IMAGE2 and shown["envProcess"] == "cat -n"
 
