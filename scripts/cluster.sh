@@ -138,7 +138,8 @@ swarm_up() {
   for id in $(ndocker "$m1" node ls --filter role=worker --format '{{.ID}} {{.Status}}' | awk '$2=="Down"{print $1}'); do
     ndocker "$m1" node rm --force "$id" >/dev/null 2>&1 || true
   done
-  ndocker "$m1" node update --label-add swarmfaas.registry=true "$CLUSTER_PREFIX-$m1" >/dev/null
+  ndocker "$m1" node update --label-add swarmfaas.registry=true \
+    --label-add swarmfaas.broker=true "$CLUSTER_PREFIX-$m1" >/dev/null
 }
 
 wait_ready() {
