@@ -24,7 +24,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from ..schedule import MAX_CATCH_UP
 from .message import (
@@ -42,6 +42,7 @@ from .message import (
 
 log = logging.getLogger("faas_sidecar.queue")
 
+NO_MESSAGE = 10057  # JetStream's JSNoMessageFoundErr: delete_msg of a missing sequence
 CONSUMER = "workers"  # the one durable consumer every worker replica pulls from
 
 
@@ -167,6 +168,10 @@ class Broker:
             return await js.delete_msg(DEAD_STREAM, seq)
         except NotFoundError:
             return False
+        except APIError as exc:
+            if exc.err_code == NO_MESSAGE:  # a sequence with no message (or past the end)
+                return False
+            raise BrokerUnavailable(f"deleting dead letter {seq}: {exc!r}") from None
         except (NatsError, TimeoutError) as exc:
             raise BrokerUnavailable(f"deleting dead letter {seq}: {exc!r}") from None
 

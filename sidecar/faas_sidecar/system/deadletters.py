@@ -12,7 +12,7 @@ from sanic.response import HTTPResponse, empty
 from sanic.response import json as json_response
 
 from faas_sidecar.errors import dead_letter_not_found, invalid_request, queue_unavailable
-from faas_sidecar.labels import is_valid_name
+from faas_sidecar.labels import is_decimal, is_valid_name
 
 MAX_LIST = 1000
 
@@ -53,6 +53,19 @@ def list_query(args: Any) -> tuple[str | None, int, int]:
     return function, numbers[0], numbers[1]
 
 
+MAX_ID = 2**63 - 1  # JetStream sequence numbers are unsigned 64-bit
+
+
+def letter_id(raw: str) -> int:
+    """A dead letter's id from the path; 400 unless a whole number from 1. The
+    route takes any text, so a bad id is checked after authentication, as
+    every other route's arguments are."""
+    if not is_decimal(raw) or not 1 <= int(raw) <= MAX_ID:
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        raise invalid_request(f"dead letter id {shown!r}: expected a whole number from 1")
+    return int(raw)
+
+
 def setup_dead_letters(bp: Blueprint) -> None:
     def broker(request: Request) -> Any:
         proxy = getattr(request.app.ctx, "proxy", None)
@@ -75,24 +88,27 @@ def setup_dead_letters(bp: Blueprint) -> None:
         letters = await ask(request, "dead_letters", function, after, limit)
         return json_response([summary(d.seq, d.call) for d in letters])
 
-    @bp.get("/dead-letters/<id:int>")
-    async def get_dead_letter(request: Request, id: int) -> HTTPResponse:
-        letter = await ask(request, "dead_letter", id)
+    @bp.get("/dead-letters/<id>")
+    async def get_dead_letter(request: Request, id: str) -> HTTPResponse:
+        seq = letter_id(id)
+        letter = await ask(request, "dead_letter", seq)
         if letter is None:
-            raise dead_letter_not_found(id)
+            raise dead_letter_not_found(seq)
         return json_response(detail(letter.seq, letter.call))
 
-    @bp.post("/dead-letters/<id:int>/replay")
-    async def replay_dead_letter(request: Request, id: int) -> HTTPResponse:
-        call = await ask(request, "replay", id)
+    @bp.post("/dead-letters/<id>/replay")
+    async def replay_dead_letter(request: Request, id: str) -> HTTPResponse:
+        seq = letter_id(id)
+        call = await ask(request, "replay", seq)
         if call is None:
-            raise dead_letter_not_found(id)
+            raise dead_letter_not_found(seq)
         return json_response({"status": "accepted", "call_id": call.call_id,
                               "function": call.function}, status=202,
                              headers={"X-Call-Id": call.call_id})
 
-    @bp.delete("/dead-letters/<id:int>")
-    async def delete_dead_letter(request: Request, id: int) -> HTTPResponse:
-        if not await ask(request, "delete_dead_letter", id):
-            raise dead_letter_not_found(id)
+    @bp.delete("/dead-letters/<id>")
+    async def delete_dead_letter(request: Request, id: str) -> HTTPResponse:
+        seq = letter_id(id)
+        if not await ask(request, "delete_dead_letter", seq):
+            raise dead_letter_not_found(seq)
         return empty(status=204)

@@ -188,7 +188,8 @@ async def test_a_call_is_answered_202_then_delivered_exactly_as_stored(sidecar, 
     assert seen.headers["content-type"] == "app/x"
     assert seen.attempt == 1
     assert "x-swarmfaas-delivery" not in seen.headers  # the token never reaches a function
-    assert worker.delivered.labels("rec")._value.get() == 1
+    # counted once the worker has the answer, a moment after the function saw the call
+    await until(lambda: worker.delivered.labels("rec")._value.get() == 1)
 
 
 async def test_every_one_of_many_calls_is_delivered_once(sidecar, worker, recorder):
@@ -329,6 +330,14 @@ async def test_dead_letters_can_be_deleted_and_paged(sidecar, worker, recorder):
     assert len((await sidecar.get("/system/dead-letters", auth=AUTH)).json()) == 2
     bad = await sidecar.get("/system/dead-letters?limit=x", auth=AUTH)
     assert bad.status_code == 400
+    # deleted already, far past the end, or no id at all: 404 and 400, never a 5xx
+    again = await sidecar.delete(f"/system/dead-letters/{listed[0]['id']}", auth=AUTH)
+    assert again.status_code == 404 and again.json()["error"] == "dead_letter_not_found"
+    past = await sidecar.delete("/system/dead-letters/99999", auth=AUTH)
+    assert past.status_code == 404 and past.json()["error"] == "dead_letter_not_found"
+    for raw in ("x", "0", "-1", "1.5", "\u00b2"):
+        odd = await sidecar.get(f"/system/dead-letters/{raw}", auth=AUTH)
+        assert odd.status_code == 400 and odd.json()["error"] == "invalid_request", raw
 
 
 async def test_a_killed_worker_loses_nothing(sidecar, nats_server, recorder, tmp_path):

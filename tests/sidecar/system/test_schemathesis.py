@@ -10,7 +10,9 @@ create is confined to the rlfz- prefix, image and network, and removed after.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -28,7 +30,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from sidecar_swarm import engine_gate, swarm_client_or_skip, wait_until
+from sidecar_swarm import engine_gate, swarm_client_or_skip, wait_port, wait_until
 from sys_harness import GOOD_AUTH, PASSWORD, USER, free_port
 
 from faas_sidecar.system.routes import load_openapi
@@ -62,6 +64,23 @@ def _remove_ours(dc) -> None:  # type: ignore[no-untyped-def]
                 time.sleep(0.5)
 
 
+@contextlib.contextmanager
+def nats_broker(store: Path) -> Iterator[int]:
+    """A real broker (nats-server -js), so the dead-letter routes answer as
+    deployed; without one they are a documented 503 queue_unavailable."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [shutil.which("nats-server") or "/usr/sbin/nats-server", "-js", "-a", "127.0.0.1",
+         "-p", str(port), "-sd", str(store)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     dc = swarm_client_or_skip()
@@ -73,6 +92,13 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (secrets / "password").write_text(PASSWORD)
     token = "rlfz-token-0123456789abcdef"
     (secrets / "token").write_text(token)
+    (secrets / "queue-token").write_text("rlfz-queue-token-0123456789abcdef")
+    with nats_broker(secrets / "js") as broker_port:
+        yield from _serve(dc, secrets, token, broker_port)
+
+
+def _serve(dc, secrets: Path, token: str, broker_port: int) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The engine gate and the sidecar, until the module's tests are done."""
     gate_port, port = free_port(), None
     with engine_gate(gate_port, NETWORK, images=f"swarmfaas/{PREFIX}*", token=token,
                      env={"SYSTEM_SECRET_PREFIX": SECRET_PREFIX}) as gate:
@@ -83,6 +109,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                "SYSTEM_AUTH_USER_FILE": str(secrets / "user"),
                "SYSTEM_AUTH_PASSWORD_FILE": str(secrets / "password"),
                "DOCKER_HOST": gate, "ENGINE_GATE_TOKEN_FILE": str(secrets / "token"),
+               "QUEUE_URL": f"nats://127.0.0.1:{broker_port}",
+               "QUEUE_TOKEN_FILE": str(secrets / "queue-token"),
                "PYTHONPATH": str(ROOT / "sidecar")}
         sidecar = subprocess.Popen([sys.executable, "-m", "faas_sidecar"], env=env)
         base = f"http://127.0.0.1:{port}"
