@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from report import write_json  # noqa: E402
-from sidecar_local import TINY, cpu_seconds, wait_port, wrk  # noqa: E402
+from sidecar_local import TINY, cpu_seconds, stop_all, wait_port, wrk  # noqa: E402
 
 CONNECTIONS = 32
 
@@ -51,7 +51,8 @@ def main() -> int:
                                   stdout=subprocess.DEVNULL))
     sc_env = {**os.environ, "BENCH_QUEUE_URL": f"nats://127.0.0.1:{nats_port}"}
     procs.append(subprocess.Popen([sys.executable, str(ROOT / "bench" / "sidecar_local.py"),
-                                   "--serve-sidecar", str(sc_port), str(wd_port)],
+                                   "--serve-sidecar", str(sc_port), str(wd_port),
+                                   ""],  # "": this checkout's sidecar package
                                   env=sc_env))
     urls = {"sync": f"http://127.0.0.1:{sc_port}/function/hop/",
             "async": f"http://127.0.0.1:{sc_port}/async-function/hop/"}
@@ -78,13 +79,7 @@ def main() -> int:
                       f"{r['sidecar_cpu_us']:4.0f} us, broker {r['broker_cpu_us']:4.0f} us"
                       + (f"  non-2xx {r['non_2xx']}" if r["non_2xx"] else ""), flush=True)
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(procs)
         shutil.rmtree(store, ignore_errors=True)
     med = {side: {k: statistics.median(r[k] for r in rows) for k in rows[0]}
            for side, rows in results.items()}

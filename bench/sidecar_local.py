@@ -99,6 +99,17 @@ def serve_sidecar(port: int, watchdog_port: int, source: str = "") -> None:
     app.run(host="127.0.0.1", port=port, single_process=True, access_log=False, motd=False)
 
 
+def stop_all(procs: list[subprocess.Popen]) -> None:
+    """Terminate every process, then wait for each (killed after 10 s)."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def cpu_seconds(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -229,13 +240,7 @@ def main() -> int:
                           f"watchdog+upstream {r['watchdog_preempted']:.2f}"
                           + (f"  non-2xx {r['non_2xx']}" if r["non_2xx"] else ""), flush=True)
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(procs)
     print(f"\nmedians of {args.rounds} rounds, {args.duration:g} s each, 127.0.0.1, "
           f"load average {os.getloadavg()[0]:.1f}")
     summary = {}

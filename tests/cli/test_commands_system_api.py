@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "sidecar" / "system"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "sidecar"))  # sys_harness's sidecar_swarm
 
 from sys_harness import PASSWORD, USER, serving
 from test_routes import FakeAdmin, make_app

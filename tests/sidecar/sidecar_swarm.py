@@ -113,6 +113,19 @@ def remove(*names: str, kind: str = "service") -> None:
         docker(kind, "rm", name, check=False)
 
 
+def free_port_in(ports: range) -> int:
+    """The first port of ``ports`` free on 127.0.0.1: each test part has its own
+    share of the host's ports, so parts running side by side do not collide."""
+    for port in ports:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
+
+
 def wait_port(port: int, timeout: float = 10.0) -> None:
     """Return once something accepts connections on 127.0.0.1:port."""
     deadline = time.monotonic() + timeout

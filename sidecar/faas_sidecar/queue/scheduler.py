@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from ..labels import SCHEDULE
 from ..model import FunctionSpec, RoutingTable
 from ..schedule import due, tick_id, ticks_after
 from .message import StoredCall
@@ -46,7 +47,7 @@ def scheduled_call(spec: FunctionSpec, tick: datetime) -> StoredCall:
     assert spec.schedule is not None
     ident = tick_id(spec.name, tick)
     stamp = tick.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    headers = ((TICK_HEADER, stamp), (SCHEDULE_HEADER, spec.labels.get("swarmfaas.schedule", "")))
+    headers = ((TICK_HEADER, stamp), (SCHEDULE_HEADER, spec.labels.get(SCHEDULE, "")))
     policy = spec.async_policy
     return StoredCall(str(uuid.uuid5(uuid.NAMESPACE_URL, ident)), spec.name, "POST", "/", "",
                       headers, b"", tick.timestamp(), policy.attempts, policy.concurrency)

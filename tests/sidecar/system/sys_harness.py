@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import SimpleNamespace
@@ -12,6 +11,7 @@ from types import SimpleNamespace
 import httpx
 from sanic import Sanic
 from sanic.response import raw
+from sidecar_swarm import free_port_in  # tests/sidecar, on sys.path (its conftest)
 
 from faas_sidecar.errors import PlatformError, error_body, error_headers
 from faas_sidecar.model import EMPTY_TABLE
@@ -23,14 +23,7 @@ USER, PASSWORD = "admin", "s3cret-Pässword"
 
 
 def free_port() -> int:
-    for port in PORT_RANGE:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18300-18399")
+    return free_port_in(PORT_RANGE)
 
 
 def basic(user: str, password: str) -> dict[str, str]:
