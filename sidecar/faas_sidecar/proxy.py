@@ -21,7 +21,8 @@ One call goes through three steps:
    replicas of one routing-table snapshot, within the function's timeout
    (``exchange_timeout``; 504), tried again on another replica only when the
    request never reached the first (``may_retry``); 502 when no replica
-   answers.
+   answers. A replica whose connections fail leaves the rotation before
+   Docker notices (the circuit breaker, breaker.py; ``_connection_failed``).
 3. **Accounting** (``Call``): the metrics of one call, recorded once with
    the code its outcome maps to (``outcome_code``).
 """
@@ -38,6 +39,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iter
 from typing import TYPE_CHECKING, Protocol
 
 from .balancer import pick, replica_key
+from .breaker import Breakers, excluded
 from .callqueue import Decision, FunctionQueue, decide, free_slots
 from .errors import (
     COMPONENT,
@@ -298,6 +300,7 @@ class PendingCall(Call):
             if conn.state is READING_BODY and _small_body_coming(conn):
                 return  # a small body split over reads: wait for the rest
             self._detach()
+            self._proxy.answered(conn.key)
             reply = self._proxy.reply(conn, self, self._lease, self._timeout)
             if reply.status == 429 and self._spec.queue is not None and watchdog_busy(reply):
                 # The replica is full with other sidecars' calls: wait, go again.
@@ -311,6 +314,8 @@ class PendingCall(Call):
             return  # the head is not complete yet
         self._detach()
         self._lease.done(False)
+        if isinstance(error, UpstreamError) and conn.received == 0:
+            self._proxy.connection_failed(self._spec, conn.key)
         if isinstance(error, TimeoutError):
             self._finish(function_timeout(self._spec.name, self._timeout))
         elif isinstance(error, UpstreamError) and may_retry(error, True):
@@ -377,6 +382,9 @@ class Proxy:
         self._cold_start_timeout = cold_start_timeout
         self.buffer_limit = buffer_limit  # bodies up to this are held, so retriable
         self.pool = Pool(connect_timeout)
+        self.breakers = Breakers()
+        self._prober: asyncio.Task[None] | None = None
+        metrics.watch_breakers(lambda: len(self.breakers.out))
         self.in_flight: dict[tuple[str, int], int] = {}
         self._buckets: dict[str, TokenBucket] = {}  # functions with swarmfaas.ratelimit.*
         self._queues: dict[str, FunctionQueue] = {}  # functions with max_inflight
@@ -588,7 +596,10 @@ class Proxy:
         spec = table.functions.get(name)  # names in a table are valid
         if spec is None or not spec.replicas or table.generation != self._pool_generation:
             return None
-        replica = pick(spec.replicas, self.in_flight, (), next(self._turn))
+        out = self.breakers.out
+        replica = pick(spec.replicas, self.in_flight,
+                       excluded(map(replica_key, spec.replicas), out) if out else (),
+                       next(self._turn))
         if replica is None or (spec.queue is not None and not self._room_now(spec, replica)):
             return None
         return spec, replica
@@ -739,10 +750,50 @@ class Proxy:
         self.pool.close()
         if self._queue_watch is not None:
             self._queue_watch.cancel()
+        if self._prober is not None:
+            self._prober.cancel()
 
     def choose(self, spec: FunctionSpec, tried: Collection[tuple[str, int]]) -> Replica | None:
-        """The replica of the snapshot for the next attempt (not one ``tried``)."""
+        """The replica of the snapshot for the next attempt: not one ``tried``,
+        nor one out of rotation (unless all are)."""
+        out = self.breakers.out
+        if out:
+            tried = set(tried) | excluded(map(replica_key, spec.replicas), out)
         return pick(spec.replicas, self.in_flight, tried, next(self._turn))
+
+    # the circuit breaker's adapter (the rules are breaker.py's)
+    def answered(self, key: tuple[str, int]) -> None:
+        """An answer came from ``key``: its failures in a row end."""
+        if self.breakers.records:
+            self.breakers.succeeded(key)
+
+    def connection_failed(self, spec: FunctionSpec, key: tuple[str, int]) -> None:
+        """A connection to ``key`` failed before any byte of an answer."""
+        task = next((r.task_id for r in spec.replicas if replica_key(r) == key), "")
+        if not self.breakers.failed(key, task, time.monotonic()):
+            return
+        log.warning("replica %s:%s of %s out of rotation: connections to it fail",
+                    key[0], key[1], spec.name)
+        self._metrics.breaker_opened(spec.name)
+        self.pool.drop(key)  # its kept-alive connections are as dead
+        if self._prober is None or self._prober.done():
+            self._prober = asyncio.get_running_loop().create_task(self._probe_while_out())
+
+    async def _probe_while_out(self) -> None:
+        breakers = self.breakers
+        while breakers.out:
+            due = breakers.next_probe()
+            if due is not None:
+                await asyncio.sleep(max(due - time.monotonic(), 0.0))
+            else:
+                await asyncio.sleep(self.pool.connect_timeout)  # probes in progress
+            for key in breakers.due(time.monotonic()):
+                asyncio.get_running_loop().create_task(self._probe(key))
+
+    async def _probe(self, key: tuple[str, int]) -> None:
+        ok = await self.pool.probe(key)
+        if self.breakers.probed(key, ok, time.monotonic()):
+            log.warning("replica %s:%s back in rotation: a probe connected", *key)
 
     def _ready(self, name: str) -> FunctionSpec | None:
         table = self._table()
@@ -822,10 +873,17 @@ class Proxy:
                     await conn.send_request(head, stream, chunked=length is None,
                                             head_only=call.head_only)
                     await conn.read_head()
+            if self.breakers.records:
+                self.breakers.succeeded(key)
             return self.reply(conn, call, lease, timeout)
         except TimeoutError:
             lease.done(False)
             raise function_timeout(spec.name, timeout) from None
+        except UpstreamError:
+            lease.done(False)
+            if conn is None or conn.received == 0:  # refused, timed out, reset: never answered
+                self.connection_failed(spec, key)
+            raise
         except BaseException:
             lease.done(False)
             raise
@@ -854,6 +912,9 @@ class Proxy:
             self._pool_generation = table.generation
             self.pool.retain(replica_key(r) for f in table.functions.values()
                              for r in f.replicas)
+            if self.breakers.records:  # Docker's report of now: tasks gone or new
+                self.breakers.retain({replica_key(r): r.task_id
+                                      for f in table.functions.values() for r in f.replicas})
             for name in [n for n in self._buckets if n not in table.functions]:
                 del self._buckets[name]
             for name in [n for n, q in self._queues.items()

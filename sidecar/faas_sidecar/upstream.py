@@ -426,6 +426,24 @@ class Pool:
                 return
         conn.close()
 
+    def drop(self, key: tuple[str, int]) -> None:
+        """Close the idle connections to ``key`` (its replica is out of rotation)."""
+        for conn in self._idle.pop(key, ()):
+            conn.close()
+
+    async def probe(self, key: tuple[str, int]) -> bool:
+        """Whether a connection to ``key`` opens within the connect timeout
+        (then closed at once: the replica's server sees a connection without
+        a request)."""
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                transport, _ = await asyncio.get_running_loop().create_connection(
+                    asyncio.Protocol, key[0], key[1])
+        except (TimeoutError, OSError):
+            return False
+        transport.close()
+        return True
+
     def retain(self, keys: Iterable[tuple[str, int]]) -> None:
         """Close idle connections to replicas that left the table."""
         keep = set(keys)

@@ -27,6 +27,7 @@ from faas_sidecar.webhooks.signatures import Scheme
 
 SIDECAR_PORT = 18220
 LIVE, LIVE2, DEAD = 18230, 18231, 18239  # DEAD: nothing listens there
+REVIVE = 18238  # nothing listens there until a test starts a server
 
 
 class FixedTables:
@@ -88,6 +89,7 @@ async def sidecar(echo_server, request, tmp_path):
     tables = FixedTables(table(
         spec("echo", [LIVE, LIVE2]),
         spec("half", [DEAD, LIVE]),
+        spec("revive", [REVIVE, LIVE]),
         spec("dead", [DEAD]),
         spec("slow", [LIVE], timeout=0.5),
         spec("none", [], desired=1),
@@ -314,6 +316,45 @@ async def test_balances_over_replicas(sidecar):
 async def test_retries_a_replica_that_cannot_be_reached(sidecar):
     for _ in range(6):  # whichever replica the balancer tries first
         echoed(await sidecar.post("/function/half", content=b"x"))
+
+
+def metric(text, line_start):
+    """The value of the sample whose line starts with ``line_start`` (0 if none)."""
+    for line in text.splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def calls(sidecar, name, n):
+    """``n`` calls of ``name`` at once (the balancer spreads calls in flight), all echoed."""
+    for response in await asyncio.gather(*(sidecar.post(f"/function/{name}", content=b"x")
+                                           for _ in range(n))):
+        echoed(response)
+
+
+async def test_a_replica_that_refuses_leaves_the_rotation_until_a_probe_connects(
+        sidecar, echo_server):
+    await calls(sidecar, "revive", 10)
+    text = (await sidecar.get("/metrics")).text
+    # Refusals took it out (breaker.OPEN_AFTER in a row), once.
+    assert metric(text, 'swarmfaas_proxy_breaker_openings_total{function_name="revive"}') == 1
+    retried = metric(text, 'swarmfaas_proxy_retries_total{function_name="revive"}')
+    assert retried >= 2
+    assert metric(text, "swarmfaas_proxy_replicas_out ") == 1
+    await calls(sidecar, "revive", 10)  # no call meets it now: no retry
+    text = (await sidecar.get("/metrics")).text
+    assert metric(text, 'swarmfaas_proxy_retries_total{function_name="revive"}') == retried
+    echo_server(REVIVE)
+    for _ in range(40):  # the first probe comes 0.5 s after opening, then 1 s, 2 s ...
+        if metric((await sidecar.get("/metrics")).text, "swarmfaas_proxy_replicas_out ") == 0:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("the replica did not come back after its server started")
+    await calls(sidecar, "revive", 10)
+    text = (await sidecar.get("/metrics")).text
+    assert metric(text, 'swarmfaas_proxy_retries_total{function_name="revive"}') == retried
 
 
 @pytest.mark.parametrize(
