@@ -25,6 +25,12 @@ The rules:
   replica anyway. Two in a row is a replica whose address does not take
   connections. Not more: each failure costs a client up to CONNECT_TIMEOUT
   (2 s) before its retry, or a 504 on a kept-alive connection.
+- **A silent replica.** A request on a kept-alive connection to a node that
+  lost power sees no failure at all: it waits for its function's timeout.
+  So when an exchange has had no byte back for ``SILENT_AFTER``, the proxy
+  probes the replica (a fresh TCP connect); a probe that cannot connect
+  either is ``unreachable``: out at once. A slow function's replica accepts
+  the probe, and nothing follows (``probe_silence`` spaces such probes).
 - **Back in rotation** when a probe (a plain TCP connect, by the proxy) opens
   a connection: first ``PROBE_FIRST`` after opening, then doubling up to
   ``PROBE_MAX`` while probes fail. Or when Docker reports the task again: the
@@ -45,6 +51,10 @@ Key = tuple[str, int]  # a replica's (address, port), as balancer.replica_key
 OPEN_AFTER = 2  # connection failures in a row that take a replica out
 PROBE_FIRST = 0.5  # seconds from opening to the first probe
 PROBE_MAX = 5.0  # the longest wait between probes of a replica still out
+# An exchange with no byte back for this long has its replica probed. Most
+# answers start within milliseconds; a slow function costs one TCP connect
+# to its replica per SILENT_AFTER at most.
+SILENT_AFTER = 1.0
 
 
 @dataclass(slots=True)
@@ -69,6 +79,7 @@ class Breakers:
         self.probe_max = probe_max
         self.records: dict[Key, Record] = {}
         self.out: set[Key] = set()  # the replicas out of rotation now (read per call)
+        self.silence_probed: dict[Key, float] = {}  # when a silence there was last probed
 
     def failed(self, key: Key, task: str, now: float) -> bool:
         """A connection to ``key`` failed; True when this takes it out."""
@@ -81,6 +92,24 @@ class Breakers:
         self.out.add(key)
         record.wait = self.probe_first
         record.probe_at = now + record.wait
+        return True
+
+    def unreachable(self, key: Key, task: str, now: float) -> bool:
+        """A request to ``key`` got no answer and a probe could not connect:
+        two signs at once, so out without waiting for more; True if it opens."""
+        opened = False
+        for _ in range(self.open_after):
+            opened = self.failed(key, task, now) or opened
+        return opened
+
+    def probe_silence(self, key: Key, now: float) -> bool:
+        """Whether a silent exchange with ``key`` is worth a probe now: not when
+        it is out already (its own probes run), nor within SILENT_AFTER of the
+        last probe of a silence there."""
+        last = self.silence_probed.get(key)
+        if key in self.out or (last is not None and now - last < SILENT_AFTER):
+            return False
+        self.silence_probed[key] = now
         return True
 
     def succeeded(self, key: Key) -> None:
@@ -126,6 +155,8 @@ class Breakers:
         for key in [k for k, r in self.records.items() if tasks.get(k) != r.task]:
             del self.records[key]
             self.out.discard(key)
+        for key in [k for k in self.silence_probed if k not in tasks]:
+            del self.silence_probed[key]
 
 
 def excluded(keys: Iterable[Key], out: set[Key]) -> set[Key]:

@@ -35,11 +35,18 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Coroutine,
+    Iterable,
+)
 from typing import TYPE_CHECKING, Protocol
 
 from .balancer import pick, replica_key
-from .breaker import Breakers, excluded
+from .breaker import SILENT_AFTER, Breakers, excluded
 from .callqueue import Decision, FunctionQueue, decide, free_slots
 from .errors import (
     COMPONENT,
@@ -383,7 +390,10 @@ class Proxy:
         self.buffer_limit = buffer_limit  # bodies up to this are held, so retriable
         self.pool = Pool(connect_timeout)
         self.breakers = Breakers()
+        self.pool.on_silent = self._silent
+        self.pool.silent_after = SILENT_AFTER
         self._prober: asyncio.Task[None] | None = None
+        self._probes: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
         metrics.watch_breakers(lambda: len(self.breakers.out))
         self.in_flight: dict[tuple[str, int], int] = {}
         self._buckets: dict[str, TokenBucket] = {}  # functions with swarmfaas.ratelimit.*
@@ -752,6 +762,8 @@ class Proxy:
             self._queue_watch.cancel()
         if self._prober is not None:
             self._prober.cancel()
+        for task in self._probes:
+            task.cancel()
 
     def choose(self, spec: FunctionSpec, tried: Collection[tuple[str, int]]) -> Replica | None:
         """The replica of the snapshot for the next attempt: not one ``tried``,
@@ -770,11 +782,25 @@ class Proxy:
     def connection_failed(self, spec: FunctionSpec, key: tuple[str, int]) -> None:
         """A connection to ``key`` failed before any byte of an answer."""
         task = next((r.task_id for r in spec.replicas if replica_key(r) == key), "")
-        if not self.breakers.failed(key, task, time.monotonic()):
-            return
-        log.warning("replica %s:%s of %s out of rotation: connections to it fail",
-                    key[0], key[1], spec.name)
-        self._metrics.breaker_opened(spec.name)
+        if self.breakers.failed(key, task, time.monotonic()):
+            self._opened(spec.name, key, "connections to it fail")
+
+    def _silent(self, key: tuple[str, int]) -> None:
+        # An exchange with it has had no byte back for SILENT_AFTER: probe it.
+        if self.breakers.probe_silence(key, time.monotonic()):
+            self._spawn(self._probe_silence(key))
+
+    async def _probe_silence(self, key: tuple[str, int]) -> None:
+        if await self.pool.probe(key):
+            return  # it takes connections: a slow answer, not a dead node
+        owner = next(((f.name, r.task_id) for f in self._table().functions.values()
+                      for r in f.replicas if replica_key(r) == key), None)
+        if owner is not None and self.breakers.unreachable(key, owner[1], time.monotonic()):
+            self._opened(owner[0], key, "a request got no answer and a probe could not connect")
+
+    def _opened(self, name: str, key: tuple[str, int], why: str) -> None:
+        log.warning("replica %s:%s of %s out of rotation: %s", key[0], key[1], name, why)
+        self._metrics.breaker_opened(name)
         self.pool.drop(key)  # its kept-alive connections are as dead
         if self._prober is None or self._prober.done():
             self._prober = asyncio.get_running_loop().create_task(self._probe_while_out())
@@ -788,7 +814,12 @@ class Proxy:
             else:
                 await asyncio.sleep(self.pool.connect_timeout)  # probes in progress
             for key in breakers.due(time.monotonic()):
-                asyncio.get_running_loop().create_task(self._probe(key))
+                self._spawn(self._probe(key))
+
+    def _spawn(self, probe: Coroutine[None, None, None]) -> None:
+        task = asyncio.get_running_loop().create_task(probe)
+        self._probes.add(task)
+        task.add_done_callback(self._probes.discard)
 
     async def _probe(self, key: tuple[str, int]) -> None:
         ok = await self.pool.probe(key)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from faas_sidecar.breaker import OPEN_AFTER, PROBE_FIRST, PROBE_MAX, Breakers, excluded
+from faas_sidecar.breaker import (
+    OPEN_AFTER,
+    PROBE_FIRST,
+    PROBE_MAX,
+    SILENT_AFTER,
+    Breakers,
+    excluded,
+)
 
 A, B, C = ("10.0.0.1", 8080), ("10.0.0.2", 8080), ("10.0.0.3", 8080)
 
@@ -103,3 +110,26 @@ def test_a_probe_of_a_forgotten_replica_changes_nothing():
 ])
 def test_excluded_never_leaves_a_function_without_replicas(keys, out, left_out):
     assert excluded(keys, out) == left_out
+
+
+def test_unreachable_takes_a_replica_out_at_once():
+    b = Breakers()
+    assert b.unreachable(A, "t", 0.0) is True and b.out == {A}
+    assert b.unreachable(A, "t", 0.1) is False  # out already
+
+
+@pytest.mark.parametrize(("events", "answers"), [
+    ([(A, 0.0)], [True]),
+    ([(A, 0.0), (A, 0.5)], [True, False]),               # within SILENT_AFTER of the last
+    ([(A, 0.0), (A, SILENT_AFTER)], [True, True]),
+    ([(A, 0.0), (B, 0.1)], [True, True]),                 # each replica its own
+])
+def test_silences_are_probed_at_most_once_a_second(events, answers):
+    b = Breakers()
+    assert [b.probe_silence(key, now) for key, now in events] == answers
+
+
+def test_a_replica_out_is_not_probed_for_silence():
+    b = Breakers()
+    b.unreachable(A, "t", 0.0)
+    assert b.probe_silence(A, 5.0) is False

@@ -28,6 +28,7 @@ from faas_sidecar.webhooks.signatures import Scheme
 SIDECAR_PORT = 18220
 LIVE, LIVE2, DEAD = 18230, 18231, 18239  # DEAD: nothing listens there
 REVIVE = 18238  # nothing listens there until a test starts a server
+QUIET = 18237  # a test's server that stops answering (a node without power)
 
 
 class FixedTables:
@@ -90,6 +91,7 @@ async def sidecar(echo_server, request, tmp_path):
         spec("echo", [LIVE, LIVE2]),
         spec("half", [DEAD, LIVE]),
         spec("revive", [REVIVE, LIVE]),
+        spec("quiet", [QUIET, LIVE], timeout=2.0),
         spec("dead", [DEAD]),
         spec("slow", [LIVE], timeout=0.5),
         spec("none", [], desired=1),
@@ -355,6 +357,57 @@ async def test_a_replica_that_refuses_leaves_the_rotation_until_a_probe_connects
     await calls(sidecar, "revive", 10)
     text = (await sidecar.get("/metrics")).text
     assert metric(text, 'swarmfaas_proxy_retries_total{function_name="revive"}') == retried
+
+
+class GoesQuiet:
+    """An HTTP server that answers until ``quiet()``; then it stops listening
+    (a probe is refused) and reads requests on its open connections without
+    ever answering, as a node that lost power (its connections stay, silent)."""
+
+    def __init__(self) -> None:
+        self.silent = False
+        self.server: asyncio.Server | None = None
+
+    async def start(self, port: int) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", port)
+
+    def quiet(self) -> None:
+        self.silent = True
+        self.server.close()  # no more connections; the open ones stay
+
+    async def _serve(self, reader, writer) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                await reader.readexactly(length)
+                if self.silent:
+                    await asyncio.sleep(3600)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+
+
+async def test_a_replica_that_goes_silent_leaves_the_rotation(sidecar):
+    quiet = GoesQuiet()
+    await quiet.start(QUIET)
+    posts = [sidecar.post("/function/quiet", content=b"x") for _ in range(8)]
+    assert all(r.status_code == 200 for r in await asyncio.gather(*posts))  # pooled now
+    quiet.quiet()
+    # Calls in flight on its connections wait; after SILENT_AFTER a probe is
+    # refused, and it is out: calls from then on all go to the other replica.
+    first = [asyncio.ensure_future(sidecar.post("/function/quiet", content=b"x"))
+             for _ in range(8)]
+    for _ in range(30):
+        text = (await sidecar.get("/metrics")).text
+        if metric(text, 'swarmfaas_proxy_breaker_openings_total{function_name="quiet"}'):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("the silent replica was not taken out")
+    await calls(sidecar, "quiet", 10)  # the other replica (the echo server) answers
+    lost = [r.status_code for r in await asyncio.gather(*first) if r.status_code != 200]
+    assert lost and set(lost) == {504}  # those sent there before it was out
 
 
 @pytest.mark.parametrize(
