@@ -73,7 +73,8 @@ class Breakers:
     """The breaker of every replica this sidecar has failed to reach."""
 
     def __init__(self, open_after: int = OPEN_AFTER, probe_first: float = PROBE_FIRST,
-                 probe_max: float = PROBE_MAX) -> None:
+                 probe_max: float = PROBE_MAX, enabled: bool = True) -> None:
+        self.enabled = enabled  # off (CIRCUIT_BREAKER=false): nothing ever opens
         self.open_after = open_after
         self.probe_first = probe_first
         self.probe_max = probe_max
@@ -83,6 +84,8 @@ class Breakers:
 
     def failed(self, key: Key, task: str, now: float) -> bool:
         """A connection to ``key`` failed; True when this takes it out."""
+        if not self.enabled:
+            return False
         record = self.records.get(key)
         if record is None or record.task != task:
             record = self.records[key] = Record(task)

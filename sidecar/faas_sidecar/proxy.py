@@ -376,6 +376,7 @@ class Proxy:
         queue_token: str | None = None,
         async_body_limit: int = 10 << 20,
         callback_allowlist: tuple[str, ...] = (),
+        circuit_breaker: bool = True,
     ) -> None:
         self._table = table
         self.queue = queue  # None: asynchronous calls get 503 queue_unavailable
@@ -389,9 +390,10 @@ class Proxy:
         self._cold_start_timeout = cold_start_timeout
         self.buffer_limit = buffer_limit  # bodies up to this are held, so retriable
         self.pool = Pool(connect_timeout)
-        self.breakers = Breakers()
-        self.pool.on_silent = self._silent
-        self.pool.silent_after = SILENT_AFTER
+        self.breakers = Breakers(enabled=circuit_breaker)
+        if circuit_breaker:
+            self.pool.on_silent = self._silent
+            self.pool.silent_after = SILENT_AFTER
         self._prober: asyncio.Task[None] | None = None
         self._probes: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
         metrics.watch_breakers(lambda: len(self.breakers.out))

@@ -133,3 +133,10 @@ def test_a_replica_out_is_not_probed_for_silence():
     b = Breakers()
     b.unreachable(A, "t", 0.0)
     assert b.probe_silence(A, 5.0) is False
+
+
+def test_a_breaker_turned_off_never_opens():
+    b = Breakers(enabled=False)
+    assert not any(b.failed(A, "t", 0.0) for _ in range(10))
+    assert b.unreachable(A, "t", 0.0) is False
+    assert b.out == set() and b.records == {}
