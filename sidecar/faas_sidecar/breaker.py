@@ -36,14 +36,15 @@ The rules:
   ``PROBE_MAX`` while probes fail. Or when Docker reports the task again: the
   replica leaves the routing table, or another task holds its address
   (``retain``); its record is forgotten then.
-- **Never a refusal of its own.** When every replica of a function is out,
-  the breaker steers nothing (``usable`` gives them all back): the proxy's
-  own rules (retry, hold, 502) decide as they did without it.
+- **Never a refusal of its own.** A replica out is still a call's last
+  resort: when every replica the call has not tried yet is out, none is
+  skipped (``excluded``), and the proxy's own rules (retry, hold, 502)
+  decide as they did without the breaker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 Key = tuple[str, int]  # a replica's (address, port), as balancer.replica_key
@@ -162,9 +163,10 @@ class Breakers:
             del self.silence_probed[key]
 
 
-def excluded(keys: Iterable[Key], out: set[Key]) -> set[Key]:
+def excluded(keys: Iterable[Key], out: set[Key], tried: Collection[Key] = ()) -> set[Key]:
     """The replicas among ``keys`` to leave out of a pick: those out, unless
-    every one is (then none: the breaker never refuses a call itself)."""
-    keys = list(keys)
-    left = {k for k in keys if k in out}
-    return set() if len(left) == len(set(keys)) else left
+    every one a call has not ``tried`` yet is out (then none: the replicas out
+    are its last resort; the breaker never refuses a call itself)."""
+    untried = {k for k in keys if k not in tried}
+    left = {k for k in untried if k in out}
+    return set() if len(left) == len(untried) else left

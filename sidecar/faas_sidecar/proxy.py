@@ -772,7 +772,7 @@ class Proxy:
         nor one out of rotation (unless all are)."""
         out = self.breakers.out
         if out:
-            tried = set(tried) | excluded(map(replica_key, spec.replicas), out)
+            tried = set(tried) | excluded(map(replica_key, spec.replicas), out, tried)
         return pick(spec.replicas, self.in_flight, tried, next(self._turn))
 
     # the circuit breaker's adapter (the rules are breaker.py's)

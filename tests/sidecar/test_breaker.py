@@ -112,6 +112,16 @@ def test_excluded_never_leaves_a_function_without_replicas(keys, out, left_out):
     assert excluded(keys, out) == left_out
 
 
+@pytest.mark.parametrize(("tried", "left_out"), [
+    ((), {A}),
+    ({B}, {A}),          # C is still untried and in rotation
+    ({B, C}, set()),     # only A is left: out, but the call's last resort
+    ({A, B, C}, set()),
+])
+def test_a_replica_out_is_a_calls_last_resort(tried, left_out):
+    assert excluded([A, B, C], {A}, tried) == left_out
+
+
 def test_unreachable_takes_a_replica_out_at_once():
     b = Breakers()
     assert b.unreachable(A, "t", 0.0) is True and b.out == {A}
