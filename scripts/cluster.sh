@@ -138,8 +138,11 @@ swarm_up() {
   for id in $(ndocker "$m1" node ls --filter role=worker --format '{{.ID}} {{.Status}}' | awk '$2=="Down"{print $1}'); do
     ndocker "$m1" node rm --force "$id" >/dev/null 2>&1 || true
   done
+  # The node of the node-local state: the registry's, the broker's, and
+  # certbot's and the webhook stash's volumes (cluster/stack.cluster.yml).
   ndocker "$m1" node update --label-add swarmfaas.registry=true \
-    --label-add swarmfaas.broker=true "$CLUSTER_PREFIX-$m1" >/dev/null
+    --label-add swarmfaas.broker=true --label-add swarmfaas.state=true \
+    "$CLUSTER_PREFIX-$m1" >/dev/null
 }
 
 wait_ready() {

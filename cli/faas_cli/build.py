@@ -5,7 +5,8 @@ as function/ (+ wheels/ for Python), as faas-cli lays it out; for the
 dockerfile template it is the handler folder itself. Dependencies are fetched
 on the host, so `docker build` needs no package registry (pip cannot reach
 PyPI from inside a build here, and offline builds are a feature).
-Pure parts: `pinned`, `docker_build_args`, `has_requirements`.
+Pure parts: `pinned`, `docker_build_args`, `has_requirements`, and for the
+push: `registry_of`, `in_registry`, `repo_digest`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ BUILD_DIR = "build"
 class Built:
     image: str  # as in the stack file
     pinned: str  # the same image under a tag naming its content, what deploy sends
+    # After `faas push`: registry/repository@sha256:..., what every node can
+    # pull; deploy sends it instead of ``pinned`` (docs/multi-node.md).
+    pushed: str | None = None
 
 
 def pinned(image: str, image_id: str) -> str:
@@ -75,7 +79,57 @@ def last_build(project: Path, fn: Function) -> Built | None:
         return None
     if doc.get("image") != fn.image:
         return None
-    return Built(doc["image"], doc["pinned"])
+    return Built(doc["image"], doc["pinned"], doc.get("pushed"))
+
+
+def record_build(project: Path, name: str, built: Built) -> None:
+    """Keep what `faas build` (and `faas push`) made of function ``name``."""
+    doc = {"image": built.image, "pinned": built.pinned}
+    if built.pushed:
+        doc["pushed"] = built.pushed
+    build_record_path(project, name).write_text(json.dumps(doc) + "\n")
+
+
+def pushed_digest(image: str, log: Path) -> str | None:
+    """After `docker push image`: its registry/repository@sha256:... """
+    out = subprocess.run(["docker", "image", "inspect", "--format", "{{json .RepoDigests}}",
+                          image], capture_output=True, text=True)
+    with log.open("a") as f:
+        f.write(f"$ docker image inspect {image}: {out.stdout.strip()}{out.stderr.strip()}\n")
+    if out.returncode != 0:
+        return None
+    return repo_digest(json.loads(out.stdout or "[]") or [], image)
+
+
+# --- the push: pure ------------------------------------------------------------------
+def registry_of(image: str) -> str | None:
+    """The registry an image name names (`host:port/...`, `host.name/...`,
+    `localhost/...`), or None for a name Docker would look up on Docker Hub."""
+    first, sep, _ = image.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
+def in_registry(image: str, registry: str) -> str:
+    """``image`` named in ``registry`` instead of the registry it names, if any."""
+    own = registry_of(image)
+    rest = image[len(own) + 1:] if own else image
+    return f"{registry}/{rest}"
+
+
+def repository(image: str) -> str:
+    """The name without its tag or digest (a ':' in the registry's host stays)."""
+    name = image.split("@", 1)[0]
+    head, sep, tail = name.rpartition(":")
+    return head if sep and "/" not in tail else name
+
+
+def repo_digest(repo_digests: list[str], image: str) -> str | None:
+    """Of `docker image inspect`'s RepoDigests, the one in ``image``'s repository
+    (`registry/repo@sha256:...`): the bytes the push stored there."""
+    want = repository(image)
+    return next((d for d in repo_digests if d.split("@", 1)[0] == want), None)
 
 
 # --- adapters ----------------------------------------------------------------------

@@ -230,8 +230,7 @@ def _build_all(stack_file: str | None, names: tuple[str, ...], watchdog_tag: str
             iid = build.docker_build(cmd, log)
             pin = build.pinned(fn.image, iid)
             build.tag(fn.image, pin, log)
-        build.build_record_path(project, fn.name).write_text(
-            f'{{"image": "{fn.image}", "pinned": "{pin}"}}\n')
+        build.record_build(project, fn.name, build.Built(fn.image, pin))
         output.err.print(f"built {fn.name}: {fn.image} ({pin})")
     return list(fns)
 
@@ -267,29 +266,51 @@ def build_cmd(names: tuple[str, ...], stack_file: str | None, watchdog_tag: str,
     _build_all(stack_file, names, watchdog_tag, no_cache, build_args)
 
 
-def _push(fns: list[Function]) -> None:
+def _push(fns: list[Function], project: Path, registry: str | None) -> None:
+    """Push what `faas build` made (its content-named tag) to the image's
+    registry, or to ``registry`` when the name has none, and record the
+    digest: `faas deploy` then names the image by registry and digest, which
+    every node of a swarm can pull (docs/multi-node.md)."""
     for fn in fns:
-        first = fn.image.split("/", 1)[0]
-        if "/" in fn.image and ("." in first or ":" in first or first == "localhost"):
-            log = Path(build.BUILD_DIR) / f"{fn.name}.log"
-            with output.err.status(f"pushing {fn.image}"):
-                build._run(["docker", "push", fn.image], log, "docker push",
-                           "log in to the registry with `docker login`")
-            output.err.print(f"pushed {fn.image}")
-        else:
+        target = build.registry_of(fn.image) or registry
+        if target is None:
             output.err.print(
                 f"{fn.name}: {fn.image} names no registry, so it stays in the local engine "
-                "(enough on a one-node swarm). For several nodes, name the image "
-                "registry.example:5000/... and `faas push` runs `docker push` for it.")
+                "(enough on a one-node swarm). For several nodes, give --registry "
+                "(the platform's, e.g. 10.77.0.11:5000) or name the image registry.example/...")
+            continue
+        built = build.last_build(project, fn) or build.Built(fn.image, fn.image)
+        image = build.in_registry(built.pinned, target)
+        log = project / build.BUILD_DIR / f"{fn.name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with output.err.status(f"pushing {image}"):
+            if image != built.pinned:
+                build.tag(built.pinned, image, log)
+            build._run(["docker", "push", image], log, "docker push",
+                       "check that the registry answers (and `docker login` to it)")
+        digest = build.pushed_digest(image, log)
+        if digest is None:
+            raise CliError(f"{fn.name}: pushed {image}, but Docker reports no digest for it",
+                           Exit.FAILED, f"see {log}")
+        build.record_build(project, fn.name, build.Built(built.image, built.pinned, digest))
+        output.err.print(f"pushed {fn.name}: {digest}")
+
+
+registry_option = click.option(
+    "--registry", envvar="SWARMFAAS_REGISTRY", default=None,
+    help="Registry (host:port) to push to when an image names none, e.g. the platform's "
+         "on a swarm of several nodes [env SWARMFAAS_REGISTRY].")
 
 
 @cli.command()
 @click.argument("names", nargs=-1)
 @stack_option
-def push(names: tuple[str, ...], stack_file: str | None) -> None:
-    """Push the images to their registry (when the image name has one)."""
-    _, stack = _load_stack(stack_file)
-    _push(list(stack.select(names)))
+@registry_option
+def push(names: tuple[str, ...], stack_file: str | None, registry: str | None) -> None:
+    """Push the built images to their registry (the image name's, or --registry);
+    `faas deploy` then sends them by registry and digest."""
+    path, stack = _load_stack(stack_file)
+    _push(list(stack.select(names)), path.parent.resolve(), registry)
 
 
 def _wait_ready(c: Client, names: list[str], timeout: float) -> None:
@@ -315,7 +336,7 @@ def _deploy(fns: list[Function], project: Path, gw_flags: dict[str, Any], stack:
             body = payload.deployment(fn)
             built = build.last_build(project, fn)
             if built:
-                body["image"] = built.pinned
+                body["image"] = built.pushed or built.pinned
             action = c.deploy(body)
             results.append({"name": fn.name, "image": body["image"], "action": action})
             if not as_json:
@@ -337,8 +358,9 @@ def deploy(names: tuple[str, ...], stack_file: str | None, wait: float,
            gw_flags: dict[str, Any], as_json: bool) -> None:
     """Deploy (create or update) the stack file's functions, or NAMES of them.
 
-    Sends the image `faas build` made (pinned to its content, so an update
-    rolls), and waits until each function has a ready replica (--wait).
+    Sends the image `faas push` stored (registry and digest, which every node
+    can pull), else the one `faas build` made (pinned to its content, so an
+    update rolls), and waits until each function has a ready replica (--wait).
     """
     path, stack = _load_stack(stack_file)
     _deploy(list(stack.select(names)), path.parent.resolve(), gw_flags, stack, as_json, wait)
@@ -347,17 +369,18 @@ def deploy(names: tuple[str, ...], stack_file: str | None, wait: float,
 @cli.command()
 @_apply(build_options)
 @click.option("--skip-push", is_flag=True, help="Do not push.")
+@registry_option
 @wait_option
 @gateway_options
 @json_option
 def up(names: tuple[str, ...], stack_file: str | None, watchdog_tag: str, no_cache: bool,
-       build_args: tuple[str, ...], skip_push: bool, wait: float, gw_flags: dict[str, Any],
-       as_json: bool) -> None:
+       build_args: tuple[str, ...], skip_push: bool, registry: str | None, wait: float,
+       gw_flags: dict[str, Any], as_json: bool) -> None:
     """build, push and deploy, in one go."""
     fns = _build_all(stack_file, names, watchdog_tag, no_cache, build_args)
-    if not skip_push:
-        _push(fns)
     path, stack = _load_stack(stack_file)
+    if not skip_push:
+        _push(fns, path.parent.resolve(), registry)
     _deploy(fns, path.parent.resolve(), gw_flags, stack, as_json, wait)
 
 

@@ -169,7 +169,8 @@ def setup_proxy(app: Sanic, config: SidecarConfig) -> None:
                                         app.ctx.sidecar_metrics),
                   queue=_broker(config.queue_url), queue_token=config.queue_token,
                   async_body_limit=config.async_body_limit,
-                  callback_allowlist=config.callback_allowlist)
+                  callback_allowlist=config.callback_allowlist,
+                  circuit_breaker=config.circuit_breaker)
     app.ctx.proxy = proxy
 
     @app.after_server_stop

@@ -40,6 +40,9 @@ class SidecarConfig:
     # FAST_PATH: serve plain /function/* requests without Sanic's request cycle
     # (fastpath.py; docs/sidecar.md has the measurement)
     fast_path: bool = True
+    # CIRCUIT_BREAKER: take replicas whose connections fail out of rotation
+    # (breaker.py); off only to measure what it saves
+    circuit_breaker: bool = True
     # WEBHOOK_SECRETS_DIR: where the secrets swarmfaas.webhook.secrets names are
     webhook_secrets_dir: str = "/run/secrets"
     # ENGINE_GATE_TOKEN_FILE: shown to the engine gate on every Engine call
@@ -74,6 +77,7 @@ def load_config(env: Mapping[str, str]) -> SidecarConfig:
         buffer_limit=s.size("BUFFER_LIMIT", 1 << 20, low=0, high=1 << 30),
         log_level=s.log_level(),
         fast_path=s.flag("FAST_PATH", True),
+        circuit_breaker=s.flag("CIRCUIT_BREAKER", True),
         webhook_secrets_dir=s.text("WEBHOOK_SECRETS_DIR", "/run/secrets"),
         engine_token=read_token(env, ConfigError),
         queue_url=s.text("QUEUE_URL"),

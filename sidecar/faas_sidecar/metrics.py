@@ -128,6 +128,13 @@ class Metrics:
         self.retries = Counter(
             "swarmfaas_proxy_retries", "Requests retried on another replica",
             ["function_name"], registry=r)
+        self.breaker_openings = Counter(
+            "swarmfaas_proxy_breaker_openings",
+            "Replicas taken out of rotation because connections to them failed "
+            "(the circuit breaker, docs/sidecar.md)", ["function_name"], registry=r)
+        self.replicas_out = Gauge(
+            "swarmfaas_proxy_replicas_out",
+            "Replicas out of rotation now because connections to them failed", registry=r)
         self.events = Counter(
             "swarmfaas_discovery_events", "Docker events received", ["type"], registry=r)
         self.relists = Counter(
@@ -200,6 +207,12 @@ class Metrics:
 
     def cold_start_waited(self, name: str, seconds: float) -> None:
         self.cold_start_seconds.labels(name).observe(seconds)
+
+    def watch_breakers(self, out: Callable[[], int]) -> None:
+        self.replicas_out.set_function(out)
+
+    def breaker_opened(self, name: str) -> None:
+        self.breaker_openings.labels(name).inc()
 
     def retried(self, name: str) -> None:
         self.retries.labels(name).inc()

@@ -21,7 +21,8 @@ One call goes through three steps:
    replicas of one routing-table snapshot, within the function's timeout
    (``exchange_timeout``; 504), tried again on another replica only when the
    request never reached the first (``may_retry``); 502 when no replica
-   answers.
+   answers. A replica whose connections fail leaves the rotation before
+   Docker notices (the circuit breaker, breaker.py; ``_connection_failed``).
 3. **Accounting** (``Call``): the metrics of one call, recorded once with
    the code its outcome maps to (``outcome_code``).
 """
@@ -34,10 +35,18 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Coroutine,
+    Iterable,
+)
 from typing import TYPE_CHECKING, Protocol
 
 from .balancer import pick, replica_key
+from .breaker import SILENT_AFTER, Breakers, excluded
 from .callqueue import Decision, FunctionQueue, decide, free_slots
 from .errors import (
     COMPONENT,
@@ -298,6 +307,7 @@ class PendingCall(Call):
             if conn.state is READING_BODY and _small_body_coming(conn):
                 return  # a small body split over reads: wait for the rest
             self._detach()
+            self._proxy.answered(conn.key)
             reply = self._proxy.reply(conn, self, self._lease, self._timeout)
             if reply.status == 429 and self._spec.queue is not None and watchdog_busy(reply):
                 # The replica is full with other sidecars' calls: wait, go again.
@@ -311,6 +321,8 @@ class PendingCall(Call):
             return  # the head is not complete yet
         self._detach()
         self._lease.done(False)
+        if isinstance(error, UpstreamError) and conn.received == 0:
+            self._proxy.connection_failed(self._spec, conn.key)
         if isinstance(error, TimeoutError):
             self._finish(function_timeout(self._spec.name, self._timeout))
         elif isinstance(error, UpstreamError) and may_retry(error, True):
@@ -364,6 +376,7 @@ class Proxy:
         queue_token: str | None = None,
         async_body_limit: int = 10 << 20,
         callback_allowlist: tuple[str, ...] = (),
+        circuit_breaker: bool = True,
     ) -> None:
         self._table = table
         self.queue = queue  # None: asynchronous calls get 503 queue_unavailable
@@ -377,6 +390,13 @@ class Proxy:
         self._cold_start_timeout = cold_start_timeout
         self.buffer_limit = buffer_limit  # bodies up to this are held, so retriable
         self.pool = Pool(connect_timeout)
+        self.breakers = Breakers(enabled=circuit_breaker)
+        if circuit_breaker:
+            self.pool.on_silent = self._silent
+            self.pool.silent_after = SILENT_AFTER
+        self._prober: asyncio.Task[None] | None = None
+        self._probes: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
+        metrics.watch_breakers(lambda: len(self.breakers.out))
         self.in_flight: dict[tuple[str, int], int] = {}
         self._buckets: dict[str, TokenBucket] = {}  # functions with swarmfaas.ratelimit.*
         self._queues: dict[str, FunctionQueue] = {}  # functions with max_inflight
@@ -588,7 +608,10 @@ class Proxy:
         spec = table.functions.get(name)  # names in a table are valid
         if spec is None or not spec.replicas or table.generation != self._pool_generation:
             return None
-        replica = pick(spec.replicas, self.in_flight, (), next(self._turn))
+        out = self.breakers.out
+        replica = pick(spec.replicas, self.in_flight,
+                       excluded(map(replica_key, spec.replicas), out) if out else (),
+                       next(self._turn))
         if replica is None or (spec.queue is not None and not self._room_now(spec, replica)):
             return None
         return spec, replica
@@ -739,10 +762,71 @@ class Proxy:
         self.pool.close()
         if self._queue_watch is not None:
             self._queue_watch.cancel()
+        if self._prober is not None:
+            self._prober.cancel()
+        for task in self._probes:
+            task.cancel()
 
     def choose(self, spec: FunctionSpec, tried: Collection[tuple[str, int]]) -> Replica | None:
-        """The replica of the snapshot for the next attempt (not one ``tried``)."""
+        """The replica of the snapshot for the next attempt: not one ``tried``,
+        nor one out of rotation (unless all are)."""
+        out = self.breakers.out
+        if out:
+            tried = set(tried) | excluded(map(replica_key, spec.replicas), out, tried)
         return pick(spec.replicas, self.in_flight, tried, next(self._turn))
+
+    # the circuit breaker's adapter (the rules are breaker.py's)
+    def answered(self, key: tuple[str, int]) -> None:
+        """An answer came from ``key``: its failures in a row end."""
+        if self.breakers.records:
+            self.breakers.succeeded(key)
+
+    def connection_failed(self, spec: FunctionSpec, key: tuple[str, int]) -> None:
+        """A connection to ``key`` failed before any byte of an answer."""
+        task = next((r.task_id for r in spec.replicas if replica_key(r) == key), "")
+        if self.breakers.failed(key, task, time.monotonic()):
+            self._opened(spec.name, key, "connections to it fail")
+
+    def _silent(self, key: tuple[str, int]) -> None:
+        # An exchange with it has had no byte back for SILENT_AFTER: probe it.
+        if self.breakers.probe_silence(key, time.monotonic()):
+            self._spawn(self._probe_silence(key))
+
+    async def _probe_silence(self, key: tuple[str, int]) -> None:
+        if await self.pool.probe(key):
+            return  # it takes connections: a slow answer, not a dead node
+        owner = next(((f.name, r.task_id) for f in self._table().functions.values()
+                      for r in f.replicas if replica_key(r) == key), None)
+        if owner is not None and self.breakers.unreachable(key, owner[1], time.monotonic()):
+            self._opened(owner[0], key, "a request got no answer and a probe could not connect")
+
+    def _opened(self, name: str, key: tuple[str, int], why: str) -> None:
+        log.warning("replica %s:%s of %s out of rotation: %s", key[0], key[1], name, why)
+        self._metrics.breaker_opened(name)
+        self.pool.drop(key)  # its kept-alive connections are as dead
+        if self._prober is None or self._prober.done():
+            self._prober = asyncio.get_running_loop().create_task(self._probe_while_out())
+
+    async def _probe_while_out(self) -> None:
+        breakers = self.breakers
+        while breakers.out:
+            due = breakers.next_probe()
+            if due is not None:
+                await asyncio.sleep(max(due - time.monotonic(), 0.0))
+            else:
+                await asyncio.sleep(self.pool.connect_timeout)  # probes in progress
+            for key in breakers.due(time.monotonic()):
+                self._spawn(self._probe(key))
+
+    def _spawn(self, probe: Coroutine[None, None, None]) -> None:
+        task = asyncio.get_running_loop().create_task(probe)
+        self._probes.add(task)
+        task.add_done_callback(self._probes.discard)
+
+    async def _probe(self, key: tuple[str, int]) -> None:
+        ok = await self.pool.probe(key)
+        if self.breakers.probed(key, ok, time.monotonic()):
+            log.warning("replica %s:%s back in rotation: a probe connected", *key)
 
     def _ready(self, name: str) -> FunctionSpec | None:
         table = self._table()
@@ -822,10 +906,17 @@ class Proxy:
                     await conn.send_request(head, stream, chunked=length is None,
                                             head_only=call.head_only)
                     await conn.read_head()
+            if self.breakers.records:
+                self.breakers.succeeded(key)
             return self.reply(conn, call, lease, timeout)
         except TimeoutError:
             lease.done(False)
             raise function_timeout(spec.name, timeout) from None
+        except UpstreamError:
+            lease.done(False)
+            if conn is None or conn.received == 0:  # refused, timed out, reset: never answered
+                self.connection_failed(spec, key)
+            raise
         except BaseException:
             lease.done(False)
             raise
@@ -854,6 +945,9 @@ class Proxy:
             self._pool_generation = table.generation
             self.pool.retain(replica_key(r) for f in table.functions.values()
                              for r in f.replicas)
+            if self.breakers.records:  # Docker's report of now: tasks gone or new
+                self.breakers.retain({replica_key(r): r.task_id
+                                      for f in table.functions.values() for r in f.replicas})
             for name in [n for n in self._buckets if n not in table.functions]:
                 del self._buckets[name]
             for name in [n for n, q in self._queues.items()

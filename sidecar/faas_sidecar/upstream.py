@@ -365,6 +365,11 @@ class Pool:
         # request on this machine, a tenth of the whole hop's CPU).
         self._deadlines: dict[Connection, float] = {}
         self._sweeper: asyncio.TimerHandle | None = None
+        # An exchange with no byte back by this time (monotonic) is reported
+        # once to ``on_silent`` (the proxy probes its replica: breaker.py).
+        self._quiet: dict[Connection, float] = {}
+        self.on_silent: Callable[[tuple[str, int]], None] | None = None
+        self.silent_after = 1.0
 
     def take_idle(self, key: tuple[str, int]) -> Connection | None:
         """A pooled connection to ``key`` that is still open, if any (no await)."""
@@ -401,11 +406,14 @@ class Pool:
     def watch(self, conn: Connection, deadline: float) -> None:
         """Expire ``conn`` (``Connection.expire``) if still watched at ``deadline``."""
         self._deadlines[conn] = deadline
+        if self.on_silent is not None:
+            self._quiet[conn] = time.monotonic() + self.silent_after
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)
 
     def unwatch(self, conn: Connection) -> None:
         self._deadlines.pop(conn, None)
+        self._quiet.pop(conn, None)
 
     def _sweep(self) -> None:
         self._sweeper = None
@@ -413,7 +421,14 @@ class Pool:
         expired = [conn for conn, deadline in self._deadlines.items() if deadline <= now]
         for conn in expired:
             del self._deadlines[conn]
+            self._quiet.pop(conn, None)
             conn.expire()
+        if self._quiet:
+            silent = [conn for conn, at in self._quiet.items() if at <= now]
+            for conn in silent:
+                del self._quiet[conn]
+                if conn.received == 0 and self.on_silent is not None:
+                    self.on_silent(conn.key)
         if self._deadlines:
             self._sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)
 
@@ -425,6 +440,24 @@ class Pool:
                 idle.append(conn)
                 return
         conn.close()
+
+    def drop(self, key: tuple[str, int]) -> None:
+        """Close the idle connections to ``key`` (its replica is out of rotation)."""
+        for conn in self._idle.pop(key, ()):
+            conn.close()
+
+    async def probe(self, key: tuple[str, int]) -> bool:
+        """Whether a connection to ``key`` opens within the connect timeout
+        (then closed at once: the replica's server sees a connection without
+        a request)."""
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                transport, _ = await asyncio.get_running_loop().create_connection(
+                    asyncio.Protocol, key[0], key[1])
+        except (TimeoutError, OSError):
+            return False
+        transport.close()
+        return True
 
     def retain(self, keys: Iterable[tuple[str, int]]) -> None:
         """Close idle connections to replicas that left the table."""

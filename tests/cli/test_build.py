@@ -64,6 +64,51 @@ def test_last_build_only_for_the_same_image(tmp_path: Path):
     assert build.last_build(tmp_path, fn(image="swarmfaas/fn-hello:2")) is None
 
 
+def test_a_push_is_recorded_with_the_build(tmp_path: Path):
+    (tmp_path / build.BUILD_DIR).mkdir()
+    build.record_build(tmp_path, "hello", build.Built("swarmfaas/fn-hello:latest", "p"))
+    assert build.last_build(tmp_path, fn()).pushed is None
+    build.record_build(tmp_path, "hello", build.Built("swarmfaas/fn-hello:latest", "p",
+                                                      "r:5000/swarmfaas/fn-hello@sha256:1"))
+    assert build.last_build(tmp_path, fn()).pushed == "r:5000/swarmfaas/fn-hello@sha256:1"
+
+
+D = "sha256:" + "a" * 64
+
+
+@pytest.mark.parametrize(("image", "registry"), [
+    ("swarmfaas/fn-a:1", None),          # Docker Hub's
+    ("fn-a", None),
+    ("reg:5000/fn-a:1", "reg:5000"),
+    ("reg.example/x/fn-a", "reg.example"),
+    ("localhost/fn-a", "localhost"),
+    ("10.77.0.11:5000/swarmfaas/fn-a@" + D, "10.77.0.11:5000"),
+])
+def test_registry_of(image, registry):
+    assert build.registry_of(image) == registry
+
+
+@pytest.mark.parametrize(("image", "want"), [
+    ("swarmfaas/fn-a:1-abc", "10.77.0.11:5000/swarmfaas/fn-a:1-abc"),
+    ("other:5000/swarmfaas/fn-a:1", "10.77.0.11:5000/swarmfaas/fn-a:1"),
+    ("fn-a", "10.77.0.11:5000/fn-a"),
+])
+def test_in_registry(image, want):
+    assert build.in_registry(image, "10.77.0.11:5000") == want
+
+
+@pytest.mark.parametrize(("digests", "image", "want"), [
+    ([f"r:5000/swarmfaas/fn-a@{D}"], "r:5000/swarmfaas/fn-a:1-abc", f"r:5000/swarmfaas/fn-a@{D}"),
+    # the same bytes pushed elsewhere too: the one of the registry pushed to
+    ([f"other/fn-a@{D}", f"r:5000/fn-a@{D}"], "r:5000/fn-a:t", f"r:5000/fn-a@{D}"),
+    ([f"r:5000/fn-b@{D}"], "r:5000/fn-a:t", None),
+    ([], "r:5000/fn-a", None),
+    ([f"r:5000/fn-a@{D}"], "r:5000/fn-a", f"r:5000/fn-a@{D}"),  # no tag: the port stays
+])
+def test_repo_digest(digests, image, want):
+    assert build.repo_digest(digests, image) == want
+
+
 def test_prepare_context_lays_out_template_and_handler(tmp_path: Path):
     handler = tmp_path / "hello"
     handler.mkdir()

@@ -27,6 +27,8 @@ from faas_sidecar.webhooks.signatures import Scheme
 
 SIDECAR_PORT = 18220
 LIVE, LIVE2, DEAD = 18230, 18231, 18239  # DEAD: nothing listens there
+REVIVE = 18238  # nothing listens there until a test starts a server
+QUIET = 18237  # a test's server that stops answering (a node without power)
 
 
 class FixedTables:
@@ -88,6 +90,8 @@ async def sidecar(echo_server, request, tmp_path):
     tables = FixedTables(table(
         spec("echo", [LIVE, LIVE2]),
         spec("half", [DEAD, LIVE]),
+        spec("revive", [REVIVE, LIVE]),
+        spec("quiet", [QUIET, LIVE], timeout=2.0),
         spec("dead", [DEAD]),
         spec("slow", [LIVE], timeout=0.5),
         spec("none", [], desired=1),
@@ -314,6 +318,96 @@ async def test_balances_over_replicas(sidecar):
 async def test_retries_a_replica_that_cannot_be_reached(sidecar):
     for _ in range(6):  # whichever replica the balancer tries first
         echoed(await sidecar.post("/function/half", content=b"x"))
+
+
+def metric(text, line_start):
+    """The value of the sample whose line starts with ``line_start`` (0 if none)."""
+    for line in text.splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def calls(sidecar, name, n):
+    """``n`` calls of ``name`` at once (the balancer spreads calls in flight), all echoed."""
+    for response in await asyncio.gather(*(sidecar.post(f"/function/{name}", content=b"x")
+                                           for _ in range(n))):
+        echoed(response)
+
+
+async def test_a_replica_that_refuses_leaves_the_rotation_until_a_probe_connects(
+        sidecar, echo_server):
+    await calls(sidecar, "revive", 10)
+    text = (await sidecar.get("/metrics")).text
+    # Refusals took it out (breaker.OPEN_AFTER in a row), once.
+    assert metric(text, 'swarmfaas_proxy_breaker_openings_total{function_name="revive"}') == 1
+    retried = metric(text, 'swarmfaas_proxy_retries_total{function_name="revive"}')
+    assert retried >= 2
+    assert metric(text, "swarmfaas_proxy_replicas_out ") == 1
+    await calls(sidecar, "revive", 10)  # no call meets it now: no retry
+    text = (await sidecar.get("/metrics")).text
+    assert metric(text, 'swarmfaas_proxy_retries_total{function_name="revive"}') == retried
+    echo_server(REVIVE)
+    for _ in range(40):  # the first probe comes 0.5 s after opening, then 1 s, 2 s ...
+        if metric((await sidecar.get("/metrics")).text, "swarmfaas_proxy_replicas_out ") == 0:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("the replica did not come back after its server started")
+    await calls(sidecar, "revive", 10)
+    text = (await sidecar.get("/metrics")).text
+    assert metric(text, 'swarmfaas_proxy_retries_total{function_name="revive"}') == retried
+
+
+class GoesQuiet:
+    """An HTTP server that answers until ``quiet()``; then it stops listening
+    (a probe is refused) and reads requests on its open connections without
+    ever answering, as a node that lost power (its connections stay, silent)."""
+
+    def __init__(self) -> None:
+        self.silent = False
+        self.server: asyncio.Server | None = None
+
+    async def start(self, port: int) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", port)
+
+    def quiet(self) -> None:
+        self.silent = True
+        self.server.close()  # no more connections; the open ones stay
+
+    async def _serve(self, reader, writer) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                await reader.readexactly(length)
+                if self.silent:
+                    await asyncio.sleep(3600)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+
+
+async def test_a_replica_that_goes_silent_leaves_the_rotation(sidecar):
+    quiet = GoesQuiet()
+    await quiet.start(QUIET)
+    posts = [sidecar.post("/function/quiet", content=b"x") for _ in range(8)]
+    assert all(r.status_code == 200 for r in await asyncio.gather(*posts))  # pooled now
+    quiet.quiet()
+    # Calls in flight on its connections wait; after SILENT_AFTER a probe is
+    # refused, and it is out: calls from then on all go to the other replica.
+    first = [asyncio.ensure_future(sidecar.post("/function/quiet", content=b"x"))
+             for _ in range(8)]
+    for _ in range(30):
+        text = (await sidecar.get("/metrics")).text
+        if metric(text, 'swarmfaas_proxy_breaker_openings_total{function_name="quiet"}'):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("the silent replica was not taken out")
+    await calls(sidecar, "quiet", 10)  # the other replica (the echo server) answers
+    lost = [r.status_code for r in await asyncio.gather(*first) if r.status_code != 200]
+    assert lost and set(lost) == {504}  # those sent there before it was out
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,142 @@
+"""The platform's own replicas fail, under steady load: a sidecar replica is
+killed (nginx sends on to the others), then the leader manager is stopped
+(routing goes on from each sidecar's last table; discovery resumes once a
+new leader is elected). The leader's stop runs last: its node stays down
+until the test starts it again."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+from cluster_swarm import Cluster, Node, running_nodes, wait_for
+from load import Load
+
+pytestmark = pytest.mark.cluster
+
+THREADS = 8
+
+
+def _load(cluster: Cluster, node: Node, service: str, timeout: float = 30) -> Load:
+    client = cluster.client(node, timeout=timeout, limits=httpx.Limits(max_connections=THREADS))
+    return Load(client, f"/function/{service}", threads=THREADS)
+
+
+def _on_workers(cluster: Cluster, function_service, name: str, replicas: int = 2) -> str:
+    service = function_service(name, replicas, "node.role==worker")
+    wait_for(f"{replicas} tasks running",
+             lambda: len(running_nodes(cluster, service)) == replicas, 120)
+    wait_for("routable through every manager", _answers(cluster, cluster.managers, service), 60)
+    return service
+
+
+def _answers(cluster: Cluster, managers: list[Node], service: str,
+             in_a_row: int = 9) -> Callable[[], bool]:
+    """True when nginx on each of ``managers`` answers ``in_a_row`` calls."""
+    def check() -> bool:
+        for node in managers:
+            with cluster.client(node, timeout=5) as c:
+                for i in range(in_a_row):
+                    try:
+                        r = c.post(f"/function/{service}", content=f"p{i}".encode())
+                    except httpx.HTTPError:
+                        return False
+                    if r.status_code != 200 or r.text != f"p{i}":
+                        return False
+        return True
+    return check
+
+
+def _sidecars(cluster: Cluster, node: Node) -> list[str]:
+    """The ids of the sidecar containers running on ``node``."""
+    return cluster.docker("ps", "-q", "--filter",
+                          f"label=com.docker.swarm.service.name={cluster.stack}_sidecar",
+                          node=node).split()
+
+
+def _sidecar_container(cluster: Cluster, node: Node) -> str:
+    out = _sidecars(cluster, node)
+    assert len(out) == 1, f"sidecar containers on {node.name}: {out}"
+    return out[0]
+
+
+def test_a_killed_sidecar_replica_fails_only_what_it_held(cluster, function_service):
+    service = _on_workers(cluster, function_service, "sidecar-kill")
+    entry, victim = cluster.managers[0], cluster.managers[2]
+    container = _sidecar_container(cluster, victim)
+    with _load(cluster, entry, service) as load:
+        time.sleep(2)
+        before = sum(load.counts().values())
+        killed_at = time.monotonic()
+        cluster.docker("kill", container, node=victim)  # SIGKILL: no drain
+        back = wait_for("a new sidecar task on the node",
+                        lambda: _sidecars(cluster, victim) not in ([], [container]), 90)
+        time.sleep(5)
+    outcomes = load.timeline
+    failed = load.failed()
+    # Only requests nginx had written to the killed sidecar may fail (in flight
+    # at the kill, or written on a kept-alive connection to it just after):
+    # nginx does not send a POST it wrote to another replica (it may have run).
+    # Any request whose connection to it failed goes to another one.
+    late = [o for o in failed if o.start >= killed_at + 0.5]
+    print(f"\nsidecar on {victim.name} killed: {len(outcomes)} requests through nginx on "
+          f"{entry.name}, {before} before; {len(failed)} failed "
+          f"({sorted({o.result for o in failed})}), {len(late)} of them started 0.5 s or more "
+          f"after the kill; a new sidecar task after {back:.1f} s")
+    assert before > 0 and len(outcomes) > before
+    assert len(failed) <= THREADS, [f"{o.result}: {o.detail}" for o in failed[:5]]
+    assert len(outcomes) - before > 10 * len(failed)  # the load went on through the others
+
+
+def _leader(cluster: Cluster, via: Node) -> str | None:
+    out = cluster.docker("node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}",
+                         node=via, check=False)
+    return next((line.split()[0] for line in out.splitlines() if line.endswith(" Leader")),
+                None)
+
+
+def test_the_leader_stopped_routing_goes_on_and_discovery_resumes(cluster, function_service):
+    service = _on_workers(cluster, function_service, "leader-stop")
+    later = function_service("after-leader", 0, "node.role==worker")  # scaled up after the stop
+    leader_name = _leader(cluster, cluster.managers[0])
+    leader = next(n for n in cluster.managers if n.hostname == leader_name)
+    others = [n for n in cluster.managers if n is not leader]
+    entry = others[0]
+    try:
+        # nginx on a surviving manager; a request nginx sent to the stopped
+        # node's sidecar waits for its answer: the client gives up after 10 s.
+        with _load(cluster, entry, service, timeout=10) as load:
+            time.sleep(2)
+            killed_at = time.monotonic()
+            cluster.script("kill", leader.name)
+            wait_for("a new leader",
+                     lambda: _leader(cluster, others[0]) not in (None, leader_name), 120)
+            elected = time.monotonic() - killed_at  # the kill itself can take seconds
+            ok_while_leaderless = sum(1 for o in load.timeline
+                                      if o.result == "ok" and killed_at < o.start
+                                      and o.end < killed_at + elected)
+            cluster.docker("service", "scale", "--detach", f"{later}=1", node=entry)
+            scaled_at = time.monotonic()
+            resumed = wait_for("the function scaled after the stop answering",
+                               _answers(cluster, others, later, in_a_row=6), 180, every=0.5)
+            time.sleep(2)
+        failed = load.failed()
+        late = [o for o in failed if o.start >= scaled_at]
+        print(f"\nleader {leader.name} stopped: new leader after {elected:.1f} s; "
+              f"{ok_while_leaderless} requests answered meanwhile through nginx on "
+              f"{entry.name}; a function scaled after the election answered through "
+              f"{'+'.join(n.name for n in others)} {resumed:.1f} s later "
+              f"({elected + resumed:.1f} s after the stop); load: "
+              f"{sum(load.counts().values())} requests, {len(failed)} failed "
+              f"({sorted({o.result for o in failed})}), {len(late)} of them after the scale")
+        assert ok_while_leaderless > 0  # the last table routes with no leader
+        assert late == [], [f"{o.result}: {o.detail}" for o in late[:5]]
+    finally:
+        cluster.script("up")  # the node again, with its state: it rejoins
+        # ... and the platform's replicas on it again, one a manager (the
+        # tests after this one count them).
+        wait_for("nginx, sidecar and gate on every manager again",
+                 lambda: all(len(set(running_nodes(cluster, f"{cluster.stack}_{s}"))) == 3
+                             for s in ("nginx", "sidecar", "engine-gate")), 180)
