@@ -84,7 +84,9 @@ def scale_world(prefix: str, port: int, *, scaler_env: dict[str, str],
     token = workdir / "scaler-token"
     token.write_text(SCALER_TOKEN)
     start_sidecar(f"{prefix}-sidecar", network, port, docker_dir="/var/run",
-                  image=SIDECAR_IMAGE, mount_source=True, env=sidecar_env or {})
+                  image=SIDECAR_IMAGE, mount_source=True, env=sidecar_env or {},
+                  # on the shared machine a busy minute must not get it killed
+                  extra=["--health-timeout", "10s", "--health-retries", "10"])
     log_path = ROOT / ".build" / f"{prefix}-scaler.log"
     log_path.parent.mkdir(exist_ok=True)
     base = f"http://127.0.0.1:{port}"
