@@ -169,8 +169,10 @@ def test_a_function_that_cannot_start_gets_503_with_dockers_error(swarm, short, 
         took = time.monotonic() - started
         print(f"{short}: {response.status_code} after {took:.2f} s: {response.text}")
         # Never a hang: the hold for a replica and the retries of refused
-        # connects to one that flickered up share one deadline (HOLD_TIMEOUT, 10 s).
-        assert took < 10 + 3
+        # connects to one that flickered up share one deadline (HOLD_TIMEOUT,
+        # 10 s), and the last connect may take CONNECT_TIMEOUT (2 s). Two
+        # windows took 16.5-17.2 s.
+        assert took < 10 + 2 + 3
         if response.status_code != 502:
             break
         # A task that exits at once can be "running" for an instant: a call
