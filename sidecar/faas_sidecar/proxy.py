@@ -198,7 +198,7 @@ class Call:
     made for a known function, observed once with ``finished``), its retries,
     and what the answer needs (call id, HEAD or not)."""
 
-    __slots__ = ("_metrics", "_open", "_started", "call_id", "head_only", "name")
+    __slots__ = ("_metrics", "_open", "_started", "call_id", "head_only", "hold_until", "name")
 
     def __init__(self, metrics: Metrics, name: str, call_id: str, head_only: bool,
                  known: bool) -> None:
@@ -208,6 +208,9 @@ class Call:
         self._metrics = metrics
         self._open = known  # bounds metric label values to known functions
         self._started = time.perf_counter()
+        # The one deadline (time.monotonic) of every wait for a replica: the hold
+        # and the retries of refused connects; set by the first of them.
+        self.hold_until: float | None = None
         if known:
             metrics.started(name)
 
@@ -400,6 +403,7 @@ class Proxy:
         self.in_flight: dict[tuple[str, int], int] = {}
         self._buckets: dict[str, TokenBucket] = {}  # functions with swarmfaas.ratelimit.*
         self._queues: dict[str, FunctionQueue] = {}  # functions with max_inflight
+        self._held: dict[str, int] = {}  # calls held for a ready replica, by function
         self._queue_watch: asyncio.Task[None] | None = None
         metrics.watch_queues(self.queued)
         self._turn = itertools.count()
@@ -450,7 +454,7 @@ class Proxy:
                                          call_id=call_id, body=body, source=source)
                 code = str(reply.status)
                 return reply
-            spec = await self.admit(function_name)
+            spec = await self.admit(function_name, call=call)
             if spec.rate_limit is not None:
                 self._take_token(spec)
             stream: AsyncIterator[bytes] | None = None
@@ -616,19 +620,20 @@ class Proxy:
             return None
         return spec, replica
 
-    async def admit(self, name: str, *, queue: bool = True, front: bool = False) -> FunctionSpec:
+    async def admit(self, name: str, *, queue: bool = True, front: bool = False,
+                    call: Call | None = None) -> FunctionSpec:
         """The function's snapshot with a ready replica; waits (bounded) while a
         known function has none, and in its queue while its replicas are full
         (``queue``; ``front``: a call that was there before); PlatformError 404,
-        503 or 429."""
+        503 or 429. ``call``'s ``hold_until`` bounds every hold of that call."""
         spec = self._ready(name)
         if spec is None:
-            spec = await self._hold(name)
+            spec = await self._hold(name, call)
         if spec.queue is not None and queue:
-            spec = await self._queued(spec, front)
+            spec = await self._queued(spec, front, call)
         return spec
 
-    async def _hold(self, name: str) -> FunctionSpec:
+    async def _hold(self, name: str, call: Call | None) -> FunctionSpec:
         table = self._table()
         if table.generation != self._pool_generation:
             self._prune(table)
@@ -646,20 +651,31 @@ class Proxy:
             # a rolling update of a single replica, a fresh deploy, a cold start.
             started = time.monotonic()
             deadline = started + bound
-            while (left := deadline - time.monotonic()) > 0:
-                changed = self._changed()
-                try:
-                    async with asyncio.timeout(left):
-                        await changed.wait()
-                except TimeoutError:
-                    break
-                spec = self._table().get(name)
-                if spec is None:
-                    raise function_not_found(name)
-                if spec.replicas:
-                    if cold:
-                        self._metrics.cold_start_waited(name, time.monotonic() - started)
-                    return spec
+            if call is not None:  # a call's holds and connect retries share one bound
+                if call.hold_until is None:
+                    call.hold_until = deadline
+                deadline = call.hold_until
+            self._held[name] = self._held.get(name, 0) + 1
+            try:
+                while (left := deadline - time.monotonic()) > 0:
+                    changed = self._changed()
+                    try:
+                        async with asyncio.timeout(left):
+                            await changed.wait()
+                    except TimeoutError:
+                        break
+                    spec = self._table().get(name)
+                    if spec is None:
+                        raise function_not_found(name)
+                    if spec.replicas:
+                        if cold:
+                            self._metrics.cold_start_waited(name, time.monotonic() - started)
+                        return spec
+            finally:
+                if self._held[name] > 1:
+                    self._held[name] -= 1
+                else:
+                    del self._held[name]
         raise no_ready_replica(name, spec.task_error)
 
     # the queue in front of full replicas (callqueue.py)
@@ -677,7 +693,7 @@ class Proxy:
                           (in_flight.get((r.address, r.port), 0) for r in spec.replicas),
                           queue.granted)
 
-    async def _queued(self, spec: FunctionSpec, front: bool) -> FunctionSpec:
+    async def _queued(self, spec: FunctionSpec, front: bool, call: Call | None) -> FunctionSpec:
         name = spec.name
         bounds = spec.queue
         assert bounds is not None
@@ -712,7 +728,7 @@ class Proxy:
         if spec is None:
             raise function_not_found(name)
         if not spec.replicas:
-            return await self.admit(name)
+            return await self.admit(name, call=call)
         return spec
 
     def slot_freed(self, name: str) -> None:
@@ -743,8 +759,12 @@ class Proxy:
                     self._grant(name, queue)
 
     def queued(self) -> dict[str, int]:
-        """Calls waiting in each function's queue (the scaler's signal)."""
-        return {name: len(queue) for name, queue in self._queues.items()}
+        """Calls waiting for each function (the scaler's signal): in its queue in
+        front of full replicas, or held for a ready replica (a cold start too)."""
+        counts = {name: len(queue) for name, queue in self._queues.items()}
+        for name, held in self._held.items():
+            counts[name] = counts.get(name, 0) + held
+        return counts
 
     async def after_busy(self, spec: FunctionSpec, call: Call, pause: float) -> FunctionSpec:
         """A call a replica's watchdog refused as busy waits ``pause`` and
@@ -756,7 +776,7 @@ class Proxy:
             raise function_queue_full(
                 spec.name, f"waited {bounds.wait:g} s for a free slot (swarmfaas.queue.wait)")
         await asyncio.sleep(pause)
-        return await self.admit(spec.name, front=True)
+        return await self.admit(spec.name, front=True, call=call)
 
     def close(self) -> None:
         self.pool.close()
@@ -844,18 +864,22 @@ class Proxy:
         tried: set[tuple[str, int]] = set()
         last: UpstreamError | None = None
         # Connection refused by every replica (a task reported running before its
-        # server listens, or stopping): wait a little and try again, bounded.
-        deadline = time.monotonic() + self._hold_timeout
+        # server listens, or stopping): wait a little and try again, within the
+        # call's one deadline for replicas (shared with its holds in ``admit``).
         pause = REFUSED_PAUSE_FIRST
         attempts = 0
         while attempts < MAX_ATTEMPTS_TOTAL:
             replica = self.choose(spec, tried)
             if replica is None:
-                if last is None or last.sent or time.monotonic() + pause > deadline:
+                if last is None or last.sent:
+                    break
+                if call.hold_until is None:
+                    call.hold_until = time.monotonic() + self._hold_timeout
+                if time.monotonic() + pause > call.hold_until:
                     break
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, REFUSED_PAUSE_MAX)
-                spec = await self.admit(spec.name, queue=False)  # a fresh snapshot
+                spec = await self.admit(spec.name, queue=False, call=call)  # a fresh snapshot
                 tried.clear()
                 continue
             tried.add(replica_key(replica))

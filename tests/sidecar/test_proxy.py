@@ -479,6 +479,51 @@ async def test_a_start_from_zero_that_never_comes_is_a_503_after_the_bound(sidec
     assert 2.9 <= waited < 5, waited
 
 
+async def test_a_call_held_for_a_replica_counts_as_queued_not_in_flight(sidecar):
+    """The scale-from-zero hold is in swarmfaas_function_queued, the scaler's
+    queue signal, and out of the in-flight gauge (the scaler adds the two)."""
+    async def gauges():
+        text = (await sidecar.get("/metrics")).text
+        return [line for line in text.splitlines()
+                if line.endswith(("function_queued{function_name=\"cold\"} 3.0",
+                                  "inflight{function_name=\"cold\"} 0.0"))]
+
+    calls = [asyncio.create_task(sidecar.get("/function/cold")) for _ in range(3)]
+    for _ in range(100):
+        if len(await gauges()) == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert await gauges() == ['gateway_function_invocation_inflight{function_name="cold"} 0.0',
+                              'swarmfaas_function_queued{function_name="cold"} 3.0']
+    sidecar.tables.publish(table(dataclasses.replace(spec("cold", [LIVE]), scales_to_zero=True),
+                                 generation=2))
+    assert [(await c).status_code for c in calls] == [200] * 3
+    assert 'swarmfaas_function_queued{function_name="cold"}' not in \
+        (await sidecar.get("/metrics")).text  # nothing waits now
+
+
+@pytest.mark.parametrize("then_gone", [False, True])
+async def test_the_hold_and_the_refused_connects_share_one_deadline(sidecar, then_gone):
+    """No replica for 0.8 s of HOLD_TIMEOUT (1 s), then one that refuses connects
+    (a task that showed running for an instant; with ``then_gone`` it vanishes
+    again): the answer comes by the one deadline, not after a second window."""
+    async def flicker():
+        await asyncio.sleep(0.8)
+        sidecar.tables.publish(table(spec("none", [DEAD]), generation=2))
+        if then_gone:
+            await asyncio.sleep(0.05)
+            sidecar.tables.publish(table(spec("none", []), generation=3))
+
+    task = asyncio.create_task(flicker())
+    started = asyncio.get_running_loop().time()
+    response = await sidecar.get("/function/none")
+    waited = asyncio.get_running_loop().time() - started
+    await task
+    assert response.status_code == (503 if then_gone else 502), response.text
+    # two windows: 1.4 s (the retries' pauses, doubling) and 1.8 s
+    assert 0.75 <= waited < 1.3, waited
+
+
 async def test_a_function_scaled_to_zero_by_hand_is_a_503_at_once(sidecar):
     started = asyncio.get_running_loop().time()
     response = await sidecar.get("/function/zero")  # desired 0, no scale-to-zero label

@@ -168,9 +168,11 @@ def test_a_function_that_cannot_start_gets_503_with_dockers_error(swarm, short, 
         response = swarm.client.get(f"/function/{name}")
         took = time.monotonic() - started
         print(f"{short}: {response.status_code} after {took:.2f} s: {response.text}")
-        # Never a hang: at most the hold for a replica, then the retries of
-        # refused connects to one that flickered up (each HOLD_TIMEOUT, 10 s here).
-        assert took < 2 * 10 + 3
+        # Never a hang: the hold for a replica and the retries of refused
+        # connects to one that flickered up share one deadline (HOLD_TIMEOUT,
+        # 10 s), and the last connect may take CONNECT_TIMEOUT (2 s). Two
+        # windows took 16.5-17.2 s.
+        assert took < 10 + 2 + 3
         if response.status_code != 502:
             break
         # A task that exits at once can be "running" for an instant: a call
