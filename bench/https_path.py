@@ -17,7 +17,8 @@ seconds at ``--connections`` connections. The stack is removed at the end
 unless ``--keep``.
 
     .venv/bin/python bench/https_path.py [--rounds 5] [--duration 5] [--connections 64]
-        [--functions echo,hop] [--stack bench-hp] [--port 18943] [--keep] [--lock FILE]
+        [--functions echo,hop] [--stack bench-hp] [--port 19843] [--keep] [--no-deploy]
+        [--lock FILE]
 
 ``--lock FILE`` runs the build, deploy and removal under ``flock FILE``, for an
 engine shared with others who serialize their Docker changes that way.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import ssl
 import statistics
 import subprocess
@@ -49,12 +51,13 @@ REQUESTS = {"echo": ("POST", "hello, swarmfaas\n"), "hop": ("GET", "")}
 SIDES = ("platform", "direct")
 
 
-def sh(cmd: list[str], lock: str, env: dict[str, str] | None = None,
-       timeout: float = 900) -> None:
-    """Run a command that changes the engine's state, under ``flock lock`` when given."""
-    full = ["flock", lock, *cmd] if lock else cmd
-    subprocess.run(full, cwd=ROOT, env={**os.environ, **(env or {})}, check=True,
-                   timeout=timeout)
+def sh(*cmds: list[str], lock: str, env: dict[str, str] | None = None) -> None:
+    """Run commands that change the engine's state one after another, all under
+    one ``flock lock`` when given (one wait for the lock, not one per command)."""
+    script = " && ".join(shlex.join(c) for c in cmds)
+    full = ["flock", lock, "bash", "-c", script] if lock else ["bash", "-c", script]
+    # No timeout: the wait for a shared lock has no bound; deploy.sh has its own.
+    subprocess.run(full, cwd=ROOT, env={**os.environ, **(env or {})}, check=True)
 
 
 def lua(method: str, body: str) -> str:
@@ -92,19 +95,23 @@ def wait_answering(url: str, method: str, body: str, timeout: float = 120) -> by
                        f" (last: {status} {got[:200]!r})")
 
 
-def deploy(args: argparse.Namespace, ports: dict[str, dict[str, int]], tag: str) -> None:
-    hop_image = f"bench-hp/fn-hop:{tag}"
-    sh(["docker", "build", "-q", "--build-arg", f"WATCHDOG_IMAGE=swarmfaas/watchdog:{tag}",
-        "-t", hop_image, str(HOPFN)], args.lock)
-    sh(["bash", "scripts/deploy.sh"], args.lock, env={
+def deploy(args: argparse.Namespace, ports: dict[str, dict[str, int]]) -> str:
+    """Build (unless --no-build), make the warm function's image, deploy; the tag."""
+    steps = [] if args.no_build else [["bash", "scripts/build.sh"]]
+    # The tag exists once build.sh ran, so the step after it reads it itself.
+    steps.append(["bash", "-c", 'TAG=$(cat .build/tag) && export HOP_IMAGE="bench-hp/fn-hop:$TAG"'
+                  ' && docker build -q --build-arg "WATCHDOG_IMAGE=swarmfaas/watchdog:$TAG"'
+                  ' -t "$HOP_IMAGE" "$0" && bash scripts/deploy.sh', str(HOPFN)])
+    sh(*steps, lock=args.lock, env={
         "STACK": args.stack, "HTTPS_PORT": str(args.port), "HTTP_PORT": str(args.http_port),
-        "COMPOSE_EXTRA": str(OVERLAY.relative_to(ROOT)), "HOP_IMAGE": hop_image,
+        "COMPOSE_EXTRA": str(OVERLAY.relative_to(ROOT)),
         "DIRECT_ECHO_PORT": str(ports["echo"]["direct"]),
         "DIRECT_HOP_PORT": str(ports["hop"]["direct"])})
+    return (ROOT / ".build" / "tag").read_text().strip()
 
 
 def teardown(args: argparse.Namespace) -> None:
-    sh(["docker", "stack", "rm", args.stack], args.lock, timeout=120)
+    sh(["docker", "stack", "rm", args.stack], lock=args.lock)
     # The stack's volumes outlive it; they are removable once its containers are gone.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -169,11 +176,13 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--functions", default="echo,hop")
     parser.add_argument("--stack", default="bench-hp")
-    parser.add_argument("--port", type=int, default=18943,
+    parser.add_argument("--port", type=int, default=19843,
                         help="the platform's HTTPS port; the baselines take the next ones")
-    parser.add_argument("--http-port", type=int, default=18980)
+    parser.add_argument("--http-port", type=int, default=19880)
     parser.add_argument("--no-build", action="store_true", help="use .build/tag as it is")
     parser.add_argument("--keep", action="store_true", help="leave the stack deployed")
+    parser.add_argument("--no-deploy", action="store_true",
+                        help="measure the stack --keep left deployed as it is")
     parser.add_argument("--lock", default="", metavar="FILE",
                         help="run build, deploy and removal under `flock FILE`")
     args = parser.parse_args()
@@ -185,11 +194,12 @@ def main() -> int:
              "hop": {"platform": args.port, "direct": args.port + 2}}
     urls = {fn: {side: f"https://127.0.0.1:{ports[fn][side]}/function/{fn}" for side in SIDES}
             for fn in functions}
-    if not args.no_build:
-        sh(["bash", "scripts/build.sh"], args.lock)
-    tag = (ROOT / ".build" / "tag").read_text().strip()
+    tag = "?"
     try:
-        deploy(args, ports, tag)
+        if args.no_deploy:
+            tag = (ROOT / ".build" / "tag").read_text().strip()
+        else:
+            tag = deploy(args, ports)
         for fn, sides in urls.items():
             got = {side: wait_answering(url, *REQUESTS[fn]) for side, url in sides.items()}
             if got["platform"] != got["direct"]:
