@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
 
-.PHONY: help up down test unit e2e lint engine build bench venv reliability cluster cluster-down cluster-status cluster-up cluster-test
+.PHONY: help up down test unit e2e lint engine build bench bench-docs venv reliability cluster cluster-down cluster-status cluster-up cluster-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,8 +32,11 @@ build: engine ## build wheels and images
 reliability: ## hostile input, fuzzing and the secrets check against the stack make up deployed
 	@bash scripts/reliability.sh
 
-bench: ## run the benchmarks (see docs/benchmarks.md)
+bench: ## run the benchmarks and write their figures into docs/benchmarks.md
 	@bash scripts/bench.sh
+
+bench-docs: venv ## rewrite docs/benchmarks.md's figures from bench/results/ without running
+	@.venv/bin/python bench/render_docs.py
 
 cluster: ## bring up a 5-node swarm of namespaced dockerds with a registry (docs/multi-node.md)
 	@bash scripts/cluster.sh up

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from report import write_json  # noqa: E402
+from report import write_result  # noqa: E402
 from sidecar_local import TINY, cpu_seconds, stop_all, wait_port, wrk  # noqa: E402
 
 CONNECTIONS = 32
@@ -93,7 +93,17 @@ def main() -> int:
           f"p99 {med['async']['p99_ms']:.3f} ms (202, stored with the broker's ack)")
     print(f"  async/sync {med['async']['rps'] / med['sync']['rps']:.2f}x (rounds "
           f"{', '.join(f'{x:.2f}' for x in ratios)})")
-    write_json("async_local", {"rounds": results, "medians": med, "round_ratios": ratios})
+    write_result(
+        "async_local",
+        subject=f"GET /async-function/hop/ (stored in a real nats-server, 202) at"
+                f" {CONNECTIONS} connections, 127.0.0.1",
+        baseline="the synchronous /function/hop/ to the same function, alternating",
+        metric=f"req/s at {CONNECTIONS} connections, median of per-round ratios",
+        ratio=statistics.median(ratios), round_ratios=ratios,
+        summary=f"{med['async']['rps']:,.0f} vs {med['sync']['rps']:,.0f} req/s; sidecar CPU"
+                f" {med['async']['sidecar_cpu_us']:.0f} vs {med['sync']['sidecar_cpu_us']:.0f} us"
+                f" per call, broker {med['async']['broker_cpu_us']:.0f} us",
+        figures={"rounds": results, "medians": med, "round_ratios": ratios})
     return 0
 
 

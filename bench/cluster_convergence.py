@@ -35,7 +35,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "sidecar"))
 
-from report import write_json  # noqa: E402
+from report import write_result  # noqa: E402
 from sidecar_convergence import running_since, scale  # noqa: E402
 
 PREFIX = "sfcb"
@@ -142,7 +142,14 @@ def main() -> int:
     for key, s in summary.items():
         print(f"  {key:24s} median {s['median_ms']:7.0f} ms  min {s['min_ms']:6.0f}  "
               f"max {s['max_ms']:6.0f}")
-    write_json("cluster_convergence", {"rounds": rounds, "summary": summary})
+    write_result(
+        "cluster_convergence",
+        subject="discovery on the 5-node swarm (make cluster): create, scale to 0, rm, seen"
+                " through every manager's nginx",
+        baseline="none: absolute times, medians of the rounds", ratio=None,
+        summary="; ".join(f"{k.replace('_', ' ')} {v['median_ms']:,.0f} ms"
+                          for k, v in summary.items()),
+        figures={"rounds": rounds, "summary": summary})
     return 0
 
 

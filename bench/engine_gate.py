@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "tests" / "sidecar"))
 
 import docker  # noqa: E402
 from docker.types import ServiceMode  # noqa: E402
-from report import write_json  # noqa: E402
+from report import write_result  # noqa: E402
 from sidecar_swarm import engine_gate, swarm_ready  # noqa: E402
 
 from faas_sidecar.engine import Engine  # noqa: E402
@@ -118,7 +118,20 @@ def main() -> int:
           f"(+{g['relist_ms'] - s['relist_ms']:.2f} ms, {g['relist_ms'] / s['relist_ms']:.2f}x)")
     print(f"  event:   socket {s['event_ms']:.1f} ms, gate {g['event_ms']:.1f} ms "
           f"(+{g['event_ms'] - s['event_ms']:.1f} ms)")
-    write_json("engine_gate", {"rounds": results, "summary": summary})
+    write_result(
+        "engine_gate",
+        subject="the sidecar's Engine calls through the engine gate: a re-list"
+                f" (Engine.list_functions, {args.calls} per round) and a service event",
+        baseline="the same calls on the Docker socket, alternating",
+        metric="re-list ms, median, gate/socket (lower is better)",
+        target="well under the 1 s convergence budget",
+        ratio=g["relist_ms"] / s["relist_ms"],
+        round_ratios=[a / b for a, b in zip(results["gate"]["relist_ms"],
+                                            results["socket"]["relist_ms"], strict=True)],
+        summary=f"re-list {g['relist_ms']:.2f} vs {s['relist_ms']:.2f} ms"
+                f" ({g['relist_ms'] - s['relist_ms']:+.2f} ms); event {g['event_ms']:.1f} vs"
+                f" {s['event_ms']:.1f} ms",
+        figures={"rounds": results, "summary": summary})
     return 0
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import docker
 import httpx
 from docker.types import EndpointSpec, Healthcheck
-from report import write_json
+from report import write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,7 +82,17 @@ def main() -> int:
     base, ours = summary["image interval"], summary[f"{args.interval:g} s"]
     print(f"\ndeploy -> first successful call, medians of {args.rounds}: image's interval "
           f"{base:.2f} s, {args.interval:g} s interval {ours:.2f} s ({ours / base:.2f}x)")
-    write_json("health_interval", {"image": image, "rounds": results, "summary": summary})
+    write_result(
+        "health_interval",
+        subject="deploy -> first successful call through the stack's HTTPS, with the"
+                f" {args.interval:g} s health interval the system API sets",
+        baseline="the same with the image's own interval, alternating",
+        metric="seconds, medians, subject/baseline (lower is better)",
+        ratio=ours / base,
+        round_ratios=[a / b for a, b in zip(results[f"{args.interval:g} s"],
+                                            results["image interval"], strict=True)],
+        summary=f"{ours:.2f} s vs {base:.2f} s, medians of {args.rounds}",
+        figures={"image": image, "rounds": results, "summary": summary})
     return 0
 
 

@@ -33,7 +33,7 @@ import time
 
 import docker
 from cpu import TICK, container_cpu_ns, machine_ticks
-from report import write_json
+from report import write_result
 
 KINDS = ("watchdog", "sidecar", "nginx")
 NAME = "hc-bench"
@@ -113,9 +113,31 @@ def main() -> int:
             print(f"  current/baseline: in container "
                   f"{cur['in_container_ms'] / base['in_container_ms']:.2f}x, machine "
                   f"{cur['machine_ms'] / base['machine_ms']:.2f}x", flush=True)
-    write_json("healthcheck_cost", {"tags": tags, "interval": args.interval,
-                                    "window": args.window, "rounds": args.rounds,
-                                    "results": results})
+    # The headline: the watchdog's check (every function replica runs it) against
+    # the baseline tag's, or against Docker's floor when no baseline tag is given.
+    against = "baseline" if args.baseline_tag else "floor"
+    wd = results["watchdog"]
+
+    def machine_ms(run: dict) -> float:
+        return ((run["busy_cpu_s_per_s"] - wd["background_cpu_s_per_s"]) * args.window * 1000
+                / max(run["checks"], 1))
+
+    write_result(
+        "healthcheck_cost",
+        subject=f"one container health check of the watchdog image ({args.tag}), machine CPU"
+                " with Docker's exec; also the sidecar and nginx images",
+        baseline=(f"the same image at {args.baseline_tag}" if args.baseline_tag
+                  else "Docker's floor: a check that runs `true`"),
+        metric="machine ms per check, medians, subject/baseline (lower is better)",
+        ratio=wd["median"]["current"]["machine_ms"] / wd["median"][against]["machine_ms"],
+        round_ratios=[machine_ms(a) / machine_ms(b) for a, b in zip(
+            wd["rounds"]["current"], wd["rounds"][against], strict=True)],
+        summary="; ".join(
+            f"{kind} {r['median']['current']['machine_ms']:.0f} ms"
+            f" ({r['median']['current']['in_container_ms']:.0f} in the container) vs"
+            f" {r['median'][against]['machine_ms']:.0f} ms" for kind, r in results.items()),
+        figures={"tags": tags, "interval": args.interval, "window": args.window,
+                 "rounds": args.rounds, "results": results})
     return 0
 
 

@@ -11,8 +11,6 @@ front door's own cost (TLS + proxying + logging), not the upstream's.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import shutil
 import statistics
@@ -23,6 +21,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests" / "nginx"), str(REPO / "nginx"), str(REPO / "certs")]
+
+from report import write_result  # noqa: E402
 
 UPSTREAM_PORT, HTTPS_PORT, HTTP_PORT = 18590, 18591, 18592
 
@@ -112,32 +112,27 @@ def main() -> int:
         for name, runs in results.items()
     }
     ratio = summary["front_https"]["rps"] / summary["direct_http"]["rps"]
-    report = {
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "cpu": next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            "?",
-        ),
-        "cores": os.cpu_count(),
-        "connections": args.connections,
-        "seconds": args.seconds,
-        "rounds": results,
-        "median": summary,
-        "throughput_ratio_front_vs_direct": ratio,
-    }
     for name, s in summary.items():
         print(
             f"{name:12} median {s['rps']:9.0f} req/s  p50 {s['p50_ms']:.2f} ms"
             f"  p99 {s['p99_ms']:.2f} ms  non-2xx {s['non_2xx']:.0f}"
         )
     print(f"ratio front/direct throughput: {ratio:.2f}")
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "nginx_overhead.json").write_text(json.dumps(report, indent=2))
+    front, direct = summary["front_https"], summary["direct_http"]
+    write_result(
+        "nginx_overhead",
+        subject=f"swarmfaas's nginx (HTTPS, keep-alive, rendered config) in front of a bare"
+                f" nginx `return 200`, {args.connections} connections",
+        baseline="the same upstream hit directly over plain HTTP",
+        metric=f"req/s at {args.connections} connections, ratio of medians",
+        ratio=ratio,
+        round_ratios=[f["rps"] / d["rps"] for f, d in zip(results["front_https"],
+                                                          results["direct_http"], strict=True)],
+        summary=f"{front['rps']:,.0f} vs {direct['rps']:,.0f} req/s; p50 {front['p50_ms']:.2f}"
+                f" vs {direct['p50_ms']:.2f} ms",
+        figures={"connections": args.connections, "seconds": args.seconds,
+                 "rounds": results, "median": summary,
+                 "throughput_ratio_front_vs_direct": ratio})
     shutil.rmtree(base, ignore_errors=True)
     return 0
 

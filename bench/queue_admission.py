@@ -27,6 +27,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from report import write_result  # noqa: E402
 
 
 def measure(source: str, rounds: int, calls: int) -> dict[str, list[float]]:
@@ -92,6 +95,22 @@ def main() -> int:
         print(f"{name:28s} best {min(values):6.0f} ns, median {statistics.median(values):6.0f} "
               f"ns per call "
               f"(rounds {', '.join(f'{v:.0f}' for v in values)})")
+    # The subject: the queue on but unused; against main's admission when a
+    # baseline checkout is given, else this checkout's own with no limit.
+    subject = results.get("this: queue on, unused", results["this: no limit"])
+    against = "base: no limit" if args.baseline_source else "this: no limit"
+    baseline = results[against]
+    ratios = [a / b for a, b in zip(subject, baseline, strict=True)]
+    write_result(
+        "queue_admission",
+        subject="the sidecar's admission plus one lease per call, the queue on but unused",
+        baseline=f"the same with no limit ({against.split(':')[0]} checkout"
+                 + (f", {args.baseline_source}" if args.baseline_source else "") + ")",
+        metric="ns per call, best round, subject/baseline (lower is better)",
+        ratio=min(subject) / min(baseline), round_ratios=ratios,
+        summary=f"best {min(subject):.0f} vs {min(baseline):.0f} ns per call; medians"
+                f" {statistics.median(subject):.0f} vs {statistics.median(baseline):.0f} ns",
+        figures={"calls": args.calls, "ns_per_call": results})
     return 0
 
 

@@ -32,7 +32,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "sidecar"))
 
-from report import write_json  # noqa: E402
+from report import write_result  # noqa: E402
 from sidecar_swarm import (  # noqa: E402
     ECHO_IMAGE,
     build_images,
@@ -185,8 +185,17 @@ def main() -> int:
               f"max {s['max_ms']:6.0f}")
     print(f"  the sidecar's re-lists: {relists}, {relist_mean:.1f} ms on average")
     summary["relist_mean_ms"] = relist_mean
-    write_json("sidecar_convergence", {"via_gate": args.via_gate, "rounds": rounds,
-                                       "summary": summary})
+    write_result(
+        "sidecar_convergence",
+        subject="discovery on the real swarm: task running -> first call; scale 2 -> 1 -> out"
+                " of rotation; rm -> 404; Engine " + ("through the engine gate" if args.via_gate
+                                                      else "on the socket"),
+        baseline="none: absolute times, medians of the rounds", ratio=None,
+        target="< 1 s each",
+        summary="; ".join(f"{k.replace('_', ' ')} {v['median_ms']:,.0f} ms"
+                          for k, v in summary.items() if isinstance(v, dict))
+                + f"; mean re-list {relist_mean:.1f} ms",
+        figures={"via_gate": args.via_gate, "rounds": rounds, "summary": summary})
     return 0
 
 

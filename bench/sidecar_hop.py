@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "sidecar"))
 
 from cpu import TICK, container_cpu_ns, machine_times  # noqa: E402
-from report import write_json  # noqa: E402
+from report import write_result  # noqa: E402
 from sidecar_swarm import (  # noqa: E402
     SITE_PACKAGES,
     WRK_IMAGE,
@@ -332,11 +332,25 @@ def main() -> int:
                        for side in urls))
     print(f"  target: added p50 at c=1 < 0.5 ms -> {summary['1']['added_p50_ms']:.3f} ms; "
           f"ratio at c=32 >= 0.5 -> {summary['32']['throughput_ratio']:.2f}")
-    write_json(f"sidecar_hop-w{args.workers}", {
-        "workers": args.workers, "settings": sidecar_env, "function_settings": fn_env,
-        "baseline_source": str(args.baseline_source or ""), "loadavg": os.getloadavg(),
-        "pinned": PINNED if args.pin else None,
-        "rounds": results, "summary": summary})
+    s32, s1 = summary["32"], summary["1"]
+    base = (f"; sidecar/base {s32['sidecar_vs_base']:.3f}x" if "sidecar_vs_base" in s32 else "")
+    write_result(
+        "sidecar_hop",
+        subject=f"wrk -> sidecar ({args.workers} worker) -> watchdog (http mode) -> tiny upstream,"
+                " on the overlay, 32 connections (1 for latency)",
+        baseline="wrk -> the same watchdog directly; plain nginx in the sidecar's place as the"
+                 " reference hop",
+        metric="req/s at 32 connections, median of per-round ratios",
+        target=">= 0.5x; added p50 at 1 connection < 0.5 ms",
+        ratio=s32["median_round_ratio"], round_ratios=s32["round_ratios"],
+        summary=f"{s32['sidecar']['rps']:,.0f} vs {s32['direct']['rps']:,.0f} req/s; nginx/direct"
+                f" {s32['nginx_ratio']:.2f}x, sidecar/nginx {s32['sidecar_vs_nginx']:.2f}x;"
+                f" added p50 at 1 connection {s1['added_p50_ms']:+.3f} ms{base}",
+        figures={"workers": args.workers, "settings": sidecar_env,
+                 "function_settings": fn_env,
+                 "baseline_source": str(args.baseline_source or ""),
+                 "pinned": PINNED if args.pin else None,
+                 "rounds": results, "summary": summary})
     return 0
 
 

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "sidecar" / "images" / "hopfn" / "tiny.py"
 sys.path.insert(0, str(ROOT / "tests" / "sidecar"))
 
-from report import write_json  # noqa: E402
+from report import write_result  # noqa: E402
 from sidecar_swarm import wait_port  # noqa: E402
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
@@ -277,7 +277,20 @@ def main() -> int:
               f"{med['direct']['watchdog_preempted']:.2f} -> "
               f"{med['sidecar']['watchdog_preempted']:.2f}) | wrk CPU/req "
               f"{med['direct']['wrk_cpu_us']:.0f} -> {med['sidecar']['wrk_cpu_us']:.0f} us")
-    write_json("sidecar_local", {"rounds": results, "summary": summary})
+    s32 = summary["32"]
+    write_result(
+        "sidecar_local",
+        subject="wrk -> sidecar -> watchdog (http mode) -> tiny upstream, processes on"
+                " 127.0.0.1, 32 connections; CPU time per request of each process",
+        baseline="the watchdog and upstream hit directly",
+        metric="req/s at 32 connections, ratio of medians",
+        ratio=s32["ratio"], round_ratios=s32["round_ratios"],
+        summary=f"{s32['sidecar']['rps']:,.0f} vs {s32['direct']['rps']:,.0f} req/s; sidecar CPU"
+                f" {s32['sidecar']['sidecar_cpu_us']:.0f} us per request; watchdog+upstream"
+                f" {s32['direct']['watchdog_cpu_us']:.0f} us direct,"
+                f" {s32['sidecar']['watchdog_cpu_us']:.0f} us via the sidecar"
+                + (f"; sidecar/base {s32['sidecar_vs_base']:.3f}x" if "base" in s32 else ""),
+        figures={"rounds": results, "summary": summary})
     return 0
 
 

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "sidecar"))
 sys.path.insert(0, str(ROOT / "sidecar"))
 
-from report import write_json  # noqa: E402
+from report import write_result  # noqa: E402
 from sidecar_swarm import (  # noqa: E402
     build_images,
     create_function,
@@ -109,7 +109,17 @@ def main() -> int:
     for key, value in summary.items():
         print(f"  {key:22s} {value:10.3f}" if isinstance(value, float) else
               f"  {key:22s} {value:10d}")
-    write_json("sidecar_workers", {"summary": summary})
+    write_result(
+        "sidecar_workers",
+        subject=f"what one routing table per Sanic worker costs: a re-list with {functions}"
+                " function services, build_table, and the pickled table a shared watcher"
+                " would ship",
+        baseline="none: absolute costs, medians of the rounds", ratio=None,
+        summary=f"re-list {summary['relist_wall_ms']:.1f} ms wall,"
+                f" {summary['relist_cpu_ms']:.1f} ms CPU; build_table"
+                f" {summary['build_table_cpu_ms']:.2f} ms; pickle round trip"
+                f" {summary['pickle_roundtrip_ms']:.2f} ms ({size:,} B)",
+        figures={"summary": summary})
     return 0
 
 

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from cpu import machine_ticks
-from report import write_json
+from report import write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = "faas"
@@ -100,9 +100,22 @@ def main() -> int:
     summary = {side: statistics.median(values) for side, values in results.items()}
     print(f"median: baseline {summary['baseline'] * 100:.1f}%, current "
           f"{summary['current'] * 100:.1f}% -> {summary['current'] / summary['baseline']:.2f}x")
-    write_json("stack_idle", {"tags": {s: t for s, (t, _) in sides.items()},
-                              "baseline_rev": args.baseline_rev, "seconds": args.seconds,
-                              "cpus": os.cpu_count(), "busy": results, "median": summary})
+    write_result(
+        "stack_idle",
+        subject=f"the deployed stack serving nothing, this tree's images ({current_tag}):"
+                " the machine's busy CPU",
+        baseline=f"the same stack at tag {args.baseline_tag} and {args.baseline_rev}'s"
+                 " stack.yml, alternating",
+        metric=f"busy share of the CPUs over {args.seconds:g} s, medians, subject/baseline"
+               " (lower is better)",
+        ratio=summary["current"] / summary["baseline"],
+        round_ratios=[a / b for a, b in zip(results["current"], results["baseline"],
+                                            strict=True)],
+        summary=f"{summary['current'] * 100:.1f}% vs {summary['baseline'] * 100:.1f}% of"
+                f" {os.cpu_count()} CPUs busy",
+        figures={"tags": {s: t for s, (t, _) in sides.items()},
+                 "baseline_rev": args.baseline_rev, "seconds": args.seconds,
+                 "cpus": os.cpu_count(), "busy": results, "median": summary})
     return 0
 
 

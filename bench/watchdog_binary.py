@@ -30,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import write_result
 from watchdog_common import (
     cpu_model,
     free_port_in,
@@ -37,7 +38,6 @@ from watchdog_common import (
     pool_pids,
     pss_kib,
     stop,
-    write_results,
     wrk,
 )
 
@@ -215,7 +215,18 @@ def main() -> None:
     print(f"fork-mode throughput, binary/zipapp: median {tp['ratio_median']:.2f}x (per round "
           f"{', '.join(f'{x:.2f}' for x in tp['ratio_per_round'])}); binary "
           f"{tp['binary_rps_median']:.0f} req/s, zipapp {tp['zipapp_rps_median']:.0f} req/s")
-    write_results("watchdog_binary", doc)
+    startup = ", ".join(f"{k} {v['median']:.0f} ms" for k, v in up["startup_ms"].items())
+    pss = ", ".join(f"{k} {v['median'] / 1024:.1f} MiB" for k, v in up["idle_pss_kib"].items())
+    write_result(
+        "watchdog_binary",
+        subject="the self-contained /fwatchdog binary: fork-mode throughput (fprocess=cat,"
+                f" {args.connections} connections), start-up, health check, idle PSS",
+        baseline="the zipapp watchdog from the same image, alternating",
+        metric="fork-mode req/s, median of per-round ratios",
+        ratio=tp["ratio_median"], round_ratios=tp["ratio_per_round"],
+        summary=f"{tp['binary_rps_median']:,.0f} vs {tp['zipapp_rps_median']:,.0f} req/s;"
+                f" start-up {startup}; idle PSS {pss}",
+        figures=doc)
 
 
 if __name__ == "__main__":

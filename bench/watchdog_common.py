@@ -12,8 +12,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-from report import write_json
-
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = os.environ.get("BENCH_PYTHON", sys.executable)
 
@@ -136,7 +134,3 @@ def cpu_model() -> str:
     out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     m = re.search(r"Model name:\s+(.*)", out)
     return f"{m.group(1).strip() if m else '?'}, {os.cpu_count()} CPUs"
-
-
-def write_results(name: str, doc: dict) -> Path:
-    return write_json(name, doc)

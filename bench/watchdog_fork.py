@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 
+from report import write_result
 from watchdog_common import (
     cpu_model,
     free_port_in,
@@ -29,7 +30,6 @@ from watchdog_common import (
     rss_kib,
     start_watchdog,
     stop,
-    write_results,
     wrk,
 )
 
@@ -121,7 +121,20 @@ def main() -> None:
               f"ratio median {median(ratios[v]):.2f}x (of medians {rps / base:.2f}x; per round "
               f"{', '.join(f'{x:.2f}' for x in ratios[v])}; min {min(ratios[v]):.2f}), "
               f"idle pool RSS {idle[v]['rss_kib']} KiB, PSS {idle[v]['pss_kib']} KiB")
-    write_results("watchdog_fork", summary)
+    head = variants[0]
+    ours = summary["variants"][head]
+    others = "; ".join(f"workers={v}: {summary['variants'][v]['ratio_median']:.2f}x"
+                       for v in variants[1:])
+    write_result(
+        "watchdog_fork",
+        subject=f"fwatchdog fork mode, fprocess=cat, wrk POST at {args.connections} connections"
+                f" (workers={head})",
+        baseline='subprocess.run(["cat"]) in a tight loop from 2 Python threads, no HTTP',
+        metric="req/s, median of per-round ratios", target=">= 1.1x, never < 0.8x",
+        ratio=ours["ratio_median"], round_ratios=ours["ratio_per_round"],
+        summary=f"{ours['rps_median']:,.0f} req/s vs {base:,.0f}/s, p50 {ours['p50_ms']:.1f} ms,"
+                f" p99 {ours['p99_ms']:.1f} ms" + (f"; {others}" if others else ""),
+        figures=summary)
 
 
 if __name__ == "__main__":

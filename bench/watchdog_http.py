@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from report import write_result
 from watchdog_common import (
     cpu_model,
     free_port_in,
@@ -29,7 +30,6 @@ from watchdog_common import (
     start_watchdog,
     stop,
     wait_http,
-    write_results,
     wrk,
 )
 
@@ -126,7 +126,22 @@ def main() -> None:
                   f"{med[f'{lp}1']['p50_ms']:.3f} ms (+{added:.3f} ms); "
                   f"idle RSS {idle[lp]} KiB", flush=True)
         summary["upstreams"][name] = entry
-    write_results("watchdog_http", summary)
+    head = next(iter(summary["upstreams"]))
+    entry = summary["upstreams"][head]
+    loop = entry["loops"]["asyncio"]
+    med = entry["medians"]
+    write_result(
+        "watchdog_http",
+        subject=f"fwatchdog http mode in front of a {head} hello-world, 32 connections"
+                " (1 for latency), 1 watchdog worker",
+        baseline=f"the same {head} upstream hit directly",
+        metric="req/s at 32 connections, ratio of medians", target=">= 0.6x; added p50 < 0.3 ms",
+        ratio=loop["ratio_32"], round_ratios=loop["ratio_32_per_round"],
+        summary=f"{med['asyncio32']['rps']:,.0f} vs {med['direct32']['rps']:,.0f} req/s; added p50"
+                f" at 1 connection {loop['added_p50_ms_at_1']:+.3f} ms; CPU per request"
+                f" watchdog {loop['cpu_us_per_req_32']['watchdog']} us, upstream"
+                f" {loop['cpu_us_per_req_32']['upstream']} us",
+        figures=summary)
 
 
 if __name__ == "__main__":
