@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from cluster_convergence import cluster_nodes  # noqa: E402
-from report import write_json  # noqa: E402
+from report import write_result  # noqa: E402
 
 PREFIX = "sfcb-hop"
 
@@ -159,7 +159,13 @@ def main() -> int:
           f"{summary['ratio_remote_over_local']:.3f}x (rounds {min(ratio):.3f}-{max(ratio):.3f}); "
           f"+{summary['added_us']:.0f} us a call; the same without the sidecar: "
           f"+{summary['overlay_added_us']:.0f} us")
-    write_json("cluster_hop", {"rounds": rounds, "summary": summary, "calls": args.calls})
+    write_result(
+        "cluster_hop", subject="the sidecar hop to a replica on another node",
+        baseline="the same hop to a replica on the sidecar's own node",
+        ratio=summary["ratio_remote_over_local"], metric="time per call", round_ratios=ratio,
+        summary=(f"+{summary['added_us']:.0f} us a call; without the sidecar the overlay "
+                 f"adds +{summary['overlay_added_us']:.0f} us"),
+        figures={"rounds": rounds, "summary": summary, "calls": args.calls})
     return 0
 
 

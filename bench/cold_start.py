@@ -32,7 +32,7 @@ import time
 
 import docker as docker_py
 import httpx
-from report import write_json
+from report import write_result
 from scale_world import (
     Events,
     create_service,
@@ -169,7 +169,14 @@ def main() -> None:
           f"{'met' if doc['met'] else 'MISSED'}")
     print("cold, median parts: " + ", ".join(f"{k} {v:.3f}" for k, v in cold.items()))
     print(f"load average before {load_before}, after {doc['load_average_after']}")
-    write_json("cold_start", doc)
+    write_result(
+        "cold_start", subject="a request to a function at zero replicas until its answer",
+        baseline="the same image from `docker service scale name=1` to healthy",
+        ratio=doc["ratio"], metric="median time", target="<= 1.2 x baseline + 100 ms",
+        round_ratios=[c["total_s"] / b["total_s"] for c, b in zip(colds, bases, strict=True)],
+        summary=(f"cold {cold['total_s']:.2f} s vs {base['total_s']:.2f} s, median of "
+                 f"{args.rounds}; limit {limit:.2f} s: {'met' if doc['met'] else 'MISSED'}"),
+        figures=doc)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from collections import Counter
 
 import docker as docker_py
 import httpx
-from report import write_json
+from report import write_result
 from scale_world import create_service, metric, scale_world
 from sidecar_swarm import wait_until
 
@@ -237,7 +237,16 @@ def main() -> None:
         print(f"p99 autoscaled/prescaled: first 10 s {doc['p99_ratio_first_10s']}x, "
               f"after 30 s {doc['p99_ratio_after_30s']}x")
     print(f"load average before {load_before}, after {doc['load_average_after']}")
-    write_json("spike", doc)
+    write_result(
+        "spike", subject=f"1 -> 32 connections on a function autoscaled 1..{BOUND}",
+        baseline=f"the same load on the function pre-scaled to {BOUND}",
+        ratio=doc.get("p99_ratio_after_30s"), metric="p99 after 30 s",
+        target=f"0 failed; {BOUND} replicas within a stated time",
+        summary=(f"failed {a['failed']}; {BOUND} replicas counted after {a['count_at_bound_s']} s, "
+                 f"ready after {a['ready_at_bound_s']} s; p99 first 10 s "
+                 f"{doc.get('p99_ratio_first_10s')}x; back at 1 after "
+                 f"{a['back_at_min_after_stop_s']} s (window {args.window:g} s)"),
+        figures=doc)
 
 
 if __name__ == "__main__":

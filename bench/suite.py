@@ -60,14 +60,17 @@ BENCHMARKS: tuple[Bench, ...] = (
     Bench("engine_gate", f"{PY} bench/engine_gate.py"),
     Bench("healthcheck_cost", f"{PY} bench/healthcheck_cost.py --tag {TAG}"),
     Bench("https_path", f"{PY} bench/https_path.py"),
+    Bench("cold_start", f"{PY} bench/cold_start.py"),
+    Bench("spike", f"{PY} bench/spike.py"),
     Bench("health_interval", f"{PY} bench/health_interval.py", needs="stack"),
     Bench("cluster_convergence", f"{PY} bench/cluster_convergence.py", needs="cluster"),
+    Bench("cluster_hop", f"{PY} bench/cluster_hop.py", needs="cluster"),
     Bench("stack_idle", f"{PY} bench/stack_idle.py --baseline-tag OLD_TAG --baseline-rev OLD_REV",
           needs="by hand"),
 )
 # bench/*.py that are helpers, not benchmarks.
 HELPERS = frozenset({"report", "suite", "render_docs", "cpu", "watchdog_common",
-                     "watchdog_upstream", "watchdog_upstream_sanic"})
+                     "watchdog_upstream", "watchdog_upstream_sanic", "scale_world"})
 
 
 def cluster_up(stack: str = "faas") -> bool:
