@@ -15,7 +15,8 @@ The module scales the sidecar to two replicas and gives asyncprobe a schedule
 and more attempts (a delivery must outlast a sidecar's restart) for its run,
 and puts all back at the end. The schedule's ticks pass while the durability
 test runs, so the two share their minutes. It kills tasks of the stack under
-test: never the stack `make up` deployed (E2E_DEPLOYED=1 skips it).
+test: never the stack `make up` deployed (E2E_DEPLOYED=1 skips it, unless
+E2E_ALLOW_KILLS=1 says the deployed stack E2E_STACK may be hurt).
 
 ASYNC_DURABILITY_CALLS sets the number of calls (1,000 by default).
 """
@@ -55,8 +56,9 @@ LABELLED: list[datetime] = []  # when the fixture gave asyncprobe its schedule
 
 @pytest.fixture(scope="module")
 def stack(platform: Platform) -> Iterator[Platform]:
-    if os.environ.get("E2E_DEPLOYED") == "1":
-        pytest.skip("kills tasks: only on the test's own stack, never on make up's")
+    if os.environ.get("E2E_DEPLOYED") == "1" and os.environ.get("E2E_ALLOW_KILLS") != "1":
+        pytest.skip("kills tasks: only on the test's own stack, never on make up's "
+                    "(E2E_ALLOW_KILLS=1 to run it on the deployed stack E2E_STACK)")
     probe, sidecar = f"{platform.stack}_asyncprobe", f"{platform.stack}_sidecar"
     before = tasks.service_labels(probe)
     tasks.update_labels(probe, {"swarmfaas.async.attempts": ATTEMPTS,
