@@ -90,12 +90,16 @@ def receipts(caller: Caller, paths: set[str], timeout: float = 120) -> dict[str,
     """The function's receive time of each path, once all have arrived."""
     deadline = time.monotonic() + timeout
     while True:
-        text = caller.client().get("/function/asyncprobe/report").text
-        got = {}
-        for line in text.splitlines():
+        try:
+            r = caller.client().get("/function/asyncprobe/report")
+        except httpx.HTTPError:
+            r = None
+        got: dict[str, float] = {}
+        for line in r.text.splitlines() if r is not None and r.status_code == 200 else ():
             record = json.loads(line)
-            if record["path"] in paths and record["path"] not in got:
-                got[record["path"]] = record["received"]
+            path = record.get("path")
+            if path in paths and path not in got:
+                got[path] = record["received"]
         if len(got) == len(paths) or time.monotonic() > deadline:
             return got
         time.sleep(1.0)
