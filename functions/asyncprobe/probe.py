@@ -3,7 +3,10 @@
 worker delivered (docs/webhooks.md).
 
 - ``GET /report``: every record so far, one JSON object a line: call id,
-  attempt (X-Delivery-Attempt), method, path, query, the body's sha256.
+  attempt (X-Delivery-Attempt), method, path, query, the body's sha256, the
+  schedule tick (X-Schedule-Tick) if any, and the time it was received
+  (``received``, Unix seconds; bench/async_delivery.py reads it, on the same
+  machine's clock as the caller's).
 - ``/fail/<key>``: recorded, then exits 1 (the watchdog's 500), until
   ``GET /fix/<key>``; each test uses a key of its own.
 - anything else: recorded, answered with the record.
@@ -17,6 +20,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 
 PROBE_DIR = os.environ.get("PROBE_DIR", "/tmp")
 LOG = os.path.join(PROBE_DIR, "probe.log")
@@ -28,6 +32,7 @@ def fixed(key: str) -> str:
 
 def main() -> int:
     # Http_<Header> is the watchdog's CGI convention (OpenFaaS's).
+    received = time.time()  # first: the delivery latency ends here
     env = os.environ
     path = env.get("Http_Path", "/")
     if env.get("Http_Method") == "GET" and path == "/report":
@@ -46,6 +51,7 @@ def main() -> int:
         "method": env.get("Http_Method", ""), "path": path,
         "query": env.get("Http_Query", ""),
         "sha256": hashlib.sha256(body).hexdigest(), "size": len(body),
+        "tick": env.get("Http_X_Schedule_Tick", ""), "received": received,
     }
     line = (json.dumps(record) + "\n").encode()
     fd = os.open(LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

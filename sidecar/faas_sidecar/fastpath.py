@@ -1,5 +1,7 @@
 """The lean function path: ``/function/<name>[/<rest>]`` served without Sanic's
-request cycle, and in the common case without a task.
+request cycle, and in the common case without a task. ``/async-function/<name>``
+too, always in a task (``Proxy.call`` stores it and awaits the broker's ack):
+through Sanic the 202 path cost about 60 us more CPU per call (docs/webhooks.md).
 
 Why: on the hop benchmark (docs/sidecar.md) Sanic's per-request machinery
 (Request object, router, handler dispatch, response object, header
@@ -57,10 +59,12 @@ _LOOKED_AT = HAND_OVER_FIELDS | {"content-length", "connection", "x-call-id"}
 # is a field line that is not ``token ":" visible-or-tab*`` (obs-fold, stray
 # CR or LF, control characters): one regex over all field lines at once.
 # The request line: a method, then a target of visible ASCII but "#", under
-# /function/<name> with a name that can be a function's (labels.NAME_PRECHECK),
+# /function/<name> or /async-function/<name> with a name that can be a function's
+# (labels.NAME_PRECHECK),
 # optionally followed by ".<namespace>" (OpenFaaS's addressing), then HTTP/1.1.
 _REQUEST_LINE = re.compile(
-    rb"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /function/(" + NAME_PRECHECK.encode() + rb")"
+    rb"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /(function|async-function)/("
+    + NAME_PRECHECK.encode() + rb")"
     rb"(?:\.(" + NAME_PRECHECK.encode() + rb"))?"
     rb"(?:/([\x21\x22\x24-\x3e\x40-\x7e]*))?(?:\?([\x21\x22\x24-\x7e]*))? HTTP/1\.1")
 _NAMESPACES = frozenset(ns.encode() for ns in NAMESPACES)
@@ -71,12 +75,13 @@ _FIELD_LINES = re.compile(
 class Plain:
     """A parsed request head the fast path takes (see ``parse_head``)."""
 
-    __slots__ = ("body_length", "call_id", "close", "headers", "method", "name", "path",
-                 "query", "x_call_id")
+    __slots__ = ("asynchronous", "body_length", "call_id", "close", "headers", "method",
+                 "name", "path", "query", "x_call_id")
 
     def __init__(self, method: str, name: str, path: str, query: str,
                  headers: list[tuple[str, str]], body_length: int, close: bool,
-                 x_call_id: str | None) -> None:
+                 x_call_id: str | None, asynchronous: bool = False) -> None:
+        self.asynchronous = asynchronous  # /async-function/: stored, answered 202
         self.method = method
         self.name = name
         self.path = path
@@ -101,7 +106,7 @@ def parse_head(head: bytes) -> Plain | None:
     first = _REQUEST_LINE.fullmatch(head, 0, first_end)
     if first is None:
         return None
-    method, name, namespace, rest, query = first.groups()
+    method, kind, name, namespace, rest, query = first.groups()
     if namespace is not None and namespace not in _NAMESPACES:
         return None  # Sanic's routing answers the 404 namespace_not_found
     headers: list[tuple[str, str]] = []
@@ -132,7 +137,7 @@ def parse_head(head: bytes) -> Plain | None:
             headers.append((field, value))
     return Plain(method.decode(), name.decode(), "/" + rest.decode() if rest is not None else "/",
                  query.decode() if query is not None else "", headers, max(body_length, 0),
-                 close, x_call_id)
+                 close, x_call_id, kind == b"async-function")
 
 
 # What a connection is doing (FunctionProtocol._fp_state).
@@ -254,6 +259,10 @@ class FunctionProtocol(HttpProtocol):
         call_id = plain.call_id = call_id_for(plain.x_call_id)
         client_ip, scheme = self._fp_peer
         proxy = self.app.ctx.proxy
+        if plain.asynchronous:  # stored by Proxy.call in a task: the broker's ack is awaited
+            self._fp_state = LANE
+            self._fp_lane = self.loop.create_task(self._lane(self._answer(proxy, plain, body)))
+            return
         pending = proxy.call_now(plain.name, plain.method, plain.path, plain.query,
                                  plain.headers, body, client_ip=client_ip, scheme=scheme,
                                  call_id=call_id, deliver=self._delivered)
@@ -351,12 +360,19 @@ class FunctionProtocol(HttpProtocol):
         try:
             reply = await proxy.call(
                 plain.name, plain.method, plain.path, plain.query, plain.headers,
-                client_ip=client_ip, scheme=scheme, call_id=plain.call_id, body=body)
+                client_ip=client_ip, scheme=scheme, call_id=plain.call_id, body=body,
+                asynchronous=plain.asynchronous)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if self.transport is None or self.transport.is_closing():
+                return False  # the client left while its call was served
             self._write_failure(exc, plain)
             return True
+        if self.transport is None or self.transport.is_closing():
+            if reply.body is None:
+                reply.done(False)
+            return False  # the client left while its call was served
         if reply.body is not None:
             self._write_reply(reply, plain.method, plain.close)
             return True

@@ -77,6 +77,18 @@ def test_parsed_head():
     assert namespaced is not None and (namespaced.name, namespaced.path) == ("echo", "/x")
     bare = parse_head(b"GET /function/echo HTTP/1.1")
     assert bare is not None and (bare.path, bare.query, bare.body_length) == ("/", "", 0)
+    assert not plain.asynchronous and not bare.asynchronous
+
+
+def test_parsed_asynchronous_head():
+    stored = parse_head(b"POST /async-function/echo.openfaas-fn/a?x=1 HTTP/1.1\r\n"
+                        b"Content-Length: 2\r\nX-Call-Id: c-2")
+    assert stored is not None and stored.asynchronous
+    assert (stored.name, stored.path, stored.query, stored.body_length, stored.x_call_id) == \
+        ("echo", "/a", "x=1", 2, "c-2")
+    for other in (b"GET /async-functions/echo HTTP/1.1", b"GET /async-function HTTP/1.1",
+                  b"GET /async-function/echo.other-ns HTTP/1.1"):
+        assert parse_head(other) is None, other
 
 
 @pytest.fixture
