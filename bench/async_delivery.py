@@ -38,7 +38,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from report import write_json  # noqa: E402
+from report import write_result  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -151,8 +151,17 @@ def main() -> int:
     for name, s in results.items():
         print(f"  {name:16s} n={s['n']:5d}  p50 {s['p50_ms']:7.1f} ms  p99 {s['p99_ms']:7.1f} ms"
               f"  max {s['max_ms']:7.1f} ms")
-    write_json("async_delivery", {"rate": args.rate, "duration": args.duration,
-                                  "rounds": args.rounds, "failed": failed, "results": results})
+    a, b = results.get("async"), results.get("sync")
+    write_result(
+        "async_delivery", subject="202 to the function's receipt, through the queue",
+        baseline="the synchronous path's send to the function's receipt, same function",
+        ratio=a["p50_ms"] / b["p50_ms"] if a and b and b["p50_ms"] else None,
+        metric="p50 latency", target="report p50 and p99 at a stated steady rate",
+        summary=(f"{args.rate:g}/s; " + "; ".join(
+            f"{k} p50 {v['p50_ms']:.0f} ms p99 {v['p99_ms']:.0f} ms" for k, v in results.items())
+            + f"; failed {failed}"),
+        figures={"rate": args.rate, "duration": args.duration, "rounds": args.rounds,
+                 "failed": failed, "results": results})
     return 0 if not any(failed.values()) else 1
 
 

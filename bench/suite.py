@@ -63,6 +63,8 @@ BENCHMARKS: tuple[Bench, ...] = (
     Bench("cold_start", f"{PY} bench/cold_start.py"),
     Bench("spike", f"{PY} bench/spike.py"),
     Bench("health_interval", f"{PY} bench/health_interval.py", needs="stack"),
+    Bench("async_delivery", f"{PY} bench/async_delivery.py --stack faas --port 8443 --rate 50 "
+          "--duration 30 --rounds 2", needs="stack"),
     Bench("cluster_convergence", f"{PY} bench/cluster_convergence.py", needs="cluster"),
     Bench("cluster_hop", f"{PY} bench/cluster_hop.py", needs="cluster"),
     Bench("stack_idle", f"{PY} bench/stack_idle.py --baseline-tag OLD_TAG --baseline-rev OLD_REV",
