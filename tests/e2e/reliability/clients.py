@@ -160,8 +160,11 @@ def answer_problem(status: int, headers: dict[str, str], body: bytes, sent: byte
     """Why an answer to an echo of `sent` is wrong, or None when it is right.
 
     `identity` is the X-Function-Identity the function marks its answers
-    with (None: it marks none, as echo): an answer carrying another one came
-    from the wrong function, whatever its body."""
+    with (None: it marks none, as echo): a function's answer carrying another
+    one came from the wrong function, whatever its body. A platform error
+    (X-Swarmfaas-Internal) is a failure, never a wrong function."""
+    if "x-swarmfaas-internal" in headers:  # the platform's own error: no function answered
+        return f"{status} {body[:200]!r}"
     mark = headers.get(IDENTITY_HEADER)
     if mark != identity:
         return f"wrong function: X-Function-Identity {mark!r}, wanted {identity!r}"

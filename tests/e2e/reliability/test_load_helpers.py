@@ -14,6 +14,9 @@ from .clients import Call, answer_problem, percentile, recovered_at, wrk_socket_
     (200, {"x-function-identity": "echo-http"}, b"x", None, "wrong function"),
     (200, {}, b"x", "echo-http", "wrong function"),
     (502, {}, b'{"error": "x"}', None, "502"),
+    # nginx's 502 on the way to echo-http carries no identity: a failure, not a misroute
+    (502, {"x-swarmfaas-internal": "nginx"}, b'{"error": "x"}', "echo-http", "502"),
+    (200, {"x-swarmfaas-internal": "sidecar"}, b"x", None, "200"),
     (200, {}, b"y", None, "another body"),
 ])
 def test_an_answer_is_right_only_from_the_function_asked_with_the_body_sent(
