@@ -110,7 +110,9 @@ def wrk(url: str, connections: int, seconds: int, threads: int = 2,
         lat[pct] = float(m.group(1)) * _UNITS[m.group(2)] if m else None
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sock_err = re.search(r"Socket errors:(.*)", out)
+    total = re.search(r"(\d+) requests in", out)
     return {"rps": rps, "p50_ms": lat["50"], "p99_ms": lat["99"],
+            "requests": int(total.group(1)) if total else None,
             "non2xx": int(non2xx.group(1)) if non2xx else 0,
             "socket_errors": sock_err.group(1).strip() if sock_err else "", "cmd": " ".join(cmd)}
 

@@ -12,7 +12,9 @@ bash "$ROOT/scripts/base-image.sh"
 
 # The tag is a hash of every build input, so a changed file gives a new tag and
 # `docker stack deploy` rolls the services that use it; nothing changed, no roll.
-sources=(pyproject.toml watchdog sidecar nginx certs functions schemas broker)
+# echo-http copies the python-http template's server (functions/echo-http/Dockerfile).
+sources=(pyproject.toml watchdog sidecar nginx certs functions schemas broker
+         cli/faas_cli/templates/python-http/index.py)
 if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   inputs=$(git ls-files -co --exclude-standard -- "${sources[@]}")
 else  # a tarball, not a checkout

@@ -6,7 +6,9 @@
 #   RELIABILITY_FULL=0 make reliability   # the reduced form, as `make test` runs it
 # Steps: the property tests of the pure parsers (hypothesis), the system API
 # fuzzed from its OpenAPI document (schemathesis, on a sidecar of its own),
-# then the hostile-input corpus under a steady load, and the secrets check.
+# then the hostile-input corpus under a steady load, the secrets check, the
+# operations under load (update --force, 1 -> 5 -> 1, an nginx reload, a new
+# tag), the sidecar killed under load and 64 connections of sustained load.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -18,6 +20,9 @@ if [ "$RELIABILITY_FULL" = 1 ]; then
   export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-full}" SCHEMATHESIS_EXAMPLES="${SCHEMATHESIS_EXAMPLES:-100}"
   export RELIABILITY_ROUNDS="${RELIABILITY_ROUNDS:-3}"
 fi
+
+# wrk makes the sustained load (tests/e2e/reliability/test_sustained_load.py).
+apt_install wrk
 
 # Say what is missing before any test starts.
 [ -x "$VENV/bin/pytest" ] || die "no .venv here: run make up first (it creates it and deploys the stack)."

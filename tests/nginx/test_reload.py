@@ -112,6 +112,62 @@ def test_new_certificate_is_served_after_a_graceful_reload(start_front, dev_ca, 
         shutil.rmtree(other_ca, ignore_errors=True)
 
 
+def test_idle_keepalive_and_http2_connections_are_served_again_after_a_certificate_reload(
+        start_front, dev_ca, upstream):
+    """Idle HTTP/1.1 keep-alive and HTTP/2 connections opened before a reload
+    and used again after it: nginx's old workers close them (HTTP/2 with a
+    GOAWAY), and a client that keeps to the protocol reconnects with no
+    failed request. The deployed stack's form is
+    tests/e2e/reliability/test_faults_under_load.py."""
+    import dev_cert
+
+    front = start_front(18541, 18542, DOMAIN="localhost")
+    other_ca = world_readable_dir("ng-ca3-")
+    idle: list[httpx.Client] = []
+    try:
+        dev_cert.ensure(str(other_ca), ("localhost",))
+
+        def trust() -> ssl.SSLContext:
+            # One each: httpx sets ALPN (h2) on the context it is given.
+            ctx = ssl.create_default_context()
+            ctx.load_verify_locations(str(dev_ca / "ca.pem"))
+            ctx.load_verify_locations(str(other_ca / "ca.pem"))
+            return ctx
+
+        ctx = trust()
+        first = served_serial(front.https_port, ctx, "localhost")
+        url = f"https://localhost:{front.https_port}"
+        idle += [httpx.Client(base_url=url, verify=trust(), timeout=10, http2=h2)
+                 for h2 in (False, False, False, True, True, True)]
+        for client in idle:
+            r = client.get("/function/echo")
+            assert r.status_code == 200
+        assert [c.get("/function/echo").http_version for c in idle] == \
+            ["HTTP/1.1"] * 3 + ["HTTP/2"] * 3
+        live = front.letsencrypt / "live" / "localhost"
+        live.mkdir(parents=True)
+        with SteadyLoop(front.https_port, ctx, "localhost") as loop:
+            (live / "privkey.pem").write_bytes((other_ca / "key.pem").read_bytes())
+            (live / "fullchain.pem").write_bytes((other_ca / "cert.pem").read_bytes())
+            assert loop.wait_for_serial_change(first, timeout=30), \
+                (loop.ok, len(loop.serials), loop.failures[-3:], front.log.read_text()[-2000:])
+            time.sleep(1.0)  # the old workers have ended what was idle
+            failures = []
+            for n, client in enumerate(idle):
+                try:
+                    r = client.get("/function/echo")
+                    if r.status_code != 200:
+                        failures.append(f"{n}: {r.status_code}")
+                except httpx.HTTPError as exc:
+                    failures.append(f"{n} ({'h2' if n >= 3 else 'h1'}): {exc!r}")
+        assert failures == []
+        assert loop.failures == []
+    finally:
+        for client in idle:
+            client.close()
+        shutil.rmtree(other_ca, ignore_errors=True)
+
+
 def test_a_broken_acme_certificate_does_not_stop_nginx_from_starting(start_front, dev_ca):
     base_le = world_readable_dir("ng-broken-le-")
     live = base_le / "live" / "localhost"

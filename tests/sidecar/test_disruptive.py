@@ -51,6 +51,36 @@ def gauge(client: httpx.Client, line_start: str) -> float | None:
     return None
 
 
+def restart_figures(marks: dict[str, float], looks: int) -> dict[str, float | int]:
+    """The restart's durations in seconds from the monotonic marks (pure)."""
+    return {
+        "noticed_after_s": round(marks["noticed"] - marks["restart"], 2),
+        "dockerd_away_s": round(marks["dockerd_back"] - marks["restart"], 2),
+        "resync_after_dockerd_back_s": round(marks["resynced"] - marks["dockerd_back"], 2),
+        "new_function_listed_after_running_s":
+            round(marks["later_listed"] - marks["later_running"], 2),
+        "looks_served_from_the_last_table": looks,
+    }
+
+
+def report_restart(marks: dict[str, float], looks: int) -> None:
+    """Print the figures and keep them in bench/results/ (docs/reliability.md)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from report import write_json
+
+    figures = restart_figures(marks, looks)
+    print(f"\ndockerd restart: {figures}")
+    write_json("reliability-dockerd-restart", figures)
+
+
+def test_restart_figures_are_durations_between_the_marks():
+    marks = {"restart": 100.0, "noticed": 100.5, "dockerd_back": 103.0, "resynced": 104.25,
+             "later_running": 110.0, "later_listed": 110.75}
+    assert restart_figures(marks, 12) == {
+        "noticed_after_s": 0.5, "dockerd_away_s": 3.0, "resync_after_dockerd_back_s": 1.25,
+        "new_function_listed_after_running_s": 0.75, "looks_served_from_the_last_table": 12}
+
+
 @pytest.fixture
 def disruptive_ok():
     if not (os.environ.get("CI") == "true" or os.environ.get("SC_DISRUPTIVE") == "1"):
@@ -75,9 +105,12 @@ def test_dockerd_restart_keeps_the_table_and_relists(disruptive_ok):
     try:
         count = f'gateway_service_count{{function_name="{name}"}}'
         wait_until(lambda: gauge(client, count) == 1, 30, "function in the table")
+        marks = {"restart": time.monotonic()}
         restart_dockerd()
-        # While the daemon is away the last good table keeps serving.
+        # While the daemon is away the last good table keeps serving: the
+        # function stays listed on every look (counted, for the figure).
         down_seen = False
+        looks = 0
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if swarm_ready() is None and down_seen:
@@ -85,19 +118,27 @@ def test_dockerd_restart_keeps_the_table_and_relists(disruptive_ok):
             health = client.get("/healthz")
             assert health.status_code == 200
             if '"events_stream": false' in health.text:
+                if not down_seen:
+                    marks["noticed"] = time.monotonic()
                 down_seen = True
                 assert gauge(client, count) == 1
+                looks += 1
             time.sleep(0.2)
         assert down_seen, "the sidecar never noticed the daemon going away"
         wait_until(lambda: swarm_ready() is None, 60, "dockerd back")
+        marks["dockerd_back"] = time.monotonic()
         wait_until(lambda: '"events_stream": true' in client.get("/healthz").text, 30,
                    "events stream reconnected")
+        marks["resynced"] = time.monotonic()
         assert gauge(client, "swarmfaas_discovery_reconnects_total ") >= 1
         create_function(later, NETWORK)  # seen only if discovery really came back
         wait_running(later, 1, timeout=120)
+        marks["later_running"] = time.monotonic()
         wait_until(lambda: gauge(client, f'gateway_service_count{{function_name="{later}"}}')
                    == 1, 30, "new function discovered after the restart")
+        marks["later_listed"] = time.monotonic()
         wait_until(lambda: gauge(client, count) == 1, 60, "old function's task back")
+        report_restart(marks, looks)
     finally:
         client.close()
         sidecar.send_signal(signal.SIGINT)

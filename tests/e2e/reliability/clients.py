@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import ssl
+import statistics
 import sys
 import threading
 import time
@@ -140,17 +142,83 @@ def mismatch(case: Case, got: Outcome) -> str | None:
     return None if have == want and doc.get("reason") else f"wanted {want}, got {doc}"
 
 
+@dataclass(frozen=True)
+class Call:
+    """One request of a load: when it ran and whether its answer was right."""
+
+    start: float  # time.monotonic()
+    end: float
+    ok: bool
+    detail: str = ""  # why it failed: the status and body, or the exception
+
+
+IDENTITY_HEADER = "x-function-identity"  # functions/echo-http marks its answers with it
+
+
+def answer_problem(status: int, headers: dict[str, str], body: bytes, sent: bytes,
+                   identity: str | None) -> str | None:
+    """Why an answer to an echo of `sent` is wrong, or None when it is right.
+
+    `identity` is the X-Function-Identity the function marks its answers
+    with (None: it marks none, as echo): a function's answer carrying another
+    one came from the wrong function, whatever its body. A platform error
+    (X-Swarmfaas-Internal) is a failure, never a wrong function."""
+    if "x-swarmfaas-internal" in headers:  # the platform's own error: no function answered
+        return f"{status} {body[:200]!r}"
+    mark = headers.get(IDENTITY_HEADER)
+    if mark != identity:
+        return f"wrong function: X-Function-Identity {mark!r}, wanted {identity!r}"
+    if status != 200:
+        return f"{status} {body[:200]!r}"
+    if body != sent:
+        return f"200 with another body: {body[:200]!r}"
+    return None
+
+
+def percentile(values: list[float], pct: int) -> float:
+    """The pct-th percentile (1-99) of values, nearest-rank interpolated as statistics does."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+def wrk_socket_errors(summary: str) -> int:
+    """The sum of wrk's "Socket errors: connect 0, read 1, write 0, timeout 2" counts."""
+    return sum(int(n) for n in re.findall(r"\d+", summary))
+
+
+def recovered_at(calls: list[Call], since: float) -> float | None:
+    """The start of the first call from which every call started after `since`
+    succeeded; None when the last call started after `since` failed."""
+    after = sorted((c for c in calls if c.start >= since), key=lambda c: c.start)
+    first_good: float | None = None
+    for call in after:
+        if not call.ok:
+            first_good = None
+        elif first_good is None:
+            first_good = call.start
+    return first_good
+
+
 @dataclass
 class SteadyLoad:
     """Good requests back to back on keep-alive connections, in threads, for as
-    long as the corpus runs: every answer must be the echo of what was sent."""
+    long as the block runs: every answer must be the echo of what was sent,
+    from the function asked for (`identity`, see answer_problem).
+
+    The one load generator of the reliability suite: the corpus runs it
+    beside its cases, the fault tests (test_faults_under_load.py) around each
+    fault. 64-connection sustained load is wrk's (test_sustained_load.py)."""
 
     base_url: str
     verify: ssl.SSLContext | bool
     threads: int = 2
+    path: str = "/function/echo"
+    identity: str | None = None
     ok: int = 0
     failures: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _workers: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -163,17 +231,24 @@ class SteadyLoad:
                 body = f"steady {n}-{i}".encode()
                 started = time.monotonic()
                 try:
-                    r = client.post("/function/echo", content=body)
-                    good = r.status_code == 200 and r.content == body
-                    why = f"{r.status_code} {r.content[:200]!r}"
+                    r = client.post(self.path, content=body)
+                    why = answer_problem(r.status_code, dict(r.headers), r.content, body,
+                                         self.identity)
                 except httpx.HTTPError as exc:
-                    good, why = False, f"{type(exc).__name__}: {exc}"
+                    why = f"{type(exc).__name__}: {exc}"
+                ended = time.monotonic()
                 with self._lock:
-                    if good:
+                    self.calls.append(Call(started, ended, why is None, why or ""))
+                    if why is None:
                         self.ok += 1
-                        self.latencies.append(time.monotonic() - started)
+                        self.latencies.append(ended - started)
                     else:
                         self.failures.append(why)
+
+    def snapshot(self) -> tuple[int, list[str]]:
+        """Good answers and failures so far."""
+        with self._lock:
+            return self.ok, list(self.failures)
 
     def __enter__(self) -> SteadyLoad:
         for n in range(self.threads):
