@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shlex
 import statistics
 import subprocess
@@ -45,6 +46,9 @@ BASELINE_SECONDS = 6.0
 P50_BOUND = 3.0
 P99_BOUND = 10.0
 
+# The stack's own watchdog image; MISBEHAVE_IMAGE tries another (e.g. one
+# built from a changed watchdog, without rolling the whole stack).
+IMAGE = os.environ.get("MISBEHAVE_IMAGE")
 SOURCE = (Path(__file__).parent / "misbehave.py").read_bytes()
 FPROCESS = shlex.join(["python3", "-c",
                        "import base64,os;exec(base64.b64decode(os.environ['MISBEHAVE_SOURCE']))"])
@@ -82,7 +86,8 @@ MISBEHAVIOURS = [
     Misbehaviour("flood", 502, "response_too_large"),
     Misbehaviour("stderr", 504, "timeout"),
     Misbehaviour("forkbomb", 504, "timeout"),
-    Misbehaviour("memhog", 500, "function_failed", "signal 9: it went over the container's memory limit"),
+    Misbehaviour("memhog", 500, "function_failed",
+                 "killed by signal 9: it went over the container's memory limit"),
     Misbehaviour("setsid", 200, answer=b"left a setsid child"),
     Misbehaviour("daemon", 200, answer=b"left a daemon"),
     Misbehaviour("closestdin", 200, body=b"b" * (8 << 20), answer=b"closed stdin"),
@@ -125,6 +130,13 @@ def processes(container: str) -> dict[str, str]:
     return found
 
 
+def _log_bytes(container: str) -> int:
+    """The size of the container's log file (json-file; 0 with another driver)."""
+    path = subprocess.run(["docker", "inspect", "--format", "{{.LogPath}}", container],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    return Path(path).stat().st_size if path and Path(path).exists() else 0
+
+
 def _deployed(r: httpx.Response) -> httpx.Response | None:
     """The answer to the deployment, or None to ask again: a stack that is still
     settling (a sidecar restarting) answers 502/503 for a moment."""
@@ -141,7 +153,7 @@ def suite(platform: Platform) -> Iterator[Suite]:
     try:
         with platform.client(auth=_auth(platform)) as c:
             deployment = {
-                "service": name, "image": f"swarmfaas/watchdog:{platform.tag}",
+                "service": name, "image": IMAGE or f"swarmfaas/watchdog:{platform.tag}",
                 "envProcess": FPROCESS,
                 "envVars": {"exec_timeout": f"{TIMEOUT}s",
                             "MISBEHAVE_SOURCE": base64.b64encode(SOURCE).decode()},
@@ -165,6 +177,7 @@ def suite(platform: Platform) -> Iterator[Suite]:
 
 @pytest.mark.parametrize("case", MISBEHAVIOURS, ids=lambda m: m.how)
 def test_misbehaviour_is_contained(suite: Suite, case: Misbehaviour) -> None:
+    logged = _log_bytes(suite.container)
     started = time.monotonic()
     with suite.platform.client(timeout=60.0) as c:
         r = c.post(f"/function/{suite.name}/{case.how}", content=case.body)
@@ -180,6 +193,8 @@ def test_misbehaviour_is_contained(suite: Suite, case: Misbehaviour) -> None:
         assert r.headers["x-swarmfaas-internal"] == doc["component"]
     # Never a hang: the answer comes within the timeout and the sidecar's margin.
     assert took < TIMEOUT + 3, f"{case.how} took {took:.1f} s"
+    print(f"\n{case.how}: {r.status_code} in {took:.2f} s, the container's log grew "
+          f"{(_log_bytes(suite.container) - logged) / 2**20:.1f} MiB")
 
     def only_the_watchdog() -> bool:
         return processes(suite.container) == suite.watchdog
