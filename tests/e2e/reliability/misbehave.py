@@ -84,5 +84,6 @@ BEHAVIOURS = {f.__name__: f for f in (hang, crash, flood, stderr, forkbomb, memh
                                       daemon, closestdin, echo)}
 
 if __name__ == "__main__":
-    how = os.environ.get("Http_Path", "")  # noqa: SIM112 (the CGI name).rstrip("/").rpartition("/")[2]
+    path = os.environ.get("Http_Path", "")  # noqa: SIM112 (the watchdog's CGI name)
+    how = path.rstrip("/").rpartition("/")[2]
     BEHAVIOURS.get(how, echo)()

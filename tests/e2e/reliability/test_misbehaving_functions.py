@@ -160,7 +160,7 @@ def suite(platform: Platform) -> Iterator[Suite]:
                 "labels": {"swarmfaas.timeout": str(TIMEOUT)},
             }
             # Only the platform's defaults: no limits, user or filesystem asked for.
-            r = wait_for(lambda: _deployed(c.post("/system/functions", json=deployment)), 60, 2)
+            r = wait_for(lambda: _deployed(c.post("/system/functions", json=deployment)), 120, 2)
             assert r.status_code == 202, r.text
             wait_for(lambda: c.post(f"/function/{name}/echo", content=b"up").content == b"up",
                      timeout=90, interval=0.5)
