@@ -117,16 +117,21 @@ def _containers(name: str) -> list[str]:
         check=True, capture_output=True, text=True).stdout.split()
 
 
+# Docker's own visitors, not the function's: the health check (every 2 s) and
+# the `runc init` that enters the container for it or for a `docker exec`.
+VISITORS = ("--healthcheck", "runc init")
+
+
 def processes(container: str) -> dict[str, str]:
-    """pid -> 'state command line' of every process in the container but the
-    lister itself and Docker's health check (it comes and goes every 2 s)."""
+    """pid -> command line of every process in the container but the lister
+    itself and Docker's visitors. (Not the state: a worker is R or S by chance.)"""
     out = subprocess.run(["docker", "exec", container, "python3", "-c", PS],
                          check=True, capture_output=True, text=True, timeout=60).stdout
     found = {}
     for line in out.splitlines():
-        pid, _ppid, state, cmd = (line.split("\t") + [""] * 4)[:4]
-        if "--healthcheck" not in cmd:
-            found[pid] = f"{state} {cmd}"
+        pid, _ppid, _state, cmd = (line.split("\t") + [""] * 4)[:4]
+        if not any(visitor in cmd for visitor in VISITORS):
+            found[pid] = cmd
     return found
 
 
