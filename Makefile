@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
 
-.PHONY: help up down test unit e2e lint engine build bench bench-docs venv reliability cluster cluster-down cluster-status cluster-up cluster-test
+.PHONY: help up down test unit e2e lint engine build bench bench-docs venv reliability misbehaving cluster cluster-down cluster-status cluster-up cluster-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ build: engine ## build wheels and images
 
 reliability: ## hostile input, fuzzing and the secrets check against the stack make up deployed
 	@bash scripts/reliability.sh
+
+misbehaving: ## only the misbehaving-functions part of make reliability (hang, crash, floods, fork bomb...)
+	@bash scripts/reliability.sh misbehaving
 
 bench: ## run the benchmarks and write their figures into docs/benchmarks.md
 	@bash scripts/bench.sh

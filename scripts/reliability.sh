@@ -4,6 +4,7 @@
 #   make reliability                      # the full form, on https://localhost:8443
 #   STACK=faas HTTPS_PORT=9443 make reliability
 #   RELIABILITY_FULL=0 make reliability   # the reduced form, as `make test` runs it
+#   make misbehaving                      # only the misbehaving functions (same checks first)
 # Steps: the property tests of the pure parsers (hypothesis), the system API
 # fuzzed from its OpenAPI document (schemathesis, on a sidecar of its own),
 # then the hostile-input corpus under a steady load, the secrets check, the
@@ -35,6 +36,15 @@ ca="$STATE_DIR/$STACK/certs/ca.pem"
 curl -s -o /dev/null --max-time 10 --cacert "$ca" "https://localhost:$HTTPS_PORT/healthz" \
   || die "the stack $STACK is deployed but https://localhost:$HTTPS_PORT does not answer: is HTTPS_PORT right (make up prints it)? \`docker stack ps $STACK\` shows its tasks."
 
+if [ "${1:-}" = misbehaving ]; then
+  shift
+  step "misbehaving functions against $STACK on https://localhost:$HTTPS_PORT"
+  MISBEHAVING=1 E2E_STACK="$STACK" E2E_HTTPS_PORT="$HTTPS_PORT" E2E_DEPLOYED=1 \
+    "$VENV/bin/pytest" -q -s -p no:cacheprovider tests/e2e/reliability/test_misbehaving_functions.py "$@"
+  note "make misbehaving passed in $((SECONDS - start)) s"
+  exit 0
+fi
+
 step "property tests of the pure parsers (hypothesis profile ${HYPOTHESIS_PROFILE:-unit})"
 "$VENV/bin/pytest" -q -p no:cacheprovider tests/sidecar/test_fastpath_fuzz.py tests/sidecar/test_labels_fuzz.py \
   tests/sidecar/alexa/test_envelope_fuzz.py tests/watchdog/test_wire_fuzz.py
@@ -42,7 +52,7 @@ step "property tests of the pure parsers (hypothesis profile ${HYPOTHESIS_PROFIL
 step "the system API fuzzed from its OpenAPI document (schemathesis, ${SCHEMATHESIS_EXAMPLES:-20} examples per operation)"
 "$VENV/bin/pytest" -q -p no:cacheprovider tests/sidecar/system/test_schemathesis.py
 
-step "hostile input against $STACK on https://localhost:$HTTPS_PORT (full form: $RELIABILITY_FULL)"
+step "hostile input and misbehaving functions against $STACK on https://localhost:$HTTPS_PORT (full form: $RELIABILITY_FULL)"
 E2E_STACK="$STACK" E2E_HTTPS_PORT="$HTTPS_PORT" E2E_DEPLOYED=1 \
   "$VENV/bin/pytest" -q -s -p no:cacheprovider tests/e2e/reliability "$@"
 

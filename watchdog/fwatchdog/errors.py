@@ -52,8 +52,10 @@ def overloaded(limit: int) -> PlatformError:
                          f"the function already runs {limit} requests (max_inflight)", 1)
 
 
-def function_failed(code: int) -> PlatformError:
+def function_failed(code: int, out_of_memory: bool = False) -> PlatformError:
     how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    if out_of_memory:
+        how += ": it went over the container's memory limit"
     return PlatformError(500, "function_failed", f"the function process {how}")
 
 

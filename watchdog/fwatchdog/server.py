@@ -309,7 +309,7 @@ class HttpConnection(asyncio.Protocol):
             except TimeoutError:
                 raise errors.timed_out(config.exec_timeout) from None
             except ProcessFailed as exc:
-                raise errors.function_failed(exc.code) from None
+                raise errors.function_failed(exc.code, exc.out_of_memory) from None
             except OutputTooLarge:
                 raise errors.response_too_large(config.response_limit) from None
             except UpstreamUnavailable as exc:

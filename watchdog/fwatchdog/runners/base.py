@@ -35,9 +35,10 @@ class Sink(Protocol):
 
 
 class ProcessFailed(Exception):
-    def __init__(self, code: int) -> None:
+    def __init__(self, code: int, out_of_memory: bool = False) -> None:
         super().__init__(f"exit code {code}")
         self.code = code
+        self.out_of_memory = out_of_memory  # the kernel's OOM killer ended it
 
 
 class OutputTooLarge(Exception):

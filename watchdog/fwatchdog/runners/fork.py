@@ -8,6 +8,7 @@ import signal
 
 from .. import procs
 from ..metrics import Slot as Metrics
+from ..oom import OomCounter
 from .base import Invocation, Outcome, OutputTooLarge, ProcessFailed, Sink
 
 
@@ -27,6 +28,7 @@ class ForkRunner:
         self.live: set[str] = set()
         self._mark_prefix = f"{os.getpid()}."
         self._marks = 0
+        self.oom = OomCounter()
 
     async def start(self) -> None:
         return None
@@ -109,7 +111,8 @@ class ForkRunner:
             code = await exited
             reason = None
             if code != 0:
-                raise ProcessFailed(code)
+                # Nothing of ours has signalled it yet: a SIGKILL is the kernel's.
+                raise ProcessFailed(code, code == -signal.SIGKILL and self.oom.killed_since())
             return outcome
         except asyncio.CancelledError as exc:
             reason = kill_reason(exc)
