@@ -281,11 +281,13 @@ def gate_token_settings(token_dir: str) -> tuple[dict[str, str], list[str]]:
 
 
 def start_engine_gate_service(name: str, network: str, functions_network: str,
-                              images: str, token_dir: str) -> str:
+                              images: str, token_dir: str,
+                              env: dict[str, str] | None = None) -> str:
     """The engine gate as a swarm service on ``network``, as in stack.yml (same
     image as the sidecar, the token in ``token_dir`` required); its DOCKER_HOST
     URL for the sidecar."""
-    env, mount = gate_token_settings(token_dir)
+    token_env, mount = gate_token_settings(token_dir)
+    env = {**token_env, **(env or {})}
     docker("service", "create", "--detach", "--name", name, "--network", network,
            "--endpoint-mode", "dnsrr",
            "--mount", "type=bind,src=/var/run/docker.sock,dst=/var/run/docker.sock",
