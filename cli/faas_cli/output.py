@@ -11,6 +11,13 @@ from rich.table import Table
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+# FunctionStatus.namespace is the platform's one namespace; the Docker stack a
+# function belongs to is this label of it (set by `docker stack deploy`).
+STACK_LABEL = "com.docker.stack.namespace"
+
+
+def stack_of(f: dict[str, Any]) -> str:
+    return str((f.get("labels") or {}).get(STACK_LABEL) or "-")
 
 
 def emit_json(doc: Any) -> None:
@@ -20,10 +27,10 @@ def emit_json(doc: Any) -> None:
 def function_rows(functions: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     """(name, stack, ready/desired, invocations, image) per function, by name. Pure."""
     rows = []
-    for f in sorted(functions, key=lambda f: (str(f.get("name", "")), str(f.get("namespace")))):
+    for f in sorted(functions, key=lambda f: (str(f.get("name", "")), stack_of(f))):
         rows.append((
             str(f.get("name", "")),
-            str(f.get("namespace") or "-"),
+            stack_of(f),
             f"{f.get('availableReplicas', 0)}/{f.get('replicas', 0)}",
             str(f.get("invocationCount", 0)),
             str(f.get("image", "")),
@@ -52,7 +59,7 @@ def describe_rows(f: dict[str, Any]) -> list[tuple[str, str]]:
         ("image", str(f.get("image", ""))),
         ("process", str(f.get("envProcess") or "-")),
         ("invocations", str(f.get("invocationCount", 0))),
-        ("stack", str(f.get("namespace") or "-")),
+        ("stack", stack_of(f)),
         ("labels", kv(f.get("labels"))),
         ("annotations", kv(f.get("annotations"))),
         ("secrets", ", ".join(f.get("secrets") or []) or "-"),

@@ -72,8 +72,9 @@ def create_app(config: AppConfig, name: str = APP_NAME) -> Sanic:
     setup_sanic_config(app, config.sidecar)
     setup_errors(app)
     setup_metrics(app)
-    setup_discovery(app, config.sidecar, partial(Engine, config.sidecar.docker_host,
-                                                          token=config.sidecar.engine_token))
+    setup_discovery(app, config.sidecar, partial(
+        Engine, config.sidecar.docker_host, token=config.sidecar.engine_token,
+        openfaas=config.sidecar.openfaas_functions))
     setup_proxy(app, config.sidecar)
     setup_schedules(app)
     setup_health(app)
@@ -144,7 +145,8 @@ def setup_metrics(app: Sanic) -> None:
 
 def setup_discovery(app: Sanic, config: SidecarConfig, engine_factory) -> None:
     discovery = Discovery(engine_factory, config.functions_network, app.ctx.sidecar_metrics,
-                          relist_interval=config.relist_interval, debounce=config.debounce)
+                          relist_interval=config.relist_interval, debounce=config.debounce,
+                          openfaas=config.openfaas_functions)
     app.ctx.discovery = discovery
 
     @app.before_server_start

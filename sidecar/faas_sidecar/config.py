@@ -56,6 +56,9 @@ class SidecarConfig:
     async_body_limit: int = DEFAULT_ASYNC_BODY_LIMIT
     # CALLBACK_ALLOWLIST: host globs X-Callback-Url may name (empty: no callbacks)
     callback_allowlist: tuple[str, ...] = ()
+    # OPENFAAS_FUNCTIONS: also route services faas-swarm marked function=true
+    # (docs/migrating-from-openfaas.md); the engine gate needs the same setting
+    openfaas_functions: bool = False
 
 
 def load_config(env: Mapping[str, str]) -> SidecarConfig:
@@ -85,4 +88,5 @@ def load_config(env: Mapping[str, str]) -> SidecarConfig:
         async_body_limit=s.size("ASYNC_BODY_LIMIT", DEFAULT_ASYNC_BODY_LIMIT, low=0,
                                 high=MAX_ASYNC_BODY_LIMIT),
         callback_allowlist=s.globs("CALLBACK_ALLOWLIST"),
+        openfaas_functions=s.flag("OPENFAAS_FUNCTIONS", False),
     )

@@ -50,6 +50,7 @@ class Discovery:
         *,
         relist_interval: float = 10.0,
         debounce: float = 0.01,
+        openfaas: bool = False,
     ) -> None:
         self._engine_factory = engine_factory
         self._engine: Engine | None = None
@@ -57,6 +58,7 @@ class Discovery:
         self._metrics = metrics
         self._relist_interval = relist_interval
         self._debounce = debounce
+        self._openfaas = openfaas  # OPENFAAS_FUNCTIONS: faas-swarm's function=true too
         self._table: RoutingTable = EMPTY_TABLE
         self._changed = asyncio.Event()
         self._kick = asyncio.Event()
@@ -229,7 +231,7 @@ class Discovery:
         self._metrics.relist_seconds.observe(took)
         result = build_table(services, tasks, self._network, network_id=network_id,
                              generation=self._table.generation + 1, built_at=time.time(),
-                             memo=self._memo)
+                             memo=self._memo, openfaas=self._openfaas)
         self._memo = result.memo
         self._relist_cost = time.perf_counter() - started
         self._publish(result.table)

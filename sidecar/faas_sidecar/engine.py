@@ -14,7 +14,7 @@ from typing import Any
 import docker
 
 from .engineclient import API_VERSION, DEFAULT_URL, EngineError, api_client, engine_calls
-from .labels import FUNCTION_FILTER
+from .labels import function_filters
 from .model import EVENT_ACTIONS, EVENT_TYPES
 from .spec import services_without_ready
 
@@ -27,10 +27,12 @@ EVENT_FILTERS = {"type": list(EVENT_TYPES), "event": list(EVENT_ACTIONS)}
 
 class Engine:
     def __init__(self, docker_host: str | None, timeout: float = 10.0,
-                 token: str | None = None) -> None:
+                 token: str | None = None, openfaas: bool = False) -> None:
         self._base_url = docker_host or DEFAULT_URL
         self._timeout = timeout
         self._token = token  # the engine gate's (enginetoken.py)
+        # OPENFAAS_FUNCTIONS: also list faas-swarm's function=true services
+        self._filters = function_filters(openfaas)
         self._api = self._client()
 
     def _client(self) -> docker.APIClient:
@@ -54,7 +56,7 @@ class Engine:
 
     def _functions_and_tasks(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         with engine_calls("listing services and tasks"):
-            services = self._api.services(filters={"label": FUNCTION_FILTER})
+            services = self._services()
             if not services:
                 return services, []
             tasks = self._api.tasks(filters={
@@ -67,6 +69,15 @@ class Engine:
                 tasks += [t for t in self._api.tasks(filters={"service": stuck})
                           if t.get("ID") not in seen]
             return services, tasks
+
+    def _services(self) -> list[dict[str, Any]]:
+        """Every service one of the filters lists, once (a service with both
+        marks is in both listings)."""
+        found: dict[str, dict[str, Any]] = {}
+        for label in self._filters:
+            for service in self._api.services(filters={"label": label}):
+                found.setdefault(service["ID"], service)
+        return list(found.values())
 
     def network_id(self, network: str) -> str:
         """The ID of the network named (or with the ID) ``network``."""

@@ -85,6 +85,17 @@ STACK_NAMESPACE = "com.docker.stack.namespace"
 # The label filter every listing of functions sends, and the one the engine
 # gate requires: one string, so the two always agree.
 FUNCTION_FILTER = f"{FUNCTION}=true"
+# faas-swarm's mark of a function: "true". Routed only with the sidecar's
+# OPENFAAS_FUNCTIONS=true (docs/migrating-from-openfaas.md), and then only on
+# the functions network, as every function.
+OPENFAAS_FUNCTION = "function"
+OPENFAAS_FUNCTION_FILTER = f"{OPENFAAS_FUNCTION}=true"
+
+
+def function_filters(openfaas: bool) -> tuple[str, ...]:
+    """The label filters that list every function: Docker ANDs the label
+    filters of one listing, so each mark is a listing of its own."""
+    return (FUNCTION_FILTER, OPENFAAS_FUNCTION_FILTER) if openfaas else (FUNCTION_FILTER,)
 
 # -- the defaults ----------------------------------------------------------------
 DEFAULT_PORT = 8080
@@ -180,4 +191,5 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(ANNOTATION_PREFIX + "<key>"),
     Label(SECRET),
     Label(STACK_NAMESPACE),
+    Label(OPENFAAS_FUNCTION),
 )

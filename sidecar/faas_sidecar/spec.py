@@ -26,9 +26,15 @@ class InvalidFunction(ValueError):
     """A labelled service whose labels cannot make a routable function."""
 
 
-def is_function(service: Mapping[str, Any]) -> bool:
-    labels = service.get("Spec", {}).get("Labels") or {}
-    return labels.get(keys.FUNCTION) == "true"
+def marks_function(labels: Mapping[str, str], openfaas: bool = False) -> bool:
+    """``swarmfaas.function=true``; with ``openfaas`` (the OPENFAAS_FUNCTIONS
+    setting) also faas-swarm's ``function=true``."""
+    return labels.get(keys.FUNCTION) == "true" or (
+        openfaas and labels.get(keys.OPENFAAS_FUNCTION) == "true")
+
+
+def is_function(service: Mapping[str, Any], openfaas: bool = False) -> bool:
+    return marks_function((service.get("Spec") or {}).get("Labels") or {}, openfaas)
 
 
 def function_name(service_name: str, labels: Mapping[str, str]) -> str:
@@ -65,11 +71,11 @@ def _timeout(labels: Mapping[str, str]) -> float:
     return value
 
 
-def parse_service(service: Mapping[str, Any]) -> FunctionSpec:
+def parse_service(service: Mapping[str, Any], openfaas: bool = False) -> FunctionSpec:
     """A labelled service as a FunctionSpec without replicas; raises InvalidFunction."""
     spec = service.get("Spec") or {}
     labels: dict[str, str] = dict(spec.get("Labels") or {})
-    if labels.get(keys.FUNCTION) != "true":
+    if not marks_function(labels, openfaas):
         raise InvalidFunction(f"the service is not labelled {keys.FUNCTION}=true")
     service_name = spec.get("Name", "")
     name = function_name(service_name, labels)
@@ -229,13 +235,14 @@ class BuildResult:
     memo: ParseMemo = EMPTY_MEMO  # give it to the next build
 
 
-def _parse_service_memo(service: Mapping[str, Any], old: Mapping, new: dict) -> FunctionSpec | str:
+def _parse_service_memo(service: Mapping[str, Any], old: Mapping, new: dict,
+                        openfaas: bool) -> FunctionSpec | str:
     key = (service.get("ID", ""), _version(service))
     if key[1] is not None and key in old:
         parsed = old[key]
     else:
         try:
-            parsed = parse_service(service)
+            parsed = parse_service(service, openfaas)
         except InvalidFunction as exc:
             parsed = str(exc)
     if key[1] is not None:
@@ -264,6 +271,7 @@ def build_table(
     built_at: float,
     network_id: str | None = None,
     memo: ParseMemo = EMPTY_MEMO,
+    openfaas: bool = False,
 ) -> BuildResult:
     """A whole new table from one listing of services and tasks.
 
@@ -271,7 +279,9 @@ def build_table(
     (by name or ID) are considered: a function of another stack on the same
     swarm, on another functions network, belongs to another sidecar.
     ``memo`` is the previous build's (``BuildResult.memo``): documents whose
-    version it has seen are not parsed again.
+    version it has seen are not parsed again. ``openfaas`` (OPENFAAS_FUNCTIONS)
+    also takes faas-swarm's ``function=true`` services, and only once the
+    network's ID is known: never a service off the functions network.
     """
     if (memo.network, memo.network_id) != (network, network_id):
         memo = EMPTY_MEMO
@@ -281,12 +291,14 @@ def build_table(
     seen_services: dict[tuple[str, int], FunctionSpec | str] = {}
     # Oldest service wins a contested name, so a new deploy cannot hijack one.
     for service in sorted(services, key=lambda s: (s.get("CreatedAt", ""), s.get("ID", ""))):
-        if not is_function(service):
+        if not is_function(service, openfaas):
             continue
+        if not is_function(service) and wanted is None:
+            continue  # an OpenFaaS-marked service: only with its network checked
         if wanted is not None and not service_networks(service) & wanted:
             continue
         service_name = (service.get("Spec") or {}).get("Name", "")
-        spec = _parse_service_memo(service, memo.services, seen_services)
+        spec = _parse_service_memo(service, memo.services, seen_services, openfaas)
         if isinstance(spec, str):
             invalid[service_name] = spec
             continue

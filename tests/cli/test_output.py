@@ -6,8 +6,10 @@ from faas_cli import output
 def test_function_rows_sorted_with_stack():
     rows = output.function_rows([
         {"name": "b", "replicas": 2, "availableReplicas": 1, "invocationCount": 7,
-         "image": "i:b", "namespace": "faas"},
-        {"name": "a", "replicas": 1, "availableReplicas": 1, "image": "i:a"},
+         "image": "i:b", "namespace": "swarmfaas-fn",
+         "labels": {"com.docker.stack.namespace": "faas"}},
+        {"name": "a", "replicas": 1, "availableReplicas": 1, "image": "i:a",
+         "namespace": "swarmfaas-fn"},
     ])
     assert rows == [("a", "-", "1/1", "0", "i:a"), ("b", "faas", "1/2", "7", "i:b")]
 

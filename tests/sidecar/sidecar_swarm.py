@@ -281,11 +281,14 @@ def gate_token_settings(token_dir: str) -> tuple[dict[str, str], list[str]]:
 
 
 def start_engine_gate_service(name: str, network: str, functions_network: str,
-                              images: str, token_dir: str) -> str:
+                              images: str, token_dir: str,
+                              env: dict[str, str] | None = None,
+                              timeout: float = 60) -> str:
     """The engine gate as a swarm service on ``network``, as in stack.yml (same
     image as the sidecar, the token in ``token_dir`` required); its DOCKER_HOST
     URL for the sidecar."""
-    env, mount = gate_token_settings(token_dir)
+    token_env, mount = gate_token_settings(token_dir)
+    env = {**token_env, **(env or {})}
     docker("service", "create", "--detach", "--name", name, "--network", network,
            "--endpoint-mode", "dnsrr",
            "--mount", "type=bind,src=/var/run/docker.sock,dst=/var/run/docker.sock",
@@ -296,7 +299,8 @@ def start_engine_gate_service(name: str, network: str, functions_network: str,
            "--health-cmd", "python3 -m faas_sidecar.healthcheck 2375 /_ping",
            "--health-interval", "1s", SIDECAR_IMAGE, "faas-engine-gate")
     wait_until(lambda: docker("service", "ls", "--filter", f"name={name}", "--format",
-                              "{{.Replicas}}") == "1/1", 60, f"{name} running", interval=0.2)
+                              "{{.Replicas}}") == "1/1", timeout, f"{name} running",
+               interval=0.2)
     return f"tcp://{name}:2375"
 
 

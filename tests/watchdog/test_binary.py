@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -194,3 +196,28 @@ def test_the_go_demo_stashes_each_request(godemo_image, containers):
     copy = subprocess.run(["docker", "cp", f"{box.name}:/stash/{name}", "-"],
                           capture_output=True, check=True)
     assert b"stash me, please" in copy.stdout  # a tar stream of the one file
+
+
+def test_the_cli_go_template_builds_a_scratch_image_that_answers(watchdog_image, containers,
+                                                                   tmp_path):
+    """`faas new --lang go` then `faas build`: the template's own test runs in the
+    build; the image is scratch (the static handler, /fwatchdog, /tmp) and
+    answers with the body, running as a function does."""
+    env = {**os.environ, "SWARMFAAS_CONFIG": str(tmp_path / "config.json"),
+           "SWARMFAAS_WATCHDOG_TAG": watchdog_image.rsplit(":", 1)[1]}
+    faas = [sys.executable, "-m", "faas_cli"]
+    for args in (["new", "wdbin-go", "--lang", "go"], ["build", "wdbin-go"]):
+        done = subprocess.run([*faas, *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+    image = "swarmfaas/fn-wdbin-go:latest"
+    inspected = json.loads(docker("image", "inspect", image).stdout)[0]
+    assert inspected["Config"]["Entrypoint"] == ["/usr/bin/fwatchdog"]
+    assert inspected["Size"] < 40 << 20, inspected["Size"]
+    assert shell(image, "true").returncode != 0  # no shell: scratch
+    box = containers(image, "gotemplate", *FUNCTION_DEFAULTS)
+    body = bytes(range(256)) * 64
+    assert box.post(body) == (200, body)
+    assert wait_for(lambda: box.health() == "healthy", 30), box.logs()
+    tags = docker("images", "--format", "{{.Repository}}:{{.Tag}}", "swarmfaas/fn-wdbin-go")
+    docker("image", "rm", "-f", *tags.stdout.split(), check=False)  # :latest and its pin

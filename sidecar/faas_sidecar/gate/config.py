@@ -46,6 +46,9 @@ class GateConfig:
     # ENGINE_GATE_SCALER_TOKEN_FILE: the scaler's token, which opens only listing
     # functions and setting their replica count (policy.refuse_scale)
     scaler_token: str | None = field(default=None, repr=False)
+    # OPENFAAS_FUNCTIONS: faas-swarm's function=true services count as functions
+    # too (listed, read, scaled); set it as the sidecar's
+    openfaas_functions: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GateConfig:
@@ -76,4 +79,5 @@ class GateConfig:
             log_level=s.log_level(),
             token=token,
             scaler_token=scaler_token,
+            openfaas_functions=s.flag("OPENFAAS_FUNCTIONS", False),
         )

@@ -23,7 +23,13 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from faas_sidecar.allowlist import allowed
-from faas_sidecar.labels import FUNCTION, FUNCTION_FILTER, SECRET, SECRET_FILTER
+from faas_sidecar.labels import (
+    FUNCTION,
+    FUNCTION_FILTER,
+    SECRET,
+    SECRET_FILTER,
+    function_filters,
+)
 from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES
 from faas_sidecar.spec import is_function
 
@@ -113,9 +119,12 @@ def needs_token(path: str) -> bool:
     return _PING.fullmatch(path) is None
 
 
-def lists_only_functions(query: str) -> bool:
-    """True when GET /services carries the filter label=swarmfaas.function=true."""
-    return FUNCTION_FILTER in (_filter_values(query, "label") or [])
+def lists_only_functions(query: str, openfaas: bool = False) -> bool:
+    """True when GET /services carries the filter label=swarmfaas.function=true
+    (with ``openfaas``, OPENFAAS_FUNCTIONS, or faas-swarm's label=function=true:
+    Docker ANDs label filters, so either one alone limits the listing)."""
+    values = _filter_values(query, "label") or []
+    return any(mark in values for mark in function_filters(openfaas))
 
 
 def events_allowed(query: str) -> bool:
@@ -251,16 +260,19 @@ def refuse_create(spec: Mapping[str, Any], rules: SpecRules) -> str | None:
 
 
 def refuse_update(current: Mapping[str, Any], spec: Mapping[str, Any],
-                  rules: SpecRules) -> str | None:
-    """Why ``current`` (the service's inspect JSON) may not take ``spec``, or None."""
-    if not is_function(current):
+                  rules: SpecRules, openfaas: bool = False) -> str | None:
+    """Why ``current`` (the service's inspect JSON) may not take ``spec``, or None.
+    With ``openfaas`` a faas-swarm function (function=true) counts as a function:
+    an update adds no violation it did not have, as for any other."""
+    if not is_function(current, openfaas):
         return "the engine gate only updates services labelled " + FUNCTION_FILTER
     added = violations(spec, rules) - violations(current.get("Spec") or {}, rules)
     return _sentence("update", added) if added else None
 
 
-def refuse_function_only(current: Mapping[str, Any], action: str) -> str | None:
-    if is_function(current):
+def refuse_function_only(current: Mapping[str, Any], action: str,
+                         openfaas: bool = False) -> str | None:
+    if is_function(current, openfaas):
         return None
     return f"the engine gate only lets the sidecar {action} services labelled {FUNCTION_FILTER}"
 
@@ -293,11 +305,12 @@ def _but_replicas(spec: Mapping[str, Any]) -> dict[str, Any]:
     return {**spec, "Mode": {**mode, "Replicated": {**replicated, "Replicas": None}}}
 
 
-def refuse_scale(current: Mapping[str, Any], spec: Mapping[str, Any]) -> str | None:
+def refuse_scale(current: Mapping[str, Any], spec: Mapping[str, Any],
+                 openfaas: bool = False) -> str | None:
     """Why ``spec`` is more than a new replica count for ``current`` (the service's
     inspect JSON), or None: the scaler's update must be the service's own spec
     with only ``Mode.Replicated.Replicas`` changed."""
-    if not is_function(current):
+    if not is_function(current, openfaas):
         return "the engine gate lets the scaler scale only services labelled " + FUNCTION_FILTER
     before = current.get("Spec") or {}
     if not isinstance((before.get("Mode") or {}).get("Replicated"), dict):

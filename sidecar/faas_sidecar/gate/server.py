@@ -26,7 +26,7 @@ import httptools
 from faas_sidecar.engineclient import EngineError, api_client, engine_calls
 from faas_sidecar.enginetoken import SETTING as TOKEN_SETTING
 from faas_sidecar.enginetoken import presented
-from faas_sidecar.labels import FUNCTION_FILTER
+from faas_sidecar.labels import function_filters
 from faas_sidecar.model import EVENT_ACTIONS, EVENT_TYPES
 from faas_sidecar.wire import HOP_BY_HOP, request_head, response_head
 
@@ -158,9 +158,12 @@ class Gate:
             raise refusals.not_found(target, kind) from None
 
     def _function_ids(self) -> frozenset[str]:
+        ids: set[str] = set()
         with engine_calls("listing function services"):
-            services = self._api.services(filters={"label": FUNCTION_FILTER})
-        return frozenset(str(s.get("ID", "")) for s in services)
+            for label in function_filters(self.config.openfaas_functions):
+                ids.update(str(s.get("ID", "")) for s in self._api.services(
+                    filters={"label": label}))
+        return frozenset(ids)
 
     def _rules(self) -> SpecRules:
         with engine_calls("inspecting the functions network"):
@@ -200,6 +203,7 @@ class Gate:
             raise refusals.unauthorized("the engine gate answers only the sidecar: "
                                         f"Authorization: Bearer <the token in {TOKEN_SETTING}>")
         where = route(method, path)
+        openfaas = self.config.openfaas_functions
         if scaler and (why := refuse_for_scaler(where.kind)):
             raise refusals.forbidden(why)
         if where.kind is Kind.PASS:
@@ -207,9 +211,10 @@ class Gate:
         if where.kind is Kind.DENY:
             raise refusals.forbidden(where.reason)
         if where.kind is Kind.LIST_FUNCTIONS:
-            if not lists_only_functions(query):
-                raise refusals.forbidden("the engine gate lists services only with the "
-                                         f"filter label={FUNCTION_FILTER}")
+            if not lists_only_functions(query, self.config.openfaas_functions):
+                raise refusals.forbidden(
+                    "the engine gate lists services only with the filter label="
+                    + " or label=".join(function_filters(openfaas)))
             return
         if where.kind is Kind.EVENTS:
             if not events_allowed(query):
@@ -252,14 +257,15 @@ class Gate:
                 lambda m: m.group(1) + str(current.get("ID", "")).encode("ascii"),
                 request.url, count=1)
             if where.kind is Kind.UPDATE and scaler:
-                why = _checked(refuse_scale, current, _json(request.body))
+                why = _checked(refuse_scale, current, _json(request.body), openfaas)
             elif where.kind is Kind.UPDATE:
                 spec = _json(request.body)
-                why = _checked(refuse_update, current, spec, await self._lookup(self._rules))
+                why = _checked(refuse_update, current, spec, await self._lookup(self._rules),
+                               openfaas)
             else:
                 action = {Kind.REMOVE: "remove", Kind.FUNCTION_LOGS: "read the logs of"}.get(
                     where.kind, "read")
-                why = refuse_function_only(current, action)
+                why = refuse_function_only(current, action, openfaas)
         if why:
             raise refusals.forbidden(why)
 

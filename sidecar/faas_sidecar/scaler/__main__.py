@@ -22,7 +22,8 @@ log = logging.getLogger("faas_sidecar.scaler")
 async def serve(config: ScalerConfig) -> None:
     metrics = ScalerMetrics()
     start_http_server(config.metrics_port, registry=metrics.registry)
-    engine = ScalerEngine(config.docker_host, token=config.token)
+    engine = ScalerEngine(config.docker_host, token=config.token,
+                          openfaas=config.openfaas_functions)
     scaler = Scaler(config, engine, metrics)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

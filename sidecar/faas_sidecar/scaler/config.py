@@ -28,6 +28,9 @@ class ScalerConfig:
     # ENGINE_GATE_TOKEN_FILE: the scaler's own token (the gate knows it as
     # ENGINE_GATE_SCALER_TOKEN_FILE)
     token: str | None = field(default=None, repr=False)
+    # OPENFAAS_FUNCTIONS: scale faas-swarm's function=true services too, as the
+    # sidecar routes them
+    openfaas_functions: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ScalerConfig:
@@ -48,6 +51,7 @@ class ScalerConfig:
             metrics_port=s.port("SCALER_METRICS_PORT", 8081),
             log_level=s.log_level(),
             token=read_token(env, ScalerConfigError),
+            openfaas_functions=s.flag("OPENFAAS_FUNCTIONS", False),
         )
 
 

@@ -43,7 +43,8 @@ class FunctionView:
 
 
 def function_views(services: Iterable[Mapping[str, Any]], tasks: Iterable[Mapping[str, Any]],
-                   network: frozenset[str]) -> tuple[list[FunctionView], dict[str, str]]:
+                   network: frozenset[str], openfaas: bool = False,
+                   ) -> tuple[list[FunctionView], dict[str, str]]:
     """(functions the scaler can scale, {service name: why not}) on ``network``
     (its name and id); global services are not scaled, and are not reported."""
     ready: dict[str, int] = {}
@@ -55,7 +56,7 @@ def function_views(services: Iterable[Mapping[str, Any]], tasks: Iterable[Mappin
         if not service_networks(service) & network:
             continue
         try:
-            spec = parse_service(service)
+            spec = parse_service(service, openfaas)
             scale = parse_scale_labels(spec.labels)
         except (InvalidFunction, ScaleLabelError) as exc:
             invalid[(service.get("Spec") or {}).get("Name", "")] = str(exc)
@@ -123,7 +124,8 @@ class Scaler:
                                                  self.config.functions_network)
             self._network = frozenset({self.config.functions_network, network_id})
         services, tasks = await asyncio.to_thread(self._engine.list_functions)
-        views, invalid = function_views(services, tasks, self._network)
+        views, invalid = function_views(services, tasks, self._network,
+                                        self.config.openfaas_functions)
         self._report(invalid)
         current = await self._read_sidecars()
         now = current.at

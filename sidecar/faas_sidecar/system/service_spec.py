@@ -24,6 +24,7 @@ from docker.types import (
 
 from faas_sidecar import labels as keys
 from faas_sidecar.labels import ANNOTATION_PREFIX
+from faas_sidecar.routing import NAMESPACE
 from faas_sidecar.scaler.labels import ScaleLabelError, parse_scale_labels
 from faas_sidecar.schedule import parse_schedule, ticks_after
 from faas_sidecar.spec import function_name, is_function
@@ -210,7 +211,7 @@ def function_status(service: Mapping[str, Any], *, available: int,
     status: dict[str, Any] = {
         "name": function_name_of(service),
         "image": display_image(container.get("Image", "")),
-        "namespace": all_labels.get(keys.STACK_NAMESPACE, ""),
+        "namespace": NAMESPACE,  # the one /system/namespaces lists; the stack is a label
         "labels": labels,
         "annotations": annotations,
         "constraints": list((task.get("Placement") or {}).get("Constraints") or []),

@@ -20,3 +20,10 @@ def test_every_operation_requires_basic_auth_and_documents_401():
         for method, operation in item.items():
             assert "security" not in operation, f"{method} {path} overrides security"
             assert "401" in operation["responses"], f"{method} {path} lacks 401"
+
+
+def test_function_status_namespace_is_the_platforms_one_namespace():
+    from faas_sidecar.routing import NAMESPACE
+
+    schema = load_openapi()["components"]["schemas"]["FunctionStatus"]["properties"]
+    assert schema["namespace"]["enum"] == [NAMESPACE]

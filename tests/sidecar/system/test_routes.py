@@ -197,10 +197,12 @@ async def test_list_functions_merges_docker_specs_with_ready_replicas(app):
     counter.labels("echo", "200").inc(4)
     async with serving(app) as client:
         response = await client.get("/system/functions", headers=GOOD_AUTH)
+        namespaces = (await client.get("/system/namespaces", headers=GOOD_AUTH)).json()
     assert response.status_code == 200
     assert_matches_openapi(OPENAPI, "/system/functions", "GET", response)
     (status,) = response.json()
-    assert status["name"] == "echo" and status["namespace"] == "faas"
+    assert status["name"] == "echo" and [status["namespace"]] == namespaces == ["swarmfaas-fn"]
+    assert status["labels"]["com.docker.stack.namespace"] == "faas"  # the stack
     assert (status["replicas"], status["availableReplicas"]) == (3, 2)
     assert status["envProcess"] == "cat" and status["invocationCount"] == 4
 

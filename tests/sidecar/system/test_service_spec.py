@@ -198,7 +198,7 @@ def test_function_status_of_a_full_service():
     assert status == {
         "name": "hello",
         "image": "swarmfaas/fn-echo:1",
-        "namespace": "",
+        "namespace": "swarmfaas-fn",
         "labels": {"swarmfaas.function": "true", "swarmfaas.name": "hello", "team": "a"},
         "annotations": {"topic": "t"},
         "constraints": ["node.role==manager"],
@@ -221,7 +221,7 @@ def test_function_status_of_a_global_stack_service():
     svc = service(labels={"swarmfaas.function": "true", "com.docker.stack.namespace": "faas"},
                   mode={"Global": {}})
     status = function_status(svc, available=3)
-    assert status["name"] == "echo" and status["namespace"] == "faas"
+    assert status["name"] == "echo" and status["namespace"] == "swarmfaas-fn"
     assert status["replicas"] == 3 and status["availableReplicas"] == 3
     assert "envProcess" not in status and "invocationCount" not in status
 
