@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from report import write_json
+from report import write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 FAAS = str(ROOT / ".venv" / "bin" / "faas")
@@ -99,8 +99,12 @@ def main() -> None:
               flush=True)
     medians = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
     print("median: " + ", ".join(f"{k} {v:.2f} s" for k, v in medians.items()))
-    write_json("first_function", {"lang": args.lang, "rounds": rounds, "median": medians,
-                                  "load": os.getloadavg()})
+    write_result(
+        "first_function", subject=f"faas login, new --lang {args.lang}, build, deploy, invoke",
+        baseline="", ratio=None, metric="wall time", target="report",
+        summary=f"total {medians['total']:.2f} s (median of {args.rounds}): " + ", ".join(
+            f"{k} {v:.2f} s" for k, v in medians.items() if k != "total"),
+        figures={"lang": args.lang, "rounds": rounds, "median": medians})
 
 
 if __name__ == "__main__":

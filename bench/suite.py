@@ -65,6 +65,10 @@ BENCHMARKS: tuple[Bench, ...] = (
     Bench("health_interval", f"{PY} bench/health_interval.py", needs="stack"),
     Bench("async_delivery", f"{PY} bench/async_delivery.py --stack faas --port 8443 --rate 50 "
           "--duration 30 --rounds 2", needs="stack"),
+    Bench("first_function", 'SWARMFAAS_WATCHDOG_TAG="$(cat .build/tag)" '
+          f"{PY} bench/first_function.py --gateway https://127.0.0.1:8443 "
+          "--ca .state/faas/certs/ca.pem --password-file .state/faas/basic-auth-password",
+          needs="stack"),
     Bench("cluster_convergence", f"{PY} bench/cluster_convergence.py", needs="cluster"),
     Bench("cluster_hop", f"{PY} bench/cluster_hop.py", needs="cluster"),
     Bench("stack_idle", f"{PY} bench/stack_idle.py --baseline-tag OLD_TAG --baseline-rev OLD_REV",
