@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from wdkit import HERE, function_processes, wait_for
@@ -59,3 +60,16 @@ def test_function_processes_cannot_gain_privileges(start_watchdog, setting, expe
     env = {"no_new_privileges": setting} if setting else {}
     wd = start_watchdog(fprocess="sh -c 'grep NoNewPrivs /proc/self/status'", **env)
     assert wd.request("POST", "/").body.split() == [b"NoNewPrivs:", expected]
+
+
+def test_function_processes_yield_to_the_watchdog(start_watchdog, tmp_path):
+    """A lower CPU priority than the watchdog and first place for the OOM
+    killer, for the function and what it starts (a fork bomb starved the
+    watchdog's timer; a memory hog took the watchdog, and the container)."""
+    script = tmp_path / "standing.sh"
+    script.write_text("sleep 0.2\n"
+                      "cut -d' ' -f19 /proc/self/stat; cat /proc/self/oom_score_adj\n"
+                      "sh -c 'cut -d\" \" -f19 /proc/self/stat; cat /proc/self/oom_score_adj'\n")
+    wd = start_watchdog(fprocess=f"sh {script}")
+    assert Path("/proc/self/oom_score_adj").read_text().strip() != "1000"
+    assert wd.request("POST", "/").body.split() == [b"10", b"1000", b"10", b"1000"]

@@ -29,6 +29,14 @@ _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTER
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 INVOCATION_ENV = "fwatchdog_invocation"  # the mark every spawned process inherits
+# What every function process gets, and passes on to what it starts: a lower
+# CPU priority than the watchdog in the same container (a fork bomb starved
+# the watchdog's own timer past the sidecar's deadline), and first place for
+# the kernel's out-of-memory killer (a memory hog took the watchdog, and so
+# the container, with it). Both only lower a process's standing, which needs
+# no capability.
+FUNCTION_NICE = 10
+FUNCTION_OOM_SCORE_ADJ = b"1000"
 _MARK = INVOCATION_ENV.encode() + b"="
 
 
@@ -50,6 +58,25 @@ def forbid_new_privileges() -> bool:
         return libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
+
+
+def demote(pid: int) -> None:
+    """FUNCTION_NICE and FUNCTION_OOM_SCORE_ADJ for a process just spawned.
+    posix_spawn has no hook for either, so they are set from here, right after
+    exec: before a function has started anything of its own, in practice, and
+    all it starts inherits them. Best effort: a process already gone is fine."""
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, pid, FUNCTION_NICE)
+    try:
+        fd = os.open(f"/proc/{pid}/oom_score_adj", os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.write(fd, FUNCTION_OOM_SCORE_ADJ)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -87,6 +114,7 @@ def spawn(
             close_after.append(w)
         pid = os.posix_spawn(path, argv, env, file_actions=actions, setpgroup=0,
                              setsigdef=_DEFAULT_SIGNALS, setsigmask=())
+        demote(pid)
     except BaseException:
         for fd in (ours_in, ours_out):
             if fd is not None:
