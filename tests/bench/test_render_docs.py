@@ -86,6 +86,13 @@ def test_render_keeps_the_catalogue_order_then_the_others():
     assert names == ["fast", "multi", "manual", "aaa", "zzz"]
 
 
+def test_render_leaves_the_reliability_suites_figures_to_its_own_page():
+    text = render(CATALOGUE, {"reliability-sustained": doc("reliability-sustained"),
+                              "aaa": doc("aaa")})
+    assert "`aaa`" in text
+    assert "reliability-sustained" not in text
+
+
 PROSE = f"# Benchmarks\n\nby hand\n\n## Latest figures\n\n{START}\nold table\n{END}\n\nafter\n"
 
 
