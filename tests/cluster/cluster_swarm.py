@@ -100,12 +100,14 @@ def running_nodes(cluster: Cluster, service: str) -> list[str]:
     return sorted(line.split()[0] for line in out.splitlines() if " Running " in f" {line} ")
 
 
-def routable_everywhere(cluster: Cluster, service: str, in_a_row: int = 9) -> Callable[[], bool]:
-    """Answers through nginx on every manager, ``in_a_row`` times each, so every
-    sidecar replica behind each nginx has it in its table."""
+def routable_everywhere(cluster: Cluster, service: str, in_a_row: int = 9,
+                        managers: list[Node] | None = None,
+                        timeout: float = 10) -> Callable[[], bool]:
+    """Answers through nginx on every manager (or on ``managers``), ``in_a_row``
+    times each, so every sidecar replica behind each nginx has it in its table."""
     def check() -> bool:
-        for node in cluster.managers:
-            with cluster.client(node, timeout=10) as c:
+        for node in cluster.managers if managers is None else managers:
+            with cluster.client(node, timeout=timeout) as c:
                 for i in range(in_a_row):
                     try:
                         r = c.post(f"/function/{service}", content=f"probe-{i}".encode())

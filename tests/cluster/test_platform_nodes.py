@@ -7,11 +7,10 @@ until the test starts it again."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import httpx
 import pytest
-from cluster_swarm import Cluster, Node, running_nodes, wait_for
+from cluster_swarm import Cluster, Node, routable_everywhere, running_nodes, wait_for
 from load import Load
 
 pytestmark = pytest.mark.cluster
@@ -28,25 +27,8 @@ def _on_workers(cluster: Cluster, function_service, name: str, replicas: int = 2
     service = function_service(name, replicas, "node.role==worker")
     wait_for(f"{replicas} tasks running",
              lambda: len(running_nodes(cluster, service)) == replicas, 120)
-    wait_for("routable through every manager", _answers(cluster, cluster.managers, service), 60)
+    wait_for("routable through every manager", routable_everywhere(cluster, service, timeout=5), 60)
     return service
-
-
-def _answers(cluster: Cluster, managers: list[Node], service: str,
-             in_a_row: int = 9) -> Callable[[], bool]:
-    """True when nginx on each of ``managers`` answers ``in_a_row`` calls."""
-    def check() -> bool:
-        for node in managers:
-            with cluster.client(node, timeout=5) as c:
-                for i in range(in_a_row):
-                    try:
-                        r = c.post(f"/function/{service}", content=f"p{i}".encode())
-                    except httpx.HTTPError:
-                        return False
-                    if r.status_code != 200 or r.text != f"p{i}":
-                        return False
-        return True
-    return check
 
 
 def _sidecars(cluster: Cluster, node: Node) -> list[str]:
@@ -120,7 +102,9 @@ def test_the_leader_stopped_routing_goes_on_and_discovery_resumes(cluster, funct
             cluster.docker("service", "scale", "--detach", f"{later}=1", node=entry)
             scaled_at = time.monotonic()
             resumed = wait_for("the function scaled after the stop answering",
-                               _answers(cluster, others, later, in_a_row=6), 180, every=0.5)
+                               routable_everywhere(cluster, later, in_a_row=6,
+                                                   managers=others, timeout=5),
+                               180, every=0.5)
             time.sleep(2)
         failed = load.failed()
         late = [o for o in failed if o.start >= scaled_at]
