@@ -7,6 +7,7 @@ blocking; discovery calls these methods from threads.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import suppress
 from typing import Any
@@ -21,6 +22,10 @@ from .spec import services_without_ready
 # API_VERSION and EngineError are engineclient's; named here too for the code
 # that imports them from engine.py.
 __all__ = ["API_VERSION", "Engine", "EngineError", "EventStream"]
+log = logging.getLogger(__name__)
+# A task listing naming a service that is gone: the Engine's "no such service",
+# the engine gate's "only tasks of functions".
+_GONE = (403, 404)
 # Discovery's subscription: only what can change a re-list (model.py says why).
 EVENT_FILTERS = {"type": list(EVENT_TYPES), "event": list(EVENT_ACTIONS)}
 
@@ -46,19 +51,57 @@ class Engine:
         Tasks are asked for by service ID: only functions' tasks, which is all the
         engine gate lets through (other services' task specs are not the
         sidecar's to read). A function removed between the two calls makes the
-        second fail (404 from the Engine, 403 from the gate): list again, once."""
+        task listing fail (404 from the Engine, 403 from the gate): the services
+        are listed again and, if one of them went away, the rest are asked for
+        again; if that fails too (more went away meanwhile, as a stack being
+        removed does), one function at a time. A function left out that way is
+        logged and is in neither list, so nobody acts on it; a refusal of a
+        function that is still listed is a real refusal and raises."""
+        services = self._services()
         try:
-            return self._functions_and_tasks()
+            return services, self._tasks_of(services)
         except EngineError as exc:
-            if exc.status not in (403, 404):
+            if exc.status not in _GONE:
                 raise
-            return self._functions_and_tasks()
+            fresh = self._services()
+            if not _gone(services, fresh):
+                raise  # nothing went away: the refusal is real
+        log.info("function service(s) %s went away while listed: left out", _names(
+            _gone(services, fresh)))
+        try:
+            return fresh, self._tasks_of(fresh)
+        except EngineError as exc:
+            if exc.status not in _GONE:
+                raise
+        return self._one_at_a_time(fresh)
 
-    def _functions_and_tasks(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _one_at_a_time(self, services: list[dict[str, Any]]
+                       ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Each function's tasks in a call of its own; one whose call fails as
+        gone is left out once a last listing shows it gone."""
+        kept, tasks, refused = [], [], []
+        for service in services:
+            try:
+                tasks += self._tasks_of([service])
+            except EngineError as exc:
+                if exc.status not in _GONE:
+                    raise
+                refused.append((service, exc))
+            else:
+                kept.append(service)
+        if refused:
+            still = {s.get("ID") for s in self._services()}
+            for service, exc in refused:
+                if service.get("ID") in still:
+                    raise exc  # refused, yet there: a real refusal
+            log.info("function service(s) %s went away while listed: left out",
+                     _names([s for s, _ in refused]))
+        return kept, tasks
+
+    def _tasks_of(self, services: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not services:
+            return []
         with engine_calls("listing services and tasks"):
-            services = self._services()
-            if not services:
-                return services, []
             tasks = self._api.tasks(filters={
                 "desired-state": "running", "service": [s["ID"] for s in services]})
             stuck = services_without_ready(services, tasks)
@@ -68,15 +111,16 @@ class Engine:
                 seen = {t.get("ID") for t in tasks}
                 tasks += [t for t in self._api.tasks(filters={"service": stuck})
                           if t.get("ID") not in seen]
-            return services, tasks
+            return tasks
 
     def _services(self) -> list[dict[str, Any]]:
         """Every service one of the filters lists, once (a service with both
         marks is in both listings)."""
         found: dict[str, dict[str, Any]] = {}
-        for label in self._filters:
-            for service in self._api.services(filters={"label": label}):
-                found.setdefault(service["ID"], service)
+        with engine_calls("listing services and tasks"):
+            for label in self._filters:
+                for service in self._api.services(filters={"label": label}):
+                    found.setdefault(service["ID"], service)
         return list(found.values())
 
     def network_id(self, network: str) -> str:
@@ -94,6 +138,16 @@ class Engine:
 
     def close(self) -> None:
         self._api.close()
+
+
+def _gone(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The services listed before and not after."""
+    now = {s.get("ID") for s in after}
+    return [s for s in before if s.get("ID") not in now]
+
+
+def _names(services: list[dict[str, Any]]) -> str:
+    return ", ".join(str((s.get("Spec") or {}).get("Name") or s.get("ID")) for s in services)
 
 
 class EventStream:

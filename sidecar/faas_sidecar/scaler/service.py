@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..engineclient import EngineError
 from ..spec import InvalidFunction, parse_service, service_networks, task_is_ready
 from .config import ScalerConfig
 from .labels import ScaleLabelError, ScaleSpec, parse_scale_labels
@@ -70,6 +71,7 @@ def function_views(services: Iterable[Mapping[str, Any]], tasks: Iterable[Mappin
 
 @dataclass
 class FunctionState:
+    service_id: str = ""                # a service re-created under the name starts afresh
     window: Window = field(default_factory=Window)
     expected: int | None = None         # the count the scaler set or last saw
     last_human: float | None = None
@@ -138,7 +140,10 @@ class Scaler:
             await self._scale(view, sampled[view.name], now)
 
     async def _scale(self, view: FunctionView, sample: Sample, now: float) -> None:
-        state = self._states.setdefault(view.name, FunctionState())
+        service_id = str(view.service.get("ID", ""))
+        state = self._states.get(view.name)
+        if state is None or state.service_id != service_id:
+            state = self._states[view.name] = FunctionState(service_id)
         if noticed_by_hand(view.replicas, state.expected):
             state.last_human = now
             log.info("%s: %d replicas set by hand (was %d); left alone for %g s", view.name,
@@ -161,16 +166,31 @@ class Scaler:
             return
         try:
             await asyncio.to_thread(self._engine.set_replicas, view.service, decision.replicas)
+        except EngineError as exc:
+            if exc.status != 404:
+                self._failed_write(view, decision.replicas, decision.reason, exc)
+                return
+            # Removed since this round listed it (the gate's or Docker's 404, by
+            # ID: a service re-created under the name is another): nothing to scale.
+            log.info("%s: went away before %d -> %d replicas (%s) was written; "
+                     "decision dropped", view.name, view.replicas, decision.replicas,
+                     decision.reason)
+            self._states.pop(view.name, None)
+            m.forget(view.name)
+            return
         except Exception as exc:
-            m.failures.labels("scale").inc()
-            log.warning("%s: could not set %d replicas (%s): %s", view.name,
-                        decision.replicas, decision.reason, exc)
+            self._failed_write(view, decision.replicas, decision.reason, exc)
             return
         state.expected = decision.replicas
         state.last = LastDecision(now, decision.replicas, view.replicas)
         m.decisions.labels(view.name, decision.reason).inc()
         log.info("%s: %d -> %d replicas, %s: %s", view.name, view.replicas,
                  decision.replicas, decision.reason, decision.detail)
+
+    def _failed_write(self, view: FunctionView, replicas: int, reason: str,
+                      exc: Exception) -> None:
+        self._metrics.failures.labels("scale").inc()
+        log.warning("%s: could not set %d replicas (%s): %s", view.name, replicas, reason, exc)
 
     async def _read_sidecars(self) -> Round:
         addresses: list[tuple[str, int]] = []

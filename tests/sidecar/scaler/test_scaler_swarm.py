@@ -39,6 +39,9 @@ from sidecar_swarm import (
 )
 from sidecar_swarm import docker as docker_cli
 
+from faas_sidecar.engineclient import EngineError
+from faas_sidecar.scaler.engine import ScalerEngine
+
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 NETWORK = "sctest-functions"
@@ -266,3 +269,40 @@ def test_the_scaler_token_cannot_do_more_than_scale(world):
             assert "scaler" in str(refused.value)
     finally:
         client.close()
+
+
+class RemovesWhileListing(ScalerEngine):
+    """Removes the next of ``doomed`` right after each service listing, before the
+    task listing: what a `docker stack rm` elsewhere on the swarm does to a round."""
+
+    def __init__(self, gate: str, doomed: list[str]) -> None:
+        super().__init__(gate, token=SCALER_TOKEN)
+        self.doomed = doomed
+
+    def _services(self):
+        listed = super()._services()
+        if self.doomed:
+            remove(self.doomed.pop(0))
+        return listed
+
+
+def test_functions_removed_mid_round_are_left_out_and_never_written(world):
+    names = [f"sctest-race{i}" for i in range(3)]
+    for name in names:  # at zero, opted in: no container, the scaler leaves them
+        create_function(name, NETWORK, replicas=0, image=IMAGE,
+                        labels={"swarmfaas.function": "true", "swarmfaas.scale.zero": "true"})
+    # The first is removed before the task listing, the second before the second try.
+    engine = RemovesWhileListing(world, doomed=names[:2])
+    try:
+        services, _ = engine.list_functions()
+        listed = {s["Spec"]["Name"] for s in services}
+        assert names[2] in listed and not listed & set(names[:2])
+        # Removed after the listing: the write is refused as gone, not sent.
+        survivor = next(s for s in services if s["Spec"]["Name"] == names[2])
+        remove(names[2])
+        with pytest.raises(EngineError) as gone:
+            engine.set_replicas(survivor, 1)
+        assert gone.value.status == 404
+    finally:
+        engine.close()
+        remove(*names)

@@ -7,6 +7,7 @@ import copy
 
 import pytest
 
+from faas_sidecar.engineclient import EngineError
 from faas_sidecar.scaler.config import ScalerConfig
 from faas_sidecar.scaler.labels import ScaleSpec
 from faas_sidecar.scaler.measure import Reading
@@ -193,3 +194,53 @@ async def test_a_function_that_leaves_is_forgotten(engine):
     await world.rounds(1)
     assert world.metrics.registry.get_sample_value(
         "gateway_service_count", {"function_name": "echo"}) is None
+
+
+class RemovedMidRound(FakeEngine):
+    """``gone`` is removed while its decision is in flight: after the round's
+    listing, before its write, which the gate then answers 404 not_found."""
+
+    def __init__(self, *services, gone):
+        super().__init__(*services)
+        self.gone = gone
+        self.tried: list[str] = []
+
+    def set_replicas(self, svc, replicas):
+        name = svc["Spec"]["Name"]
+        self.tried.append(name)
+        if name == self.gone:
+            self.services.pop(name, None)
+            raise EngineError(f"scaling {svc['ID']}: 404 service {svc['ID']} not found",
+                              action=f"scaling {svc['ID']}", status=404)
+        super().set_replicas(svc, replicas)
+
+
+@pytest.mark.parametrize("gone", ["echo", "other"])
+async def test_a_function_removed_while_its_decision_is_in_flight(gone, caplog):
+    labels = {"swarmfaas.scale.max": "6", "swarmfaas.scale.target": "4"}
+    engine = RemovedMidRound(service("echo", 1, labels), service("other", 1, labels),
+                             gone=gone)
+    world = World(engine)
+    world.load = {"echo": Reading(inflight=9), "other": Reading(inflight=9)}
+    with caplog.at_level("INFO", logger="faas_sidecar.scaler"):
+        await world.rounds(2)
+    kept = {"echo", "other"} - {gone}
+    assert engine.tried == ["echo", "other"]  # the other decision went on
+    assert engine.writes == [(name, 3) for name in sorted(kept)]
+    assert f"{gone}: went away before 1 -> 3 replicas (scale_up) was written" in caplog.text
+    reg = world.metrics.registry
+    assert reg.get_sample_value("swarmfaas_scaler_failures_total", {"action": "scale"}) in (
+        None, 0.0)  # not a failure: nothing left to scale
+    assert reg.get_sample_value("gateway_service_count", {"function_name": gone}) is None
+    assert reg.get_sample_value("swarmfaas_scaler_decisions_total",
+                                {"function_name": gone, "reason": "scale_up"}) is None
+
+
+async def test_a_function_recreated_under_its_name_starts_afresh(engine):
+    world = World(engine, human_hold=1000.0)
+    await world.rounds(2)
+    # removed and deployed again with 3 replicas: a new service, not a hand change
+    engine.services["echo"] = service("echo", 3, {"swarmfaas.scale.max": "6"}, sid="id-new")
+    world.load["echo"] = Reading(inflight=20)
+    await world.rounds(1)
+    assert engine.writes == [("echo", 5)]
