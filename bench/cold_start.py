@@ -39,6 +39,7 @@ from scale_world import (
     live_containers,
     metric,
     replicas,
+    scale,
     scale_world,
 )
 from sidecar_swarm import wait_until
@@ -47,17 +48,6 @@ from sidecar_swarm import wait_until
 def to_zero(api: docker_py.APIClient, service: str) -> None:
     scale(api, service, 0)
     wait_until(lambda: live_containers(service) == 0, 60, f"{service} at zero", interval=0.1)
-
-
-def scale(api: docker_py.APIClient, service: str, count: int) -> None:
-    """What ``docker service scale`` sends: the spec with another count."""
-    info = api.inspect_service(service)
-    spec = info["Spec"]
-    spec["Mode"]["Replicated"]["Replicas"] = count
-    api.update_service(service, version=info["Version"]["Index"], task_template=spec[
-        "TaskTemplate"], name=spec["Name"], labels=spec.get("Labels"), mode=spec["Mode"],
-        update_config=spec.get("UpdateConfig"), networks=spec["TaskTemplate"].get("Networks"),
-        endpoint_spec=spec.get("EndpointSpec"), fetch_current_spec=False)
 
 
 def base_round(api: docker_py.APIClient, events: Events, service: str) -> dict[str, float]:
@@ -115,11 +105,15 @@ def main() -> None:
                              "default is 2 s)")
     parser.add_argument("--scaler-interval", default="1",
                         help="SCALER_INTERVAL of the scaler (deployed default 1)")
+    parser.add_argument("--no-nudge", action="store_true",
+                        help="no SCALER_WAKE: the scaler sees a held call at its next round")
     args = parser.parse_args()
     scaler_env = {"SCALER_HUMAN_HOLD": "0", "SCALER_INTERVAL": args.scaler_interval,
                   "SCALER_DOWN_WINDOW": "3600"}
     load_before = os.getloadavg()
-    with scale_world(args.prefix, args.port, scaler_env=scaler_env) as world:
+    # the sidecar nudges the scaler when a call starts waiting, as deployed
+    with scale_world(args.prefix, args.port, scaler_env=scaler_env,
+                     nudge=not args.no_nudge) as world:
         base_name, fn_name = world.name("base"), world.name("fn")
         create_service(world, base_name, replicas=0, labels={}, env={},
                        health_interval=args.health_interval)
@@ -152,7 +146,7 @@ def main() -> None:
     limit = 1.2 * base["total_s"] + 0.1
     doc = {
         "rounds": args.rounds, "health_interval_s": args.health_interval,
-        "scaler_interval_s": float(args.scaler_interval),
+        "scaler_interval_s": float(args.scaler_interval), "nudge": not args.no_nudge,
         "load_average_before": load_before, "load_average_after": os.getloadavg(),
         "base": bases, "cold": colds, "base_median": base, "cold_median": cold,
         "ratio": round(cold["total_s"] / base["total_s"], 3),

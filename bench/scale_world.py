@@ -9,6 +9,7 @@ Everything is named ``<prefix>-*`` and removed at the end.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -55,6 +56,14 @@ class World:
         return f"{self.prefix}-{suffix}"
 
 
+def gateway_address() -> str:
+    """The host as a service's container reaches it (docker_gwbridge): where the
+    sidecar sends its nudges to the scaler, a host process here."""
+    config = json.loads(docker("network", "inspect", "docker_gwbridge", "--format",
+                               "{{json .IPAM.Config}}"))
+    return str(config[0]["Gateway"])
+
+
 def build_function_image(tag: str) -> None:
     docker("build", "-q", "--build-arg", f"WATCHDOG_IMAGE={WATCHDOG_IMAGE}",
            "-f", str(FN_DOCKERFILE), "-t", tag, str(ECHO_DIR), timeout=600)
@@ -73,8 +82,14 @@ def cleanup(prefix: str) -> None:
 
 @contextmanager
 def scale_world(prefix: str, port: int, *, scaler_env: dict[str, str],
-                sidecar_env: dict[str, str] | None = None) -> Iterator[World]:
-    """The world on ports ``port`` (sidecar), +1 (gate), +2 (scaler metrics)."""
+                sidecar_env: dict[str, str] | None = None, nudge: bool = True
+                ) -> Iterator[World]:
+    """The world on ports ``port`` (sidecar), +1 (gate), +2 (scaler metrics),
+    +3 (UDP: the scaler's wake port, which the sidecar nudges as deployed
+    unless ``nudge`` is False)."""
+    wake = {"SCALER_WAKE": f"{gateway_address()}:{port + 3}"} if nudge else {}
+    sidecar_env = {**wake, **(sidecar_env or {})}
+    scaler_env = {"SCALER_WAKE_PORT": str(port + 3) if nudge else "0", **scaler_env}
     fn_image = f"{prefix}-fn:bench"
     build_function_image(fn_image)
     cleanup(prefix)
@@ -84,7 +99,7 @@ def scale_world(prefix: str, port: int, *, scaler_env: dict[str, str],
     token = workdir / "scaler-token"
     token.write_text(SCALER_TOKEN)
     start_sidecar(f"{prefix}-sidecar", network, port, docker_dir="/var/run",
-                  image=SIDECAR_IMAGE, mount_source=True, env=sidecar_env or {},
+                  image=SIDECAR_IMAGE, mount_source=True, env=sidecar_env,
                   # on the shared machine a busy minute must not get it killed
                   extra=["--health-timeout", "10s", "--health-retries", "10"])
     log_path = ROOT / ".build" / f"{prefix}-scaler.log"
@@ -114,7 +129,8 @@ def scale_world(prefix: str, port: int, *, scaler_env: dict[str, str],
 
 
 def create_service(world: World, name: str, *, replicas: int, labels: dict[str, str],
-                   env: dict[str, str], health_interval: float) -> None:
+                   env: dict[str, str], health_interval: float,
+                   extra: tuple[str, ...] | list[str] = ()) -> None:
     """A function-shaped service of the world's image (the watchdog's healthcheck,
     run every ``health_interval`` s, as the system API deploys functions)."""
     args = ["service", "create", "--detach", "--name", name, "--network", world.network,
@@ -126,7 +142,18 @@ def create_service(world: World, name: str, *, replicas: int, labels: dict[str, 
         args += ["--label", f"{key}={value}"]
     for key, value in env.items():
         args += ["--env", f"{key}={value}"]
-    docker(*args, world.fn_image)
+    docker(*args, *extra, world.fn_image)
+
+
+def scale(api: docker_py.APIClient, service: str, count: int) -> None:
+    """What ``docker service scale`` sends: the spec with another count."""
+    info = api.inspect_service(service)
+    spec = info["Spec"]
+    spec["Mode"]["Replicated"]["Replicas"] = count
+    api.update_service(service, version=info["Version"]["Index"], task_template=spec[
+        "TaskTemplate"], name=spec["Name"], labels=spec.get("Labels"), mode=spec["Mode"],
+        update_config=spec.get("UpdateConfig"), networks=spec["TaskTemplate"].get("Networks"),
+        endpoint_spec=spec.get("EndpointSpec"), fetch_current_spec=False)
 
 
 def replicas(name: str) -> int:

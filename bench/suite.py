@@ -61,6 +61,7 @@ BENCHMARKS: tuple[Bench, ...] = (
     Bench("healthcheck_cost", f"{PY} bench/healthcheck_cost.py --tag {TAG}"),
     Bench("https_path", f"{PY} bench/https_path.py"),
     Bench("cold_start", f"{PY} bench/cold_start.py"),
+    Bench("scale_wake", f"{PY} bench/scale_wake.py"),
     Bench("spike", f"{PY} bench/spike.py"),
     Bench("health_interval", f"{PY} bench/health_interval.py", needs="stack"),
     Bench("async_delivery", f"{PY} bench/async_delivery.py --stack faas --port 8443 --rate 50 "

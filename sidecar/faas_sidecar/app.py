@@ -24,6 +24,7 @@ from .metrics import CONTENT_TYPE, Metrics
 from .model import EMPTY_TABLE
 from .proxy import Proxy
 from .routing import ASYNC_PREFIX, FUNCTION_HEADER, check_name, header_name, resolve
+from .scalerwake import ScalerWake
 from .webhooks.guard import WebhookGuard
 
 if TYPE_CHECKING:  # imported when set up: a sidecar without them does not load them
@@ -172,7 +173,8 @@ def setup_proxy(app: Sanic, config: SidecarConfig) -> None:
                   queue=_broker(config.queue_url), queue_token=config.queue_token,
                   async_body_limit=config.async_body_limit,
                   callback_allowlist=config.callback_allowlist,
-                  circuit_breaker=config.circuit_breaker)
+                  circuit_breaker=config.circuit_breaker,
+                  scaler_wake=ScalerWake(*config.scaler_wake) if config.scaler_wake else None)
     app.ctx.proxy = proxy
 
     @app.after_server_stop

@@ -59,6 +59,9 @@ class SidecarConfig:
     # OPENFAAS_FUNCTIONS: also route services faas-swarm marked function=true
     # (docs/migrating-from-openfaas.md); the engine gate needs the same setting
     openfaas_functions: bool = False
+    # SCALER_WAKE: the scaler's UDP host:port, nudged when a call starts waiting
+    # for a function (scalerwake.py); None: no nudge, the scaler's round comes anyway
+    scaler_wake: tuple[str, int] | None = None
 
 
 def load_config(env: Mapping[str, str]) -> SidecarConfig:
@@ -89,4 +92,5 @@ def load_config(env: Mapping[str, str]) -> SidecarConfig:
                                 high=MAX_ASYNC_BODY_LIMIT),
         callback_allowlist=s.globs("CALLBACK_ALLOWLIST"),
         openfaas_functions=s.flag("OPENFAAS_FUNCTIONS", False),
+        scaler_wake=s.address("SCALER_WAKE", "scaler:8082"),
     )

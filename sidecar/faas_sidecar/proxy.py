@@ -72,6 +72,7 @@ from .queue.callback import callback_refusal
 from .queue.message import CALLBACK_HEADER, DELIVERY_HEADER, StoredCall, stored_headers
 from .ratelimit import TokenBucket, retry_after
 from .routing import check_name
+from .scalerwake import ScalerWake
 from .upstream import READING_BODY, Connection, Pool, UpstreamError
 from .wire import request_head
 
@@ -380,8 +381,11 @@ class Proxy:
         async_body_limit: int = 10 << 20,
         callback_allowlist: tuple[str, ...] = (),
         circuit_breaker: bool = True,
+        scaler_wake: ScalerWake | None = None,
     ) -> None:
         self._table = table
+        # nudges the scaler when a call starts waiting (scalerwake.py); None: off
+        self._scaler_wake = scaler_wake
         self.queue = queue  # None: asynchronous calls get 503 queue_unavailable
         self._queue_token = queue_token.encode() if queue_token else None
         self.async_body_limit = async_body_limit
@@ -655,7 +659,10 @@ class Proxy:
                 if call.hold_until is None:
                     call.hold_until = deadline
                 deadline = call.hold_until
+            waiting = self._waiting(name)
             self._held[name] = self._held.get(name, 0) + 1
+            if self._scaler_wake is not None:
+                self._scaler_wake.waiting_started(name, waiting)
             try:
                 while (left := deadline - time.monotonic()) > 0:
                     changed = self._changed()
@@ -708,7 +715,10 @@ class Proxy:
             raise function_queue_full(
                 name, f"{bounds.length} calls wait already (swarmfaas.queue.length)")
         started = time.monotonic()
+        waiting = self._waiting(name)
         waiter = queue.enter(front)
+        if self._scaler_wake is not None:
+            self._scaler_wake.waiting_started(name, waiting)
         self._watch_table()
         try:
             await asyncio.wait((waiter,), timeout=bounds.wait)
@@ -758,6 +768,11 @@ class Proxy:
                 if queue.waiters:
                     self._grant(name, queue)
 
+    def _waiting(self, name: str) -> int:
+        """Calls of ``name`` waiting now: held, or in its queue."""
+        queue = self._queues.get(name)
+        return self._held.get(name, 0) + (len(queue) if queue is not None else 0)
+
     def queued(self) -> dict[str, int]:
         """Calls waiting for each function (the scaler's signal): in its queue in
         front of full replicas, or held for a ready replica (a cold start too)."""
@@ -780,6 +795,8 @@ class Proxy:
 
     def close(self) -> None:
         self.pool.close()
+        if self._scaler_wake is not None:
+            self._scaler_wake.close()
         if self._queue_watch is not None:
             self._queue_watch.cancel()
         if self._prober is not None:

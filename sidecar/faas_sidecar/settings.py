@@ -69,6 +69,15 @@ def bounded(env: Mapping[str, str], name: str, default: T, cast: Callable[[str],
     return value
 
 
+def parse_address(raw: str) -> tuple[str, int] | None:
+    """(host, port) from ``host:port`` (``[::1]:8080`` too); None if it is not one."""
+    host, _, port = raw.strip().rpartition(":")
+    host = host.strip().strip("[]")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return None
+    return host, int(port)
+
+
 def globs(env: Mapping[str, str], name: str, error: type[ValueError]) -> tuple[str, ...]:
     """Comma-separated glob patterns (fnmatch, case-sensitive); unset or blank: none."""
     items = [item.strip() for item in (env.get(name) or "").split(",")]
@@ -177,3 +186,13 @@ class Settings:
 
     def port(self, name: str, default: int) -> int:
         return self.integer(name, default, low=1, high=65535, what="a TCP port (1-65535)")
+
+    def address(self, name: str, example: str) -> tuple[str, int] | None:
+        """``host:port`` as (host, port); None when unset or blank."""
+        raw = text(self.env, name)
+        if raw is None:
+            return None
+        found = parse_address(raw)
+        if found is None:
+            self.fail(f"{name}={raw!r}: expected host:port, e.g. {example}")
+        return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,16 @@ def echo_server():
     for proc in procs:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture
+def scaler_udp():
+    """A UDP socket on 127.0.0.1 standing in for the scaler's wake port
+    (SCALER_WAKE); read it with test_scalerwake.received."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        yield sock
 
 
 def pytest_configure(config):

@@ -26,6 +26,9 @@ def test_defaults():
         ({"HOLD_TIMEOUT": "0"}, "hold_timeout", 0.0),
         ({"LOG_LEVEL": "debug"}, "log_level", "DEBUG"),
         ({"SIDECAR_PORT": " "}, "port", 8080),
+        ({}, "scaler_wake", None),  # no nudge unless asked for
+        ({"SCALER_WAKE": "scaler:8082"}, "scaler_wake", ("scaler", 8082)),
+        ({"SCALER_WAKE": "[::1]:8082"}, "scaler_wake", ("::1", 8082)),
     ],
 )
 def test_values(env, field, expected):
@@ -46,6 +49,9 @@ def test_values(env, field, expected):
         ({"CONNECT_TIMEOUT": "0"}, "CONNECT_TIMEOUT"),
         ({"BUFFER_LIMIT": "1e3"}, "BUFFER_LIMIT"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"SCALER_WAKE": "scaler"}, "SCALER_WAKE"),
+        ({"SCALER_WAKE": "scaler:0"}, "SCALER_WAKE"),
+        ({"SCALER_WAKE": ":8082"}, "SCALER_WAKE"),
     ],
 )
 def test_errors_name_the_variable(env, variable):

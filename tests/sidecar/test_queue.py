@@ -19,6 +19,7 @@ import httpx
 import pytest
 from sanic import Sanic
 from test_proxy import FixedTables, serving, spec, table
+from test_scalerwake import received
 
 from faas_sidecar import app as app_module
 from faas_sidecar.callqueue import QueueBounds
@@ -59,12 +60,13 @@ def queued(name, port, **bounds):
 
 
 @pytest.fixture(params=["fast", "sanic"])
-async def sidecar(watchdog, request):
+async def sidecar(watchdog, request, scaler_udp):
     port, calls = watchdog
     calls.write_bytes(b"")
     Sanic.test_mode = True
     config = load_config({"FUNCTIONS_NETWORK": "n", "HOLD_TIMEOUT": "1",
-                          "CONNECT_TIMEOUT": "0.5",
+                          "CONNECT_TIMEOUT": "0.5", "COLD_START_TIMEOUT": "5",
+                          "SCALER_WAKE": f"127.0.0.1:{scaler_udp.getsockname()[1]}",
                           "FAST_PATH": "true" if request.param == "fast" else "false"})
     app = app_module.SidecarApp("sidecar_queue_test")
     app_module.setup_sanic_config(app, config)
@@ -76,12 +78,16 @@ async def sidecar(watchdog, request):
         queued("brief", port, max_inflight=1, length=10, wait=0.4),
         # this sidecar thinks 2 fit; the watchdog takes 1 (another sidecar's load)
         queued("shared", port, max_inflight=2, length=10, wait=5),
+        dataclasses.replace(queued("cold", port, max_inflight=1, length=10, wait=5),
+                            replicas=(), desired_replicas=0, scales_to_zero=True),
     ))
     app_module.setup_proxy(app, config)
     app_module.setup_function_routes(app, root_post=True)
     # a free port, not a fixed one: other checkouts may run these tests at once
     async with serving(app, free_port()) as client:
         client.calls = calls  # type: ignore[attr-defined]
+        client.tables = app.ctx.discovery  # type: ignore[attr-defined]
+        client.port = port  # type: ignore[attr-defined]
         yield client
 
 
@@ -183,3 +189,23 @@ async def test_a_function_below_its_limit_does_not_wait(sidecar):
     response, _ = await timed(sidecar, "q", b"x", 0)
     assert response.status_code == 200 and response.content == b"x"
     assert await metric(sidecar, 'swarmfaas_queue_wait_seconds_count{function_name="q"}') == []
+
+
+async def test_a_call_queued_behind_full_replicas_nudges_the_scaler_once(sidecar, scaler_udp):
+    first = asyncio.create_task(timed(sidecar, "q", b"a", 0.6))
+    await asyncio.sleep(0.1)
+    assert await received(scaler_udp) == []  # a call that goes straight through: no nudge
+    queued_calls = [asyncio.create_task(timed(sidecar, "q", body, 0))
+                    for body in (b"b", b"c", b"d")]
+    # the first to wait nudges; the others find it waiting
+    assert await received(scaler_udp, 1) == [b"q"]
+    assert [r.status_code for r, _ in await asyncio.gather(first, *queued_calls)] == [200] * 4
+
+
+async def test_calls_held_at_zero_nudge_the_scaler_once(sidecar, scaler_udp):
+    held = [asyncio.create_task(sidecar.get("/function/cold/")) for _ in range(5)]
+    assert await received(scaler_udp, 1) == [b"cold"]
+    sidecar.tables.publish(table(dataclasses.replace(
+        queued("cold", sidecar.port, max_inflight=1, length=10, wait=5), scales_to_zero=True),
+        generation=2))
+    assert [(await call).status_code for call in held] == [200] * 5

@@ -14,7 +14,7 @@ from ..engineclient import EngineError
 from .config import ScalerConfig, ScalerConfigError
 from .engine import ScalerEngine
 from .metrics import ScalerMetrics
-from .service import Scaler
+from .service import Scaler, listen_for_wakes
 
 log = logging.getLogger("faas_sidecar.scaler")
 
@@ -25,18 +25,26 @@ async def serve(config: ScalerConfig) -> None:
     engine = ScalerEngine(config.docker_host, token=config.token,
                           openfaas=config.openfaas_functions)
     scaler = Scaler(config, engine, metrics)
+    wakes = None
+    if config.wake_port:
+        try:
+            wakes = await listen_for_wakes(scaler, config.wake_port)
+        except OSError as exc:  # scaling works without: rounds every interval
+            log.warning("no nudges: cannot listen on udp :%d: %s", config.wake_port, exc)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):  # PID 1 gets no default action
         loop.add_signal_handler(sig, stop.set)
     log.info("scaler: sidecars %s, engine %s, functions network %s, every %g s, "
-             "down window %g s, hand hold %g s, metrics on :%d",
+             "down window %g s, hand hold %g s, metrics on :%d, nudges on udp :%s",
              ", ".join(f"{h}:{p}" for h, p in config.sidecars), config.docker_host,
              config.functions_network, config.interval, config.policy.down_window,
-             config.policy.human_hold, config.metrics_port)
+             config.policy.human_hold, config.metrics_port, config.wake_port or "none")
     try:
         await scaler.run(stop)
     finally:
+        if wakes is not None:
+            wakes.close()
         engine.close()
 
 

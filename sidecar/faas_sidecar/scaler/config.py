@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..enginetoken import read_token
-from ..settings import NETWORK_NAME_RE, ConfigError, Settings
+from ..settings import NETWORK_NAME_RE, ConfigError, Settings, parse_address
 from .policy import PolicyConfig
 
 
@@ -31,6 +31,9 @@ class ScalerConfig:
     # OPENFAAS_FUNCTIONS: scale faas-swarm's function=true services too, as the
     # sidecar routes them
     openfaas_functions: bool = False
+    # SCALER_WAKE_PORT: UDP port where a sidecar's nudge starts a round at once
+    # (scalerwake.py); 0: none, rounds only every interval
+    wake_port: int = 8082
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ScalerConfig:
@@ -52,15 +55,17 @@ class ScalerConfig:
             log_level=s.log_level(),
             token=read_token(env, ScalerConfigError),
             openfaas_functions=s.flag("OPENFAAS_FUNCTIONS", False),
+            wake_port=s.integer("SCALER_WAKE_PORT", 8082, low=0, high=65535,
+                                what="a UDP port (1-65535), or 0 for none"),
         )
 
 
 def _sidecars(raw: str) -> tuple[tuple[str, int], ...]:
     found = []
     for item in (part.strip() for part in raw.split(",")):
-        host, _, port = item.rpartition(":")
-        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        address = parse_address(item)
+        if address is None:
             raise ScalerConfigError(f"SCALER_SIDECARS={raw!r}: expected comma-separated "
                                     f"host:port names (e.g. tasks.sidecar:8080), got {item!r}")
-        found.append((host.strip("[]"), int(port)))
+        found.append(address)
     return tuple(found)

@@ -32,6 +32,8 @@ class ScalerMetrics:
                                  "set, by reason", ["function_name", "reason"], registry=r)
         self.failures = Counter("swarmfaas_scaler_failures", "Rounds or writes that failed",
                                 ["action"], registry=r)
+        self.wakes = Counter("swarmfaas_scaler_wakes", "Nudges from sidecars (a call "
+                             "started waiting) that brought a round forward", registry=r)
         self.sidecars = Gauge("swarmfaas_scaler_sidecars", "Sidecar replicas in the last "
                               "round, by whether they answered", ["state"], registry=r)
         self.round_seconds = Histogram(

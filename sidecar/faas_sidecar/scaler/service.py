@@ -12,7 +12,6 @@ next one starts over: the windows live here, in memory.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import time
@@ -80,6 +79,21 @@ class FunctionState:
 
 Scrape = Callable[[str, int], Awaitable[Mapping[str, Reading]]]
 
+# Rounds begin at least this far apart however often sidecars nudge: a nudged
+# round costs what any round does (a listing through the gate, a scrape of
+# every sidecar), and this bounds it to 1 / WAKE_GAP rounds a second.
+WAKE_GAP = 0.25
+MIN_PAUSE = 0.05  # between rounds without a nudge, even after a long round
+
+
+def round_delay(elapsed: float, interval: float, woken: bool) -> float:
+    """Seconds from now until the next round, ``elapsed`` seconds after the
+    last one began: the rest of the interval, or once woken the rest of
+    WAKE_GAP (never more than the interval's rest)."""
+    if woken:
+        return max(min(WAKE_GAP, interval) - elapsed, 0.0)
+    return max(interval - elapsed, MIN_PAUSE)
+
 
 class EngineCalls(Protocol):
     """The Engine calls a round makes (engine.ScalerEngine; blocking, run in a thread)."""
@@ -104,21 +118,45 @@ class Scaler:
         self._previous: Round | None = None
         self._network: frozenset[str] | None = None
         self._reported: dict[str, str] = {}
+        self._woken = asyncio.Event()  # a sidecar's nudge: round now (wake)
         # samples kept: the stabilisation window and a round's slack
         self._keep = config.policy.down_window + 2 * config.interval
+
+    def wake(self, what: str = "") -> None:
+        """A sidecar's nudge (a call started waiting): the next round starts at
+        once, or WAKE_GAP after the last one began. Safe to call any time on
+        the loop; nudges during a round make one more round, not one each."""
+        self._metrics.wakes.inc()
+        log.debug("woken: a call waits for %s", what or "a function")
+        self._woken.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             started = self._clock()
+            self._woken.clear()  # a nudge from now on is seen by another round
             try:
                 await self.round()
             except Exception as exc:  # the next round starts over
                 self._metrics.failures.labels("round").inc()
                 log.warning("scaling round failed: %s", exc)
             self._metrics.round_seconds.observe(self._clock() - started)
-            left = self.config.interval - (self._clock() - started)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(left, 0.05))
+            await self._until_next_round(stop, started)
+
+    async def _until_next_round(self, stop: asyncio.Event, started: float) -> None:
+        """Wait out the interval; a nudge cuts it short (not below WAKE_GAP)."""
+        elapsed = self._clock() - started
+        woken = asyncio.ensure_future(self._woken.wait())
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait((woken, stopped), timeout=round_delay(
+                elapsed, self.config.interval, False), return_when=asyncio.FIRST_COMPLETED)
+            if self._woken.is_set() and not stop.is_set():
+                delay = round_delay(self._clock() - started, self.config.interval, True)
+                if delay > 0:
+                    await asyncio.wait((stopped,), timeout=delay)
+        finally:
+            woken.cancel()
+            stopped.cancel()
 
     async def round(self) -> None:
         if self._network is None:
@@ -221,6 +259,23 @@ class Scaler:
 
 
 # -- the network edge ------------------------------------------------------------
+
+class WakeListener(asyncio.DatagramProtocol):
+    """SCALER_WAKE_PORT: each datagram is a sidecar's nudge (the function's name,
+    for the log only); its content decides nothing (scalerwake.py)."""
+
+    def __init__(self, scaler: Scaler) -> None:
+        self._scaler = scaler
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self._scaler.wake(data[:64].decode("ascii", "replace"))
+
+
+async def listen_for_wakes(scaler: Scaler, port: int) -> asyncio.DatagramTransport:
+    transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+        lambda: WakeListener(scaler), local_addr=("0.0.0.0", port))
+    return transport
+
 
 async def resolve_all(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (``tasks.sidecar``: one per replica)."""

@@ -24,6 +24,9 @@ def test_defaults():
     ({"SCALER_DOWN_WINDOW": "10", "SCALER_HUMAN_HOLD": "0"}, "policy",
      PolicyConfig(down_window=10.0, human_hold=0.0)),
     ({"SCALER_METRICS_PORT": "9100"}, "metrics_port", 9100),
+    ({}, "wake_port", 8082),
+    ({"SCALER_WAKE_PORT": "9200"}, "wake_port", 9200),
+    ({"SCALER_WAKE_PORT": "0"}, "wake_port", 0),  # no nudges: rounds every interval
     ({"LOG_LEVEL": "debug"}, "log_level", "DEBUG"),
 ])
 def test_values(env, field, value):
@@ -40,6 +43,8 @@ def test_values(env, field, value):
     ({"SCALER_DOWN_WINDOW": "0"}, "SCALER_DOWN_WINDOW"),
     ({"SCALER_HUMAN_HOLD": "-1"}, "SCALER_HUMAN_HOLD"),
     ({"SCALER_METRICS_PORT": "0"}, "SCALER_METRICS_PORT"),
+    ({"SCALER_WAKE_PORT": "65536"}, "SCALER_WAKE_PORT"),
+    ({"SCALER_WAKE_PORT": "udp"}, "SCALER_WAKE_PORT"),
     ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
     ({"ENGINE_GATE_TOKEN_FILE": "/nonexistent/token"}, "ENGINE_GATE_TOKEN_FILE"),
 ])

@@ -90,7 +90,9 @@ def world():
                    "ENGINE_GATE_TOKEN_FILE": str(scaler_token),
                    "SCALER_SIDECARS": f"127.0.0.1:{SIDECAR_PORT},127.0.0.1:{SIDECAR_B_PORT}",
                    "SCALER_DOWN_WINDOW": str(DOWN_WINDOW), "SCALER_HUMAN_HOLD": str(HUMAN_HOLD),
-                   "SCALER_METRICS_PORT": str(METRICS_PORT), "SCALER_INTERVAL": "0.5"}
+                   "SCALER_METRICS_PORT": str(METRICS_PORT), "SCALER_INTERVAL": "0.5",
+                   # a host process: no UDP port of the host's for nudges
+                   "SCALER_WAKE_PORT": "0"}
             scaler = subprocess.Popen([sys.executable, "-m", "faas_sidecar.scaler"], env=env,
                                       stdout=log, stderr=subprocess.STDOUT)
             try:

@@ -3,7 +3,10 @@ what it sets, what it leaves alone, what it logs and counts."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import itertools
+import socket
 
 import pytest
 
@@ -13,7 +16,13 @@ from faas_sidecar.scaler.labels import ScaleSpec
 from faas_sidecar.scaler.measure import Reading
 from faas_sidecar.scaler.metrics import ScalerMetrics
 from faas_sidecar.scaler.policy import PolicyConfig
-from faas_sidecar.scaler.service import Scaler, function_views
+from faas_sidecar.scaler.service import (
+    WAKE_GAP,
+    Scaler,
+    function_views,
+    listen_for_wakes,
+    round_delay,
+)
 
 NET_ID = "n3tw0rk"
 
@@ -244,3 +253,60 @@ async def test_a_function_recreated_under_its_name_starts_afresh(engine):
     world.load["echo"] = Reading(inflight=20)
     await world.rounds(1)
     assert engine.writes == [("echo", 5)]
+
+
+@pytest.mark.parametrize(("elapsed", "interval", "woken", "delay"), [
+    (0.2, 1.0, False, 0.8),    # the rest of the interval
+    (1.5, 1.0, False, 0.05),   # a long round: a short pause all the same
+    (0.1, 1.0, True, 0.15),    # nudged: the rest of WAKE_GAP (0.25 s) after the last start
+    (0.6, 1.0, True, 0.0),     # nudged past the gap: at once
+    (0.05, 0.1, True, 0.05),   # an interval below the gap: never later than the interval
+])
+def test_round_delay(elapsed, interval, woken, delay):
+    assert round_delay(elapsed, interval, woken) == pytest.approx(delay)
+
+
+async def test_a_nudge_on_the_wake_port_starts_a_round_at_once(engine):
+    """A real datagram on a real port: the next round comes long before a 30 s
+    interval would bring it; a burst of nudges does not make a round each: rounds
+    stay WAKE_GAP apart."""
+    metrics = ScalerMetrics()
+    rounds = []
+
+    class Counting(Scaler):
+        async def round(self):
+            rounds.append(self._clock())
+            await super().round()
+
+    config = ScalerConfig(functions_network="functions", interval=30.0)
+
+    async def resolve(host, port):
+        return []
+
+    scaler = Counting(config, engine, metrics, resolve=resolve)
+    wakes = await listen_for_wakes(scaler, 0)
+    port = wakes.get_extra_info("sockname")[1]
+    stop = asyncio.Event()
+    loop_task = asyncio.create_task(scaler.run(stop))
+    try:
+        await wait_for_rounds(rounds, 1)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            for _ in range(5):
+                udp.sendto(b"echo", ("127.0.0.1", port))
+        await wait_for_rounds(rounds, 2)
+        await asyncio.sleep(2 * WAKE_GAP)
+        assert len(rounds) in (2, 3)  # the nudges read after a round began: one more
+        assert all(b - a >= 0.9 * WAKE_GAP for a, b in itertools.pairwise(rounds[1:]))
+        assert metrics.registry.get_sample_value("swarmfaas_scaler_wakes_total") == 5
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop_task, 5)  # a stop ends the wait at once
+        wakes.close()
+
+
+async def wait_for_rounds(rounds, count):
+    for _ in range(250):
+        if len(rounds) >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{len(rounds)} rounds, not {count}, within 5 s")
