@@ -13,7 +13,9 @@ from .wire import HOP_BY_HOP
 # X-Swarmfaas-Delivery carries the queue worker's token: never to a function.
 REQUEST_OWNED = HOP_BY_HOP | {"expect", "content-length", "x-call-id", "x-start-time",
                               "x-swarmfaas-delivery"}
-RESPONSE_OWNED = HOP_BY_HOP | {"content-length", "x-call-id"}
+# x-swarmfaas-cpu: the watchdog's report to the platform (cpumeter.py), not the client's
+CPU_HEADER = "x-swarmfaas-cpu"
+RESPONSE_OWNED = HOP_BY_HOP | {"content-length", "x-call-id", CPU_HEADER}
 # Fields the request policy looks at besides dropping them (one lookup per field).
 _FORWARDED = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "host"})
 
@@ -116,13 +118,24 @@ def response_headers(
     headers: Iterable[tuple[str, str]], *, call_id: str
 ) -> list[tuple[str, str]]:
     """Headers to send back to the client; the server sets framing itself."""
+    return response_headers_and_cpu(headers, call_id=call_id)[0]
+
+
+def response_headers_and_cpu(
+    headers: Iterable[tuple[str, str]], *, call_id: str
+) -> tuple[list[tuple[str, str]], str | None]:
+    """``response_headers``, and the watchdog's X-Swarmfaas-Cpu (taken out) in the
+    same pass."""
     out: list[tuple[str, str]] = []
     connection: list[str] = []
+    cpu = None
     for name, value in headers:
         lower = name.lower()
         if lower in RESPONSE_OWNED:
             if lower == "connection":
                 connection.append(value)
+            elif lower == CPU_HEADER:
+                cpu = value
             continue
         out.append((name, value))
     if connection:
@@ -130,4 +143,4 @@ def response_headers(
         if named:
             out = [(n, v) for n, v in out if n.lower() not in named]
     out.append(("X-Call-Id", call_id))
-    return out
+    return out, cpu

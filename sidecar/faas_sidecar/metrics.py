@@ -22,6 +22,8 @@ INFLIGHT_METRIC = "gateway_function_invocation_inflight"  # gauge: started, no r
 # gauge: calls waiting in a sidecar's queue of a function whose replicas are full
 # (callqueue.py; exported by CallCollector from Proxy.queued); read as 0 while absent.
 QUEUED_METRIC = "swarmfaas_function_queued"
+# cores each function's replicas use, from the watchdogs' reports (cpumeter.py)
+CPU_METRIC = "swarmfaas_function_cpu_cores"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -65,6 +67,7 @@ class CallCollector:
         # calls waiting in each function's queue (Proxy.queued): started, not
         # yet at a replica
         self.queued: Callable[[], Mapping[str, int]] = dict
+        self.cpu: Callable[[], Mapping[str, float]] = dict  # Proxy.cpu's figures
         # (function, code) -> [count, sum of seconds, per-bucket counts (+Inf last)]
         self.calls: dict[tuple[str, str], list] = {}
 
@@ -97,6 +100,12 @@ class CallCollector:
         for name, count in sorted(queued.items()):
             waiting.add_metric([name], count)
         yield waiting
+        cores = GaugeMetricFamily(CPU_METRIC, "Cores the function's replicas use, from "
+                                  "their watchdogs' cgroup counts (the scaler's cpu type)",
+                                  labels=["function_name"])
+        for name, value in sorted(self.cpu().items()):
+            cores.add_metric([name], value)
+        yield cores
 
     def _inflight(self, queued: Mapping[str, int]) -> GaugeMetricFamily:
         """Started minus answered, per function: every start is answered (a code,
@@ -198,6 +207,9 @@ class Metrics:
 
     def watch_queues(self, queued: Callable[[], Mapping[str, int]]) -> None:
         self.calls.queued = queued
+
+    def watch_cpu(self, cores: Callable[[], Mapping[str, float]]) -> None:
+        self.calls.cpu = cores
 
     def queue_waited(self, name: str, seconds: float) -> None:
         self.queue_wait_seconds.labels(name).observe(seconds)

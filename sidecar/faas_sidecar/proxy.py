@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Protocol
 from .balancer import pick, replica_key
 from .breaker import SILENT_AFTER, Breakers, excluded
 from .callqueue import Decision, FunctionQueue, decide, free_slots
+from .cpumeter import CpuMeter, parse_cpu_header
 from .errors import (
     COMPONENT,
     INTERNAL_HEADER,
@@ -65,7 +66,7 @@ from .errors import (
     webhook_body_too_large,
     webhook_secret_unavailable,
 )
-from .headers import request_headers, response_headers
+from .headers import request_headers, response_headers_and_cpu
 from .labels import is_decimal
 from .model import FunctionSpec, Replica, RoutingTable
 from .queue.callback import callback_refusal
@@ -410,6 +411,8 @@ class Proxy:
         self._held: dict[str, int] = {}  # calls held for a ready replica, by function
         self._queue_watch: asyncio.Task[None] | None = None
         metrics.watch_queues(self.queued)
+        self.cpu = CpuMeter()  # the watchdogs' X-Swarmfaas-Cpu, for the cpu scale type
+        metrics.watch_cpu(lambda: self.cpu.cores(time.monotonic(), self.in_flight))
         self._turn = itertools.count()
         self._pool_generation = -1
 
@@ -962,11 +965,12 @@ class Proxy:
             lease.done(False)
             raise
 
-    @staticmethod
-    def reply(conn: Connection, call: Call, lease: Lease, timeout: float) -> Reply:
+    def reply(self, conn: Connection, call: Call, lease: Lease, timeout: float) -> Reply:
         """The replica's answer once its head is in: whole, or chunks to come."""
         complete = conn.take_complete_body()
-        out_headers = response_headers(conn.headers, call_id=call.call_id)
+        out_headers, cpu = response_headers_and_cpu(conn.headers, call_id=call.call_id)
+        if cpu is not None and (reading := parse_cpu_header(cpu)) is not None:
+            self.cpu.observe(call.name, conn.key, reading[0], reading[1], time.monotonic())
         if complete is not None:
             if call.head_only:  # the size of what GET would send, kept for HEAD
                 upstream_length = _header(conn.headers, "content-length")
@@ -986,6 +990,8 @@ class Proxy:
             self._pool_generation = table.generation
             self.pool.retain(replica_key(r) for f in table.functions.values()
                              for r in f.replicas)
+            self.cpu.retain(replica_key(r) for f in table.functions.values()
+                            for r in f.replicas)
             if self.breakers.records:  # Docker's report of now: tasks gone or new
                 self.breakers.retain({replica_key(r): r.task_id
                                       for f in table.functions.values() for r in f.replicas})

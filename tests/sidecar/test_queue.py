@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import subprocess
 import sys
 import time
@@ -209,3 +210,17 @@ async def test_calls_held_at_zero_nudge_the_scaler_once(sidecar, scaler_udp):
         queued("cold", sidecar.port, max_inflight=1, length=10, wait=5), scales_to_zero=True),
         generation=2))
     assert [(await call).status_code for call in held] == [200] * 5
+
+
+async def test_the_watchdogs_cpu_reports_become_cores_per_function(sidecar):
+    """The real watchdog reports its cgroup's count (on this host, the root
+    cgroup: the machine's); two answers a span apart give the function a figure
+    in the sidecar's metrics, and the client never sees the report."""
+    first, _ = await timed(sidecar, "q", b"a", 0)
+    assert first.status_code == 200
+    assert "x-swarmfaas-cpu" not in {k.lower() for k in first.headers}
+    await asyncio.sleep(1.1)  # a whole SPAN on the watchdog's clock
+    second, _ = await timed(sidecar, "q", b"b", 0)
+    assert "x-swarmfaas-cpu" not in {k.lower() for k in second.headers}
+    [line] = await metric(sidecar, 'swarmfaas_function_cpu_cores{function_name="q"}')
+    assert 0 < float(line.rsplit(" ", 1)[1]) <= os.cpu_count() + 0.5

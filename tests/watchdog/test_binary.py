@@ -221,3 +221,23 @@ def test_the_cli_go_template_builds_a_scratch_image_that_answers(watchdog_image,
     assert wait_for(lambda: box.health() == "healthy", 30), box.logs()
     tags = docker("images", "--format", "{{.Repository}}:{{.Tag}}", "swarmfaas/fn-wdbin-go")
     docker("image", "rm", "-f", *tags.stdout.split(), check=False)  # :latest and its pin
+
+
+def test_the_cpu_count_is_the_containers_own(busybox_image, containers):
+    """X-Swarmfaas-Cpu in a container: its own cgroup's count (v2 cpu.stat or
+    v1 cpuacct.usage, whichever the node has), between two reads of that file."""
+    box = containers(busybox_image, "cpu", *FUNCTION_DEFAULTS)
+    read = ("cat /sys/fs/cgroup/cpu.stat 2>/dev/null | sed -n 's/^usage_usec //p'; "
+            "[ -e /sys/fs/cgroup/cpu.stat ] || "
+            "expr $(cat /sys/fs/cgroup/cpuacct/cpuacct.usage) / 1000")
+
+    def usage() -> int:
+        return int(docker("exec", box.name, "sh", "-c", read).stdout.split()[0])
+
+    time.sleep(0.1)  # past the watchdog's read interval
+    before = usage()
+    with urllib.request.urlopen(urllib.request.Request(box.url + "/", data=b"x"),
+                                timeout=10) as resp:
+        reported = int(resp.headers["X-Swarmfaas-Cpu"].split()[0])
+    after = usage()
+    assert before <= reported <= after

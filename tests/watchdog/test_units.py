@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fwatchdog import errors
+from fwatchdog import cgroupcpu, errors
 from fwatchdog.cgi import build_cgi_env, canonical_env_name
 from fwatchdog.headers import (
     function_response_headers,
@@ -13,6 +13,13 @@ from fwatchdog.headers import (
     upstream_request_headers,
 )
 from fwatchdog.httpwire import ChunkedDecoder, HttpError, parse_head, parse_response_head
+
+
+@pytest.fixture(autouse=True)
+def no_cgroup_count(monkeypatch):
+    """The header builders as in a process with no cgroup count to read (the
+    host's own root cgroup is readable here): test_cgroupcpu.py covers the count."""
+    monkeypatch.setattr(cgroupcpu, "_CPU", cgroupcpu.CgroupCpu(None))
 
 
 def head(raw: str, limit: int = 1000):

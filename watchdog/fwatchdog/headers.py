@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from .cgroupcpu import HEADER as CPU_HEADER
+from .cgroupcpu import cpu_header
 from .httpwire import RequestHead
 
 # RFC 9110 7.6.1: hop-by-hop fields never cross a proxy.
@@ -32,6 +34,8 @@ def function_response_headers(
 ) -> list[tuple[str, str]]:
     """Headers of a fork/stream response, without framing (Content-Length/chunked)."""
     headers = [("X-Duration-Seconds", f"{duration:.6f}")]
+    if cpu := cpu_header():
+        headers.append((CPU_HEADER, cpu))
     ctype = response_content_type(configured_type, head)
     if ctype:
         headers.append(("Content-Type", ctype))
@@ -72,7 +76,7 @@ def proxied_response_headers(
     upstream: list[tuple[str, str]], configured_type: str, head: RequestHead, duration: float
 ) -> list[tuple[str, str]]:
     """The upstream's end-to-end headers plus the watchdog's own."""
-    drop = HOP_BY_HOP | {"content-length", "x-duration-seconds"}
+    drop = HOP_BY_HOP | {"content-length", "x-duration-seconds", "x-swarmfaas-cpu"}
     for name, value in upstream:
         if name.lower() == "connection":
             drop = drop | {t.strip().lower() for t in value.split(",")}
@@ -83,4 +87,6 @@ def proxied_response_headers(
     if call_id and not any(n.lower() == "x-call-id" for n, _ in headers):
         headers.append(("X-Call-Id", call_id))
     headers.append(("X-Duration-Seconds", f"{duration:.6f}"))
+    if cpu := cpu_header():
+        headers.append((CPU_HEADER, cpu))
     return headers

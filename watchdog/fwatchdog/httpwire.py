@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .cgroupcpu import cpu_header
+
 MAX_HEAD = 64 * 1024
 _TOKEN_CHARS = frozenset(
     b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -222,6 +224,8 @@ def relayed_head(head: bytes, duration: float, call_id: bytes = b"",
     if content_type:
         parts.append(b"\r\nContent-Type: " + content_type)
     parts.append(b"\r\nX-Duration-Seconds: %.6f\r\n" % duration)
+    if cpu := cpu_header():
+        parts.append(b"X-Swarmfaas-Cpu: %b\r\n" % cpu.encode("ascii"))
     if close:
         parts.append(b"Connection: close\r\n")
     parts.append(b"\r\n")

@@ -33,10 +33,11 @@ MAX_REPLICAS = 1000
 class ScaleType(Enum):
     INFLIGHT = "inflight"  # requests in flight plus queued, summed over every sidecar
     RPS = "rps"            # requests started per second, summed over every sidecar
-    CPU = "cpu"            # not measured yet: the policy makes no decision on it
+    CPU = "cpu"            # cores the replicas use (their watchdogs' cgroup counts)
 
 
-DEFAULT_TARGET = {ScaleType.INFLIGHT: 4.0, ScaleType.RPS: 50.0, ScaleType.CPU: 80.0}
+# Targets per replica: calls, calls per second, millicores (1000: one core).
+DEFAULT_TARGET = {ScaleType.INFLIGHT: 4.0, ScaleType.RPS: 50.0, ScaleType.CPU: 800.0}
 DEFAULT_MIN, DEFAULT_MAX = DEFAULT_SCALE_MIN, DEFAULT_SCALE_MAX
 DEFAULT_ZERO_DURATION = DEFAULT_SCALE_ZERO_DURATION
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from ..metrics import INFLIGHT_METRIC, QUEUED_METRIC, STARTED_METRIC
+from ..metrics import CPU_METRIC, INFLIGHT_METRIC, QUEUED_METRIC, STARTED_METRIC
 from .policy import Sample
 
 
@@ -25,10 +25,12 @@ class Reading:
     inflight: float = 0.0
     queued: float = 0.0
     started: float = 0.0  # a counter
+    cpu: float | None = None  # cores its replicas use, as this sidecar measured them
 
 
 _FIELDS = {INFLIGHT_METRIC: "inflight", QUEUED_METRIC: "queued",
-           STARTED_METRIC: "started", STARTED_METRIC + "_total": "started"}
+           STARTED_METRIC: "started", STARTED_METRIC + "_total": "started",
+           CPU_METRIC: "cpu"}
 
 
 def parse_metrics(text: str) -> dict[str, Reading]:
@@ -62,12 +64,17 @@ def samples(functions: Iterable[str], current: Round, previous: Round | None
     for name in functions:
         inflight = queued = 0.0
         rate: float | None = None
+        cpu: float | None = None
         for address, readings in current.readings.items():
             if readings is None:
                 continue
             now = readings.get(name, Reading())
             inflight += now.inflight
             queued += now.queued
+            if now.cpu is not None:
+                # every sidecar measures every replica it balances over: the
+                # largest figure, not the sum (cpumeter.py)
+                cpu = now.cpu if cpu is None else max(cpu, now.cpu)
             before = _reading(previous, address, name)
             if before is None or previous is None or current.at <= previous.at:
                 continue
@@ -75,7 +82,7 @@ def samples(functions: Iterable[str], current: Round, previous: Round | None
             if delta < 0:  # restarted: its counter began again at zero
                 delta = now.started
             rate = (rate or 0.0) + delta / (current.at - previous.at)
-        out[name] = Sample(current.at, inflight, queued, rate, None, complete)
+        out[name] = Sample(current.at, inflight, queued, rate, cpu, complete)
     return out
 
 

@@ -26,6 +26,8 @@ class ScalerMetrics:
                             "over every sidecar", by_function, registry=r)
         self.rps = Gauge("swarmfaas_scaler_requests_per_second", "Invocations started per "
                          "second, summed over every sidecar", by_function, registry=r)
+        self.cpu = Gauge("swarmfaas_scaler_cpu_cores", "Cores each function's replicas "
+                         "use, the largest of the sidecars' figures", by_function, registry=r)
         self.desired = Gauge("swarmfaas_scaler_desired_replicas", "Replicas the scaler "
                              "wants for each function", by_function, registry=r)
         self.decisions = Counter("swarmfaas_scaler_decisions", "Replica counts the scaler "
@@ -43,6 +45,6 @@ class ScalerMetrics:
     def forget(self, name: str) -> None:
         """A function that left: drop its gauges (its decision counts stay)."""
         for gauge in (self.replicas, self.ready, self.inflight, self.queued, self.rps,
-                      self.desired):
+                      self.cpu, self.desired):
             with contextlib.suppress(KeyError):
                 gauge.remove(name)

@@ -31,7 +31,7 @@ class Sample:
     inflight: float = 0.0      # requests in flight now
     queued: float = 0.0        # requests waiting in the sidecars' queues or holds
     rps: float | None = None   # requests started per second since the last round
-    cpu: float | None = None   # no source yet: always None
+    cpu: float | None = None   # cores the replicas use (None: no sidecar measured any)
     complete: bool = True      # False when a sidecar did not answer this round
 
     @property
@@ -96,7 +96,8 @@ def load(sample: Sample, kind: ScaleType) -> float | None:
         return sample.inflight + sample.queued
     if kind is ScaleType.RPS:
         return sample.rps
-    return sample.cpu
+    # the target is in millicores per replica (1000: one core)
+    return None if sample.cpu is None else sample.cpu * 1000
 
 
 def need(sample: Sample, spec: ScaleSpec) -> int | None:
@@ -168,8 +169,7 @@ def _down(spec: ScaleSpec, window: Window, *, current: int, now: float,
     needs = [need(s, spec) for s in window.samples if s.at >= start and s.complete]
     known = [n for n in needs if n is not None]
     if not known:
-        what = "cpu is not measured yet" if spec.type is ScaleType.CPU else (
-            f"no complete {spec.type.value} measurement in the window")
+        what = f"no complete {spec.type.value} measurement in the window"
         return Decision(None, STABILISING, what)
     highest = max(known)
     new = max(highest, spec.min)
@@ -186,4 +186,6 @@ def _describe(sample: Sample, spec: ScaleSpec) -> str:
         return f"{sample.inflight:g} in flight + {sample.queued:g} queued"
     if spec.type is ScaleType.RPS:
         return f"{sample.rps if sample.rps is not None else 'unknown'} requests/s"
-    return "cpu (not measured)"
+    if sample.cpu is None:
+        return "cpu unknown (no replica's report yet)"
+    return f"{sample.cpu * 1000:.0f} millicores in use"

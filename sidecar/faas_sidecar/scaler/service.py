@@ -197,6 +197,7 @@ class Scaler:
         m.inflight.labels(view.name).set(sample.inflight)
         m.queued.labels(view.name).set(sample.queued)
         m.rps.labels(view.name).set(sample.rps if sample.rps is not None else float("nan"))
+        m.cpu.labels(view.name).set(sample.cpu if sample.cpu is not None else float("nan"))
         wanted = view.replicas if decision.replicas is None else decision.replicas
         m.desired.labels(view.name).set(wanted)
         if decision.replicas is None or decision.replicas == view.replicas:

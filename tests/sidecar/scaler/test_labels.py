@@ -23,7 +23,7 @@ SF = "swarmfaas.scale."
     ({SF + "min": " 3 "}, ScaleSpec(min=3)),
     ({SF + "type": "rps"}, ScaleSpec(type=ScaleType.RPS, target=50.0)),
     ({SF + "type": "RPS", SF + "target": "10"}, ScaleSpec(type=ScaleType.RPS, target=10.0)),
-    ({SF + "type": "cpu"}, ScaleSpec(type=ScaleType.CPU, target=80.0)),
+    ({SF + "type": "cpu"}, ScaleSpec(type=ScaleType.CPU, target=800.0)),  # millicores
     ({SF + "target": "2.5"}, ScaleSpec(target=2.5)),
     ({SF + "zero": "true"}, ScaleSpec(zero=True)),
     ({SF + "zero": "FALSE"}, ScaleSpec(zero=False)),

@@ -20,6 +20,9 @@ gateway_function_invocation_inflight{function_name="slow"} 0.0
 # HELP swarmfaas_function_queued Held
 # TYPE swarmfaas_function_queued gauge
 swarmfaas_function_queued{function_name="slow"} 2.0
+# HELP swarmfaas_function_cpu_cores Cores
+# TYPE swarmfaas_function_cpu_cores gauge
+swarmfaas_function_cpu_cores{function_name="slow"} 1.25
 # HELP gateway_service_count Ready replicas
 # TYPE gateway_service_count gauge
 gateway_service_count{function_name="echo"} 2.0
@@ -29,7 +32,7 @@ gateway_service_count{function_name="echo"} 2.0
 def test_parse_metrics():
     assert parse_metrics(TEXT) == {
         "echo": Reading(inflight=5.0, queued=0.0, started=120.0),
-        "slow": Reading(inflight=0.0, queued=2.0, started=3.0),
+        "slow": Reading(inflight=0.0, queued=2.0, started=3.0, cpu=1.25),
     }
 
 
@@ -84,6 +87,12 @@ def rnd(at, **by_sidecar):
     # the function appears in a sidecar's metrics after its first call
     (rnd(11.0, a={"echo": Reading(1, 0, 1)}), rnd(10.0, a={}),
      Sample(11.0, 1, 0, 1.0, None, True)),
+    # cpu: the largest of the sidecars' figures (each sees every replica), not the sum
+    (rnd(11.0, a={"echo": Reading(0, 0, 0, 1.5)}, b={"echo": Reading(0, 0, 0, 1.25)}),
+     rnd(10.0, a={}, b={}), Sample(11.0, 0, 0, 0.0, 1.5, True)),
+    # cpu measured by one sidecar only: its figure; by none: unknown (above)
+    (rnd(11.0, a={"echo": Reading(0, 0, 0)}, b={"echo": Reading(0, 0, 0, 0.0)}),
+     rnd(10.0, a={}, b={}), Sample(11.0, 0, 0, 0.0, 0.0, True)),
     # no sidecar at all resolved: says nothing, so incomplete
     (Round(11.0, {}), Round(10.0, {}), Sample(11.0, 0, 0, None, None, False)),
 ])

@@ -32,16 +32,16 @@ NOW = 1000.0
 SPEC = ScaleSpec(min=1, max=8, target=4.0)
 ZERO = ScaleSpec(min=1, max=8, target=4.0, zero=True, zero_duration=300.0)
 RPS = ScaleSpec(min=1, max=10, target=50.0, type=ScaleType.RPS)
-CPU = ScaleSpec(min=1, max=10, type=ScaleType.CPU, target=80.0)
+CPU = ScaleSpec(min=1, max=10, type=ScaleType.CPU, target=800.0)  # millicores
 
 
 def history(*points: tuple[float, float], queued: float = 0.0, rps: float | None = 0.0,
-            since: float | None = None) -> Window:
+            since: float | None = None, cpu: float | None = None) -> Window:
     """A window from (seconds before NOW, in flight) points, oldest first, one per second
     in between repeating the previous value; ``since`` defaults to the oldest point."""
     window = Window()
     for ago, inflight in points:
-        window = advance(window, Sample(NOW - ago, inflight, queued, rps), keep=600)
+        window = advance(window, Sample(NOW - ago, inflight, queued, rps, cpu), keep=600)
     if since is not None:
         window = Window(window.samples, since=NOW - since, last_busy=window.last_busy)
     return window
@@ -114,9 +114,17 @@ CASES = [
     ("rps unknown makes no decision", RPS, steady(0, rps=None), 3, None, None,
      Decision(None, STABILISING)),
     ("rps falls slowly", RPS, steady(0, rps=20.0), 5, None, None, Decision(1, DOWN)),
-    # cpu: no source yet
-    ("cpu is not measured", CPU, steady(50), 2, None, None, Decision(None, STABILISING)),
-    ("cpu still keeps the bounds", CPU, steady(50), 20, None, None, Decision(10, ABOVE_MAX)),
+    # cpu: cores used, against a target in millicores per replica
+    ("cpu over target", CPU, steady(0, cpu=3.0), 2, None, None, Decision(4, UP)),
+    ("cpu at target", CPU, steady(0, cpu=1.6), 2, None, None, Decision(None, STEADY)),
+    ("cpu capped at max", CPU, steady(0, cpu=20.0), 2, None, None, Decision(10, UP)),
+    ("cpu in flight is ignored", CPU, steady(50, cpu=0.1), 1, None, None,
+     Decision(None, STEADY)),
+    ("cpu falls slowly", CPU, steady(0, cpu=0.5), 5, None, None, Decision(1, DOWN)),
+    ("cpu unknown makes no decision", CPU, steady(50), 2, None, None,
+     Decision(None, STABILISING)),
+    ("cpu unknown still keeps the bounds", CPU, steady(50), 20, None, None,
+     Decision(10, ABOVE_MAX)),
     # scale to zero
     ("to zero after the idle period", ZERO, idle_for(310), 3, None, None,
      Decision(0, TO_ZERO)),
