@@ -62,6 +62,9 @@ class FunctionSpec:
     rate_limit: RateLimit | None = None  # calls a second this sidecar lets through
     # swarmfaas.scale.zero (or OpenFaaS's): a request at zero waits for a start
     scales_to_zero: bool = False
+    # swarmfaas.scale.type=cpu (or OpenFaaS's): the sidecar keeps its replicas'
+    # CPU reports (cpumeter.py); other functions' reports are only taken out
+    measures_cpu: bool = False
     # max_inflight in the service's environment: full replicas queue calls
     queue: QueueBounds | None = None
     # Docker's newest task error while no replica is ready (an image that

@@ -313,7 +313,8 @@ class PendingCall(Call):
                 return  # a small body split over reads: wait for the rest
             self._detach()
             self._proxy.answered(conn.key)
-            reply = self._proxy.reply(conn, self, self._lease, self._timeout)
+            reply = self._proxy.reply(conn, self, self._lease, self._timeout,
+                                      self._spec.measures_cpu)
             if reply.status == 429 and self._spec.queue is not None and watchdog_busy(reply):
                 # The replica is full with other sidecars' calls: wait, go again.
                 self._task = asyncio.get_running_loop().create_task(self._retry(True))
@@ -952,7 +953,7 @@ class Proxy:
                     await conn.read_head()
             if self.breakers.records:
                 self.breakers.succeeded(key)
-            return self.reply(conn, call, lease, timeout)
+            return self.reply(conn, call, lease, timeout, spec.measures_cpu)
         except TimeoutError:
             lease.done(False)
             raise function_timeout(spec.name, timeout) from None
@@ -965,11 +966,14 @@ class Proxy:
             lease.done(False)
             raise
 
-    def reply(self, conn: Connection, call: Call, lease: Lease, timeout: float) -> Reply:
-        """The replica's answer once its head is in: whole, or chunks to come."""
+    def reply(self, conn: Connection, call: Call, lease: Lease, timeout: float,
+              measure_cpu: bool = False) -> Reply:
+        """The replica's answer once its head is in: whole, or chunks to come;
+        with ``measure_cpu`` (a cpu-scaled function) the watchdog's CPU report
+        is kept (cpumeter.py), else only taken out."""
         complete = conn.take_complete_body()
         out_headers, cpu = response_headers_and_cpu(conn.headers, call_id=call.call_id)
-        if cpu is not None and (reading := parse_cpu_header(cpu)) is not None:
+        if measure_cpu and cpu is not None and (reading := parse_cpu_header(cpu)) is not None:
             self.cpu.observe(call.name, conn.key, reading[0], reading[1], time.monotonic())
         if complete is not None:
             if call.head_only:  # the size of what GET would send, kept for HEAD

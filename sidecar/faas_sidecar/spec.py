@@ -17,7 +17,7 @@ from .labels import DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_TIMEOUT, NAME_RE, is_vali
 from .model import FunctionSpec, Replica, RoutingTable
 from .queue.labels import parse_async_labels
 from .ratelimit import parse_rate_limit
-from .scaler.labels import scales_to_zero
+from .scaler.labels import scales_on_cpu, scales_to_zero
 from .schedule import parse_schedule
 from .webhooks.labels import parse_webhook_labels
 
@@ -108,6 +108,7 @@ def parse_service(service: Mapping[str, Any], openfaas: bool = False) -> Functio
         webhook=webhook,
         rate_limit=rate_limit,
         scales_to_zero=scales_to_zero(labels),
+        measures_cpu=scales_on_cpu(labels),
         queue=queue,
         async_policy=async_policy,
         schedule=schedule,
@@ -370,6 +371,7 @@ def _with_replicas(spec: FunctionSpec, replicas: tuple[Replica, ...],
         webhook=spec.webhook,
         rate_limit=spec.rate_limit,
         scales_to_zero=spec.scales_to_zero,
+        measures_cpu=spec.measures_cpu,
         queue=spec.queue,
         task_error=task_error,
         async_policy=spec.async_policy,

@@ -79,6 +79,8 @@ async def sidecar(watchdog, request, scaler_udp):
         queued("brief", port, max_inflight=1, length=10, wait=0.4),
         # this sidecar thinks 2 fit; the watchdog takes 1 (another sidecar's load)
         queued("shared", port, max_inflight=2, length=10, wait=5),
+        dataclasses.replace(queued("hot", port, max_inflight=1, length=10, wait=5),
+                            measures_cpu=True),  # swarmfaas.scale.type=cpu
         dataclasses.replace(queued("cold", port, max_inflight=1, length=10, wait=5),
                             replicas=(), desired_replicas=0, scales_to_zero=True),
     ))
@@ -214,13 +216,17 @@ async def test_calls_held_at_zero_nudge_the_scaler_once(sidecar, scaler_udp):
 
 async def test_the_watchdogs_cpu_reports_become_cores_per_function(sidecar):
     """The real watchdog reports its cgroup's count (on this host, the root
-    cgroup: the machine's); two answers a span apart give the function a figure
-    in the sidecar's metrics, and the client never sees the report."""
-    first, _ = await timed(sidecar, "q", b"a", 0)
-    assert first.status_code == 200
-    assert "x-swarmfaas-cpu" not in {k.lower() for k in first.headers}
+    cgroup: the machine's); for a cpu-scaled function two answers a span apart
+    give a figure in the sidecar's metrics. No client ever sees the report, and
+    other functions' reports are not kept."""
+    answers = []
+    for name in ("hot", "q"):
+        answers.append((await timed(sidecar, name, b"a", 0))[0])
     await asyncio.sleep(1.1)  # a whole SPAN on the watchdog's clock
-    second, _ = await timed(sidecar, "q", b"b", 0)
-    assert "x-swarmfaas-cpu" not in {k.lower() for k in second.headers}
-    [line] = await metric(sidecar, 'swarmfaas_function_cpu_cores{function_name="q"}')
+    for name in ("hot", "q"):
+        answers.append((await timed(sidecar, name, b"b", 0))[0])
+    assert [a.status_code for a in answers] == [200] * 4
+    assert all("x-swarmfaas-cpu" not in {k.lower() for k in a.headers} for a in answers)
+    [line] = await metric(sidecar, 'swarmfaas_function_cpu_cores{function_name="hot"}')
     assert 0 < float(line.rsplit(" ", 1)[1]) <= os.cpu_count() + 0.5
+    assert await metric(sidecar, 'swarmfaas_function_cpu_cores{function_name="q"}') == []

@@ -72,6 +72,13 @@ def test_function_name(service_name, labels, expected):
         ({"swarmfaas.scale.zero": "false", "com.openfaas.scale.zero": "true"},
          "scales_to_zero", False),  # ours wins
         ({"swarmfaas.scale.zero": "maybe"}, "scales_to_zero", False),  # the scaler reports it
+        ({}, "measures_cpu", False),
+        ({"swarmfaas.scale.type": "cpu"}, "measures_cpu", True),
+        ({"swarmfaas.scale.type": "CPU"}, "measures_cpu", True),
+        ({"com.openfaas.scale.type": "cpu"}, "measures_cpu", True),  # OpenFaaS's name
+        ({"swarmfaas.scale.type": "rps", "com.openfaas.scale.type": "cpu"},
+         "measures_cpu", False),  # ours wins
+        ({"swarmfaas.scale.type": "inflight"}, "measures_cpu", False),
     ],
 )
 def test_parse_service_fields(labels, field, expected):

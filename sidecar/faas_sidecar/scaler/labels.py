@@ -73,6 +73,13 @@ def scales_to_zero(labels: Mapping[str, str]) -> bool:
     return found is not None and found[1].lower() == "true"
 
 
+def scales_on_cpu(labels: Mapping[str, str]) -> bool:
+    """Whether the function's scale type is cpu (ours, else OpenFaaS's label):
+    the sidecar then measures its replicas' CPU. A bad value is False here."""
+    found = _lookup(labels, SCALE_TYPE)
+    return found is not None and found[1].lower() == ScaleType.CPU.value
+
+
 def _int(labels: Mapping[str, str], key: str, default: int, low: int) -> int:
     found = _lookup(labels, key)
     if found is None:
