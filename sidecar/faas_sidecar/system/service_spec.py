@@ -23,6 +23,7 @@ from docker.types import (
 )
 
 from faas_sidecar import labels as keys
+from faas_sidecar.containment import FUNCTION_LOG_DRIVER, FUNCTION_LOG_OPTIONS
 from faas_sidecar.labels import ANNOTATION_PREFIX
 from faas_sidecar.routing import NAMESPACE
 from faas_sidecar.scaler.labels import ScaleLabelError, parse_scale_labels
@@ -119,6 +120,8 @@ def service_kwargs(deployment: Deployment, *, service_name: str, network: str,
         "read_only": deployment.read_only_root,
         "cap_drop": list(CAP_DROP),
         "mounts": [tmp_mount()],
+        "log_driver": FUNCTION_LOG_DRIVER,
+        "log_driver_options": dict(FUNCTION_LOG_OPTIONS),
         "secrets": [
             SecretReference(secret_ids[name], (secret_names or {}).get(name, name), filename=name)
             for name in deployment.secrets

@@ -52,6 +52,9 @@ def test_minimal_deployment_becomes_a_dnsrr_function_service_on_the_network():
     assert kwargs["mounts"] == [{"Target": "/tmp", "Source": None, "Type": "tmpfs",
                                  "ReadOnly": False,
                                  "TmpfsOptions": {"SizeBytes": 64 * 1024 * 1024}}]
+    # A rotated log: a function that floods stderr fills at most 30 MiB of disk.
+    assert kwargs["log_driver"] == "json-file"
+    assert kwargs["log_driver_options"] == {"max-size": "10m", "max-file": "3"}
 
 
 @pytest.mark.parametrize(("deployment", "key", "expected"), [

@@ -179,6 +179,8 @@ async def test_deploy_list_scale_update_delete_on_the_real_swarm(swarm, secret_f
         assert container["Healthcheck"] == {"Interval": 2_000_000_000}
         assert spec["TaskTemplate"]["Resources"]["Limits"] == {
             "MemoryBytes": 64 * 2**20, "NanoCPUs": 250_000_000, "Pids": 2048}
+        assert spec["TaskTemplate"]["LogDriver"] == {
+            "Name": "json-file", "Options": {"max-size": "10m", "max-file": "3"}}
         # Contained by default, as stack.yml's functions are: a read-only root
         # (the request did not ask for a writable one), a process limit, no
         # capabilities, a tmpfs at /tmp.
