@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..enginetoken import read_token
+from ..labels import is_decimal
 from ..settings import NETWORK_NAME_RE, ConfigError, Settings
 from .policy import PolicyConfig
 
@@ -59,7 +60,7 @@ def _sidecars(raw: str) -> tuple[tuple[str, int], ...]:
     found = []
     for item in (part.strip() for part in raw.split(",")):
         host, _, port = item.rpartition(":")
-        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        if not host or not is_decimal(port) or not 1 <= int(port) <= 65535:
             raise ScalerConfigError(f"SCALER_SIDECARS={raw!r}: expected comma-separated "
                                     f"host:port names (e.g. tasks.sidecar:8080), got {item!r}")
         found.append((host.strip("[]"), int(port)))
