@@ -103,7 +103,7 @@ def function_filters(openfaas: bool) -> tuple[str, ...]:
 # -- the defaults ----------------------------------------------------------------
 DEFAULT_PORT = 8080
 DEFAULT_TIMEOUT = 60.0  # seconds
-DEFAULT_PIDS_LIMIT = 2048  # processes and threads of one task
+DEFAULT_PIDS_LIMIT = 512  # processes and threads of one task (docs/watchdog.md: why)
 MAX_PIDS_LIMIT = 4_194_304  # the kernel's pid_max ceiling
 MAX_TIMEOUT = 24 * 3600.0
 ALEXA_MAX_TIMEOUT = 3600.0

@@ -19,7 +19,7 @@ from .tasks import containers, docker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
-PIDS = 2048  # stack.yml's x-function-resources
+PIDS = 512  # stack.yml's x-function-resources
 
 # Run inside a function's container as its own user: start threads (each a
 # task of the pids cgroup, and of the user's nproc count) until the kernel

@@ -2,7 +2,7 @@
 
 One service of the stock watchdog image, deployed through the system API as a
 user would (so: user 10001, no capabilities, no-new-privileges, a read-only
-root with a tmpfs /tmp, 1 CPU, 512 MiB, 2048 processes), runs misbehave.py in
+root with a tmpfs /tmp, 1 CPU, 512 MiB, 512 processes), runs misbehave.py in
 fork mode; the path says how it misbehaves. For each behaviour:
 
 - the documented status and error code (docs/reliability.md, "Misbehaving
