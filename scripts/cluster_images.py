@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print("# Made by scripts/cluster_images.py: images by registry and digest.")
-    print(yaml.safe_dump({"version": "3.8", "services": pins}, sort_keys=True), end="")
+    print(yaml.safe_dump({"version": "3.9", "services": pins}, sort_keys=True), end="")
     return 0
 
 

@@ -36,6 +36,10 @@ set -a
 [ -f "$state/stack.env" ] && source "$state/stack.env"
 set +a
 
+# stack.yml is compose file 3.9 (a pids limit per function task) and is checked
+# with `docker stack config`: Debian's docker.io CLI (20.10) has neither.
+docker stack config --help >/dev/null 2>&1 \
+  || die "this docker CLI ($(command -v docker), $(docker version --format '{{.Client.Version}}' 2>/dev/null)) has no 'docker stack config': install Docker's own CLI (docker-ce-cli; tested with 28.2, against Debian's Engine 20.10)."
 step "deploying stack $STACK (tag $TAG): ${HEALTH_URL%/healthz}"
 compose=(-c stack.yml)
 if [ "${ALEXA_TEST:-0}" = 1 ]; then

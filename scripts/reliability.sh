@@ -39,7 +39,7 @@ curl -s -o /dev/null --max-time 10 --cacert "$ca" "https://localhost:$HTTPS_PORT
 if [ "${1:-}" = misbehaving ]; then
   shift
   step "misbehaving functions against $STACK on https://localhost:$HTTPS_PORT"
-  MISBEHAVING=1 E2E_STACK="$STACK" E2E_HTTPS_PORT="$HTTPS_PORT" E2E_DEPLOYED=1 \
+  E2E_STACK="$STACK" E2E_HTTPS_PORT="$HTTPS_PORT" E2E_DEPLOYED=1 \
     "$VENV/bin/pytest" -q -s -p no:cacheprovider tests/e2e/reliability/test_misbehaving_functions.py "$@"
   note "make misbehaving passed in $((SECONDS - start)) s"
   exit 0

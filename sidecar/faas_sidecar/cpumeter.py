@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from .labels import is_decimal
+
 SPAN = 1.0    # seconds of the replica's clock between two readings of one rate
 STALE = 10.0  # seconds without an answer after which an idle replica counts 0
 
@@ -24,7 +26,7 @@ STALE = 10.0  # seconds without an answer after which an idle replica counts 0
 def parse_cpu_header(value: str) -> tuple[int, int] | None:
     """(usage_us, at_us) from ``<usage_us> <at_us>``; None if it is not that."""
     usage, _, at = value.strip().partition(" ")
-    if not (usage.isdigit() and at.isdigit()):
+    if not (is_decimal(usage) and is_decimal(at)):
         return None
     return int(usage), int(at)
 

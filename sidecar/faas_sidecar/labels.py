@@ -71,6 +71,9 @@ SCHEDULE = "swarmfaas.schedule"  # a cron expression, optionally after CRON_TZ=<
 SCHEDULE_CATCH_UP = "swarmfaas.schedule.catch_up"
 
 ANNOTATION_PREFIX = "swarmfaas.annotation."  # + an OpenFaaS annotation's key
+# faas-swarm's labels for the same (an OpenFaaS-era service's annotations):
+# shown as annotations, ours winning a key both give.
+OPENFAAS_ANNOTATION_PREFIX = "com.openfaas.annotations."
 
 # On a Docker secret (not a service): "true" marks a secret the system API made
 # (/system/secrets); with the name prefix SYSTEM_SECRET_PREFIX, the only
@@ -100,7 +103,7 @@ def function_filters(openfaas: bool) -> tuple[str, ...]:
 # -- the defaults ----------------------------------------------------------------
 DEFAULT_PORT = 8080
 DEFAULT_TIMEOUT = 60.0  # seconds
-DEFAULT_PIDS_LIMIT = 2048  # processes and threads of one task
+DEFAULT_PIDS_LIMIT = 512  # processes and threads of one task (docs/watchdog.md: why)
 MAX_PIDS_LIMIT = 4_194_304  # the kernel's pid_max ceiling
 MAX_TIMEOUT = 24 * 3600.0
 ALEXA_MAX_TIMEOUT = 3600.0
@@ -189,6 +192,7 @@ DOCUMENTED: tuple[Label, ...] = (
     Label(SCHEDULE),
     Label(SCHEDULE_CATCH_UP, "60"),  # schedule.DEFAULT_CATCH_UP
     Label(ANNOTATION_PREFIX + "<key>"),
+    Label(OPENFAAS_ANNOTATION_PREFIX + "<key>"),
     Label(SECRET),
     Label(STACK_NAMESPACE),
     Label(OPENFAAS_FUNCTION),

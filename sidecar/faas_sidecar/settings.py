@@ -73,7 +73,8 @@ def parse_address(raw: str) -> tuple[str, int] | None:
     """(host, port) from ``host:port`` (``[::1]:8080`` too); None if it is not one."""
     host, _, port = raw.strip().rpartition(":")
     host = host.strip().strip("[]")
-    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+    # ASCII digits only: str.isdigit() alone takes "²", which int() refuses
+    if not host or not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
         return None
     return host, int(port)
 

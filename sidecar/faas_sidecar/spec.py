@@ -37,6 +37,21 @@ def is_function(service: Mapping[str, Any], openfaas: bool = False) -> bool:
     return marks_function((service.get("Spec") or {}).get("Labels") or {}, openfaas)
 
 
+def is_platform_function(service: Mapping[str, Any], network: str, network_id: str | None,
+                         openfaas: bool = False) -> bool:
+    """The one rule of which services are this platform's functions, for
+    routing and the system API alike: marked a function (``marks_function``)
+    and attached to the functions network, by name or ID. Without the
+    network's ID nothing can be checked: ours are taken as they are, and
+    faas-swarm's ``function=true`` (``openfaas``) is never taken, so a service
+    off the functions network is never one."""
+    if not is_function(service, openfaas):
+        return False
+    if network_id is None:
+        return is_function(service)
+    return bool(service_networks(service) & {network, network_id})
+
+
 def function_name(service_name: str, labels: Mapping[str, str]) -> str:
     """The function name: the label, else the service name minus its stack prefix."""
     if keys.NAME in labels:
@@ -286,17 +301,12 @@ def build_table(
     """
     if (memo.network, memo.network_id) != (network, network_id):
         memo = EMPTY_MEMO
-    wanted = {network, network_id} if network_id else None
     invalid: dict[str, str] = {}
     by_name: dict[str, tuple[str, FunctionSpec]] = {}
     seen_services: dict[tuple[str, int], FunctionSpec | str] = {}
     # Oldest service wins a contested name, so a new deploy cannot hijack one.
     for service in sorted(services, key=lambda s: (s.get("CreatedAt", ""), s.get("ID", ""))):
-        if not is_function(service, openfaas):
-            continue
-        if not is_function(service) and wanted is None:
-            continue  # an OpenFaaS-marked service: only with its network checked
-        if wanted is not None and not service_networks(service) & wanted:
+        if not is_platform_function(service, network, network_id or None, openfaas):
             continue
         service_name = (service.get("Spec") or {}).get("Name", "")
         spec = _parse_service_memo(service, memo.services, seen_services, openfaas)

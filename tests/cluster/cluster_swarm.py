@@ -104,18 +104,22 @@ def routable_everywhere(cluster: Cluster, service: str, in_a_row: int = 9,
                         managers: list[Node] | None = None,
                         timeout: float = 10) -> Callable[[], bool]:
     """Answers through nginx on every manager (or on ``managers``), ``in_a_row``
-    times each, so every sidecar replica behind each nginx has it in its table."""
+    times each, so every sidecar replica behind each nginx has it in its table.
+    The last miss is kept in ``check.last_miss`` (``wait_for`` reports it)."""
     def check() -> bool:
         for node in cluster.managers if managers is None else managers:
             with cluster.client(node, timeout=timeout) as c:
                 for i in range(in_a_row):
                     try:
                         r = c.post(f"/function/{service}", content=f"probe-{i}".encode())
-                    except httpx.HTTPError:
+                    except httpx.HTTPError as e:
+                        check.last_miss = f"{node.name}: {type(e).__name__}: {e}"
                         return False
                     if r.status_code != 200 or r.text != f"probe-{i}":
+                        check.last_miss = f"{node.name}: {r.status_code} {r.text[:300]!r}"
                         return False
         return True
+    check.last_miss = ""
     return check
 
 
@@ -124,6 +128,7 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float, every: float 
     start = time.monotonic()
     while not check():
         if time.monotonic() - start > timeout:
-            pytest.fail(f"{what}: not within {timeout} s")
+            miss = getattr(check, "last_miss", "")
+            pytest.fail(f"{what}: not within {timeout} s" + (f"; last: {miss}" if miss else ""))
         time.sleep(every)
     return time.monotonic() - start

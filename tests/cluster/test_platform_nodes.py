@@ -121,6 +121,13 @@ def test_the_leader_stopped_routing_goes_on_and_discovery_resumes(cluster, funct
         cluster.script("up")  # the node again, with its state: it rejoins
         # ... and the platform's replicas on it again, one a manager (the
         # tests after this one count them).
+        up_at = time.monotonic()
         wait_for("nginx, sidecar and gate on every manager again",
                  lambda: all(len(set(running_nodes(cluster, f"{cluster.stack}_{s}"))) == 3
                              for s in ("nginx", "sidecar", "engine-gate")), 180)
+        # ... and routing through every manager's nginx again, the rejoined one's
+        # too (its nginx and sidecar are new tasks, its overlay peers relearnt).
+        wait_for("routing through every manager again after the node rejoined",
+                 routable_everywhere(cluster, service, timeout=5), 180, every=0.5)
+        print(f"node {leader.name} back: routing through every manager "
+              f"{time.monotonic() - up_at:.1f} s after it was started again")

@@ -18,7 +18,7 @@ def test_functions_on_workers_only_answer_through_nginx_on_every_manager(
     wait_for("2 tasks running", lambda: len(running_nodes(cluster, name)) == 2, 120)
     assert set(running_nodes(cluster, name)) <= set(worker_names)
     took = wait_for("routable through every manager's nginx",
-                    routable_everywhere(cluster, name), 60)
+                    routable_everywhere(cluster, name), 120)
     print(f"\n{name}: on {running_nodes(cluster, name)}, routable at every manager "
           f"{took:.1f} s after its tasks ran")
 

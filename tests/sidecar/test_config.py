@@ -52,6 +52,7 @@ def test_values(env, field, expected):
         ({"SCALER_WAKE": "scaler"}, "SCALER_WAKE"),
         ({"SCALER_WAKE": "scaler:0"}, "SCALER_WAKE"),
         ({"SCALER_WAKE": ":8082"}, "SCALER_WAKE"),
+        ({"SCALER_WAKE": "scaler:\u00b2"}, "SCALER_WAKE"),  # not a digit to int()
     ],
 )
 def test_errors_name_the_variable(env, variable):

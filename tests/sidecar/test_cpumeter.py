@@ -14,6 +14,7 @@ from faas_sidecar.cpumeter import STALE, CpuMeter, parse_cpu_header
     ("1500", None),
     ("a b", None),
     ("-1 5", None),
+    ("\u00b2 5", None),   # a digit to str.isdigit(), not to int()
     ("", None),
 ])
 def test_parse_cpu_header(value, reading):

@@ -21,7 +21,8 @@ def documented() -> dict[str, str | None]:
     found: dict[str, str | None] = {}
     for line in DOC.read_text().splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[0].startswith(("`swarmfaas.", "`function`")):
+        if len(cells) == 3 and cells[0].startswith(("`swarmfaas.", "`function`",
+                                                        "`com.openfaas.annotations.")):
             keys = re.findall(r"`([^`]+)`", cells[0])
             defaults: list[str | None] = [None] * len(keys)
             if _LITERALS.match(cells[1]):

@@ -1,4 +1,4 @@
-"""OPENFAAS_FUNCTIONS: which services are routed as functions (pure, table-driven).
+"""OPENFAAS_FUNCTIONS: which services are functions, routed and listed (pure, table-driven).
 
 faas-swarm marked a function with the service label function=true. With the
 setting on, such a service is a function too, but only on the functions
@@ -24,7 +24,9 @@ from faas_sidecar.gate.policy import (
 from faas_sidecar.labels import function_filters
 from faas_sidecar.scaler.config import ScalerConfig, ScalerConfigError
 from faas_sidecar.scaler.labels import parse_scale_labels
-from faas_sidecar.spec import build_table, marks_function, parse_service
+from faas_sidecar.spec import build_table, is_platform_function, marks_function, parse_service
+from faas_sidecar.system.config import SystemApiConfig, SystemConfigError
+from faas_sidecar.system.service_spec import function_status
 
 from .test_spec import NET, NET_ID, _on, service, task
 
@@ -71,6 +73,63 @@ def test_an_openfaas_service_is_routed_only_on_the_functions_network(
     assert not table.invalid
 
 
+# The one rule routing and the system API share (is_platform_function):
+# which listed services are this platform's functions.
+BOTH = {**FAAS_SWARM, **OURS}
+
+
+@pytest.mark.parametrize(("labels", "targets", "network_id", "openfaas", "listed"), [
+    # the setting off: faas-swarm's mark means nothing, wherever the service is
+    (FAAS_SWARM, (NET_ID,), NET_ID, False, False),
+    (FAAS_SWARM, (NET,), NET_ID, False, False),
+    (OURS, (NET_ID,), NET_ID, False, True),
+    (BOTH, (NET_ID,), NET_ID, False, True),
+    # the setting on: either mark, on the functions network by ID or by name
+    (FAAS_SWARM, (NET_ID,), NET_ID, True, True),
+    (FAAS_SWARM, (NET,), NET_ID, True, True),
+    (FAAS_SWARM, ("other", NET_ID), NET_ID, True, True),
+    (OURS, (NET,), NET_ID, True, True),
+    (BOTH, (NET,), NET_ID, True, True),
+    # label forms faas-swarm never wrote: not a function
+    ({"function": "True"}, (NET_ID,), NET_ID, True, False),
+    ({"function": "yes"}, (NET_ID,), NET_ID, True, False),
+    ({"com.openfaas.function": "figlet"}, (NET_ID,), NET_ID, True, False),
+    ({"function": "false", "com.openfaas.function": "x"}, (NET_ID,), NET_ID, True, False),
+    ({}, (NET_ID,), NET_ID, True, False),
+    # another network (an OpenFaaS stack's own func_functions) or none: never
+    (FAAS_SWARM, ("func_functions",), NET_ID, True, False),
+    (FAAS_SWARM, (), NET_ID, True, False),
+    (OURS, ("func_functions",), NET_ID, True, False),
+    (OURS, ("func_functions",), NET_ID, False, False),
+    # the network's ID unknown: faas-swarm's mark waits for it, ours do not
+    (FAAS_SWARM, (NET_ID,), None, True, False),
+    (OURS, ("func_functions",), None, True, True),
+])
+def test_which_services_are_the_platforms_functions(labels, targets, network_id, openfaas,
+                                                    listed):
+    svc = _on(service("faas_figlet", labels=labels), *targets)
+    assert is_platform_function(svc, NET, network_id, openfaas) is listed
+
+
+def test_a_faas_swarm_service_is_described_as_faas_swarm_stored_it():
+    labels = {**FAAS_SWARM, "com.docker.stack.namespace": "func",
+              "com.openfaas.scale.max": "3", "com.openfaas.annotations.topic": "orders",
+              "com.openfaas.annotations.owner": "ops",
+              "swarmfaas.annotation.owner": "platform"}  # ours wins a key both give
+    svc = service("func_figlet", labels=labels, replicas=2, image="figlet:0.1@sha256:" + "a" * 64)
+    svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] = ["fprocess=figlet", "TOKEN=x"]
+    status = function_status(svc, available=1)
+    assert (status["name"], status["image"], status["namespace"]) == (
+        "figlet", "figlet:0.1", "swarmfaas-fn")
+    assert (status["replicas"], status["availableReplicas"]) == (2, 1)
+    assert status["envProcess"] == "figlet"
+    assert status["annotations"] == {"topic": "orders", "owner": "platform"}
+    assert status["labels"] == {**FAAS_SWARM, "com.docker.stack.namespace": "func",
+                                "com.openfaas.scale.max": "3"}
+    assert status["scaling"]["max"] == 3
+    assert "TOKEN" not in str(status)  # environment values are never shown
+
+
 def test_openfaas_scale_labels_and_fprocess_carry_over():
     svc = service("figlet", labels={**FAAS_SWARM, "com.openfaas.scale.min": "2",
                                     "com.openfaas.scale.max": "7",
@@ -98,16 +157,18 @@ ENV = {"FUNCTIONS_NETWORK": "faas_functions"}
     (None, False), ("", False), ("false", False), ("0", False),
     ("true", True), ("TRUE", True), ("1", True),
 ])
-def test_the_setting_is_read_alike_by_sidecar_gate_and_scaler(value, want):
+def test_the_setting_is_read_alike_by_sidecar_gate_scaler_and_system_api(value, want):
     env = ENV if value is None else {**ENV, "OPENFAAS_FUNCTIONS": value}
     assert load_config(env).openfaas_functions is want
     assert GateConfig.from_env(env).openfaas_functions is want
     assert ScalerConfig.from_env(env).openfaas_functions is want
+    assert SystemApiConfig.from_env(env).openfaas_functions is want
 
 
-@pytest.mark.parametrize("load", [load_config, GateConfig.from_env, ScalerConfig.from_env])
+@pytest.mark.parametrize("load", [load_config, GateConfig.from_env, ScalerConfig.from_env,
+                                  SystemApiConfig.from_env])
 def test_a_bad_value_names_the_setting(load):
-    with pytest.raises((ConfigError, GateConfigError, ScalerConfigError),
+    with pytest.raises((ConfigError, GateConfigError, ScalerConfigError, SystemConfigError),
                        match=r"^OPENFAAS_FUNCTIONS='yes'"):
         load({**ENV, "OPENFAAS_FUNCTIONS": "yes"})
 

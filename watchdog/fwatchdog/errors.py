@@ -72,6 +72,12 @@ def not_ready(reason: str) -> PlatformError:
     return PlatformError(503, "not_ready", reason, 1)
 
 
+def cannot_start(reason: str) -> PlatformError:
+    return PlatformError(503, "cannot_start",
+                         f"the function process could not be started ({reason}): the "
+                         "container is at its process or memory limit", 1)
+
+
 def timed_out(seconds: float) -> PlatformError:
     return PlatformError(504, "timeout", f"the function did not finish within {seconds:g} s")
 

@@ -256,7 +256,8 @@ def parse_response_head(data: bytes, request_method: str) -> ResponseHead:
     """Parse an upstream response head (without the final CRLFCRLF); raise HttpError(502)."""
     lines = data.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+    code = parts[1] if len(parts) >= 2 else ""
+    if not parts[0].startswith("HTTP/1.") or not (code.isascii() and code.isdigit()):
         raise HttpError(502, "upstream sent a malformed status line")
     status = int(parts[1])
     headers: list[tuple[str, str]] = []
@@ -271,7 +272,7 @@ def parse_response_head(data: bytes, request_method: str) -> ResponseHead:
         value = value.strip(" \t")
         lname = name.lower()
         if lname == "content-length":
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit()):
                 raise HttpError(502, "upstream sent a malformed content-length")
             length = int(value)
         elif lname == "transfer-encoding":

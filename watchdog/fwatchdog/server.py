@@ -34,6 +34,7 @@ from .httpwire import (
 )
 from .metrics import Slot as Metrics
 from .runners import (
+    CannotStart,
     Invocation,
     OutputTooLarge,
     ProcessFailed,
@@ -314,6 +315,8 @@ class HttpConnection(asyncio.Protocol):
                 raise errors.response_too_large(config.response_limit) from None
             except UpstreamUnavailable as exc:
                 raise errors.upstream_unavailable(str(exc)) from None
+            except CannotStart as exc:
+                raise errors.cannot_start(str(exc)) from None
             duration = time.perf_counter() - started
             if outcome.streamed:
                 status = 200

@@ -21,6 +21,7 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
 from ..errors import INTERNAL_HEADER, PlatformError, alexa_timeout
+from ..labels import is_decimal
 from ..model import RoutingTable
 from ..routing import FUNCTION_HEADER, check_name, header_name
 from . import rejection
@@ -154,7 +155,7 @@ async def handle_root(request: Request) -> HTTPResponse:
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refused (413) as soon as it is known to be over ``limit``."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if is_decimal(declared) and int(declared) > limit:
         raise rejection.body_too_large(f"the body has {declared} bytes, over {limit}")
     if request.stream is None or not getattr(request.stream, "request_body", None):
         return request.body or b""
@@ -221,7 +222,7 @@ async def handle_alexa(request: Request) -> HTTPResponse:
 
 
 def _int(text: str | None) -> int | None:
-    return int(text) if text is not None and text.isdigit() else None
+    return int(text) if text is not None and is_decimal(text) else None
 
 
 def record_breaches(

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from faas_sidecar.allowlist import allowed
+from faas_sidecar.containment import FUNCTION_LOG_DRIVER, FUNCTION_LOG_OPTIONS
 from faas_sidecar.labels import (
     FUNCTION,
     FUNCTION_FILTER,
@@ -219,8 +220,11 @@ def violations(spec: Mapping[str, Any], rules: SpecRules) -> frozenset[str]:
     for key in ("PluginSpec", "NetworkAttachmentSpec"):
         if task.get(key):
             found.add(f"TaskTemplate.{key} (only containers)")
-    if task.get("LogDriver"):
-        found.add(f"log driver {(task['LogDriver'] or {}).get('Name')!r}")
+    log_driver = task.get("LogDriver") or {}
+    if log_driver and (log_driver.get("Name") != FUNCTION_LOG_DRIVER
+                       or (log_driver.get("Options") or {}) != FUNCTION_LOG_OPTIONS):
+        found.add(f"log driver {log_driver.get('Name')!r} (only the platform's "
+                  f"rotated {FUNCTION_LOG_DRIVER})")
     container = task.get("ContainerSpec") or {}
     image = str(container.get("Image") or "")
     if not allowed(_DIGEST_RE.sub("", image), rules.image_allowlist):

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..enginetoken import read_token
+from ..labels import is_decimal
 from ..settings import ConfigError, Settings
 from .policy import Backoff
 
@@ -48,7 +49,7 @@ class WorkerConfig:
                    "knows too (QUEUE_TOKEN_FILE of the sidecar)")
         raw = s.text("WORKER_SIDECAR", "sidecar:8080")
         host, _, port = raw.rpartition(":")
-        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        if not host or not is_decimal(port) or not 1 <= int(port) <= 65535:
             s.fail(f"WORKER_SIDECAR={raw!r}: expected host:port, e.g. sidecar:8080")
         base = s.seconds("WORKER_BACKOFF_BASE", 1.0, low=0.01, high=3600)
         return cls(

@@ -13,6 +13,7 @@ from ..labels import (
     DEFAULT_ASYNC_ATTEMPTS,
     DEFAULT_ASYNC_CONCURRENCY,
     LabelError,
+    is_decimal,
 )
 
 MAX_ATTEMPTS = 100
@@ -48,6 +49,6 @@ def _count(labels: Mapping[str, str], key: str, default: int, high: int) -> int:
     raw = labels.get(key, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= high:
+    if not is_decimal(raw) or not 1 <= int(raw) <= high:
         raise LabelError(f"{key}={raw!r}: expected an integer in [1, {high}]")
     return int(raw)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from ..labels import is_decimal
+
 
 class Verdict(enum.Enum):
     DONE = "done"  # ack: delivered
@@ -87,4 +89,4 @@ def parse_retry_after(value: str | None) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    return float(value) if value.isdigit() else None
+    return float(value) if is_decimal(value) else None

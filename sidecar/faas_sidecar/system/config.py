@@ -53,6 +53,9 @@ class SystemApiConfig:
     secret_prefix: str = DEFAULT_SECRET_PREFIX
     # ENGINE_GATE_TOKEN_FILE: shown to the engine gate on every Engine call
     engine_token: str | None = field(default=None, repr=False)
+    # OPENFAAS_FUNCTIONS: list and manage faas-swarm's function=true services
+    # too, as routing takes them (docs/migrating-from-openfaas.md)
+    openfaas_functions: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SystemApiConfig:
@@ -76,4 +79,5 @@ class SystemApiConfig:
             secret_prefix=s.matching("SYSTEM_SECRET_PREFIX", DEFAULT_SECRET_PREFIX,
                                      SECRET_PREFIX_RE, SECRET_PREFIX_TEXT),
             engine_token=read_token(env, SystemConfigError),
+            openfaas_functions=s.flag("OPENFAAS_FUNCTIONS", False),
         )

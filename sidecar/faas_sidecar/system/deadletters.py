@@ -46,7 +46,7 @@ def list_query(args: Any) -> tuple[str | None, int, int]:
         raw = args.get(key)
         if raw is None:
             numbers.append(default)
-        elif not raw.isdigit() or not 0 <= int(raw) <= high:
+        elif not is_decimal(raw) or not 0 <= int(raw) <= high:
             raise invalid_request(f"{key}={raw!r}: expected an integer in [0, {high}]")
         else:
             numbers.append(int(raw))

@@ -107,6 +107,7 @@ def setup_system_api(app: Sanic, config: SystemApiConfig) -> None:
                 config.docker_url, config.docker_timeout, config.engine_token,
                 network=config.functions_network, service_prefix=config.service_prefix,
                 health_interval=config.health_interval, secret_prefix=config.secret_prefix,
+                openfaas=config.openfaas_functions,
             )
 
     @bp.after_server_stop

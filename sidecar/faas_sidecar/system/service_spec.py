@@ -23,7 +23,8 @@ from docker.types import (
 )
 
 from faas_sidecar import labels as keys
-from faas_sidecar.labels import ANNOTATION_PREFIX
+from faas_sidecar.containment import FUNCTION_LOG_DRIVER, FUNCTION_LOG_OPTIONS
+from faas_sidecar.labels import ANNOTATION_PREFIX, OPENFAAS_ANNOTATION_PREFIX
 from faas_sidecar.routing import NAMESPACE
 from faas_sidecar.scaler.labels import ScaleLabelError, parse_scale_labels
 from faas_sidecar.schedule import parse_schedule, ticks_after
@@ -119,6 +120,8 @@ def service_kwargs(deployment: Deployment, *, service_name: str, network: str,
         "read_only": deployment.read_only_root,
         "cap_drop": list(CAP_DROP),
         "mounts": [tmp_mount()],
+        "log_driver": FUNCTION_LOG_DRIVER,
+        "log_driver_options": dict(FUNCTION_LOG_OPTIONS),
         "secrets": [
             SecretReference(secret_ids[name], (secret_names or {}).get(name, name), filename=name)
             for name in deployment.secrets
@@ -193,6 +196,19 @@ def scaling_status(labels: Mapping[str, str]) -> dict[str, Any]:
             "target": spec.target, "zero": spec.zero, "zeroDuration": spec.zero_duration}
 
 
+# Where annotations live in a service's labels; the later prefix wins a key both give.
+_ANNOTATION_PREFIXES = (OPENFAAS_ANNOTATION_PREFIX, ANNOTATION_PREFIX)
+
+
+def split_annotations(all_labels: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(labels, annotations) of a service's labels: ours (``swarmfaas.annotation.<key>``,
+    set through the API) and faas-swarm's (``com.openfaas.annotations.<key>``)."""
+    labels = {k: v for k, v in all_labels.items() if not k.startswith(_ANNOTATION_PREFIXES)}
+    annotations = {k[len(prefix):]: v for prefix in _ANNOTATION_PREFIXES
+                   for k, v in all_labels.items() if k.startswith(prefix)}
+    return labels, annotations
+
+
 def function_status(service: Mapping[str, Any], *, available: int,
                     invocations: int | None = None,
                     now: datetime | None = None) -> dict[str, Any]:
@@ -201,11 +217,7 @@ def function_status(service: Mapping[str, Any], *, available: int,
     task = spec.get("TaskTemplate") or {}
     container = task.get("ContainerSpec") or {}
     all_labels = spec.get("Labels") or {}
-    labels = {k: v for k, v in all_labels.items() if not k.startswith(ANNOTATION_PREFIX)}
-    annotations = {
-        k[len(ANNOTATION_PREFIX):]: v for k, v in all_labels.items()
-        if k.startswith(ANNOTATION_PREFIX)
-    }
+    labels, annotations = split_annotations(all_labels)
     env = dict(item.partition("=")[::2] for item in container.get("Env") or [])
     replicas = replicas_of(service)
     status: dict[str, Any] = {

@@ -4,10 +4,12 @@ docker-py is blocking, so every call runs in a worker thread
 (``asyncio.to_thread``) and never on the event loop. The client comes from
 ``engineclient`` and its exceptions become ``PlatformError`` through
 ``engineclient.platform_error``; none reaches a handler.
-Only services labelled ``swarmfaas.function=true`` and attached to this
-platform's functions network are ever found, scaled, updated or removed:
-anything else is "no such function" (a function of another stack on the same
-swarm belongs to that stack's gateway, as in routing). Secrets likewise: only
+Only this platform's functions, by the rule routing uses
+(``spec.is_platform_function``: labelled ``swarmfaas.function=true``, or
+faas-swarm's ``function=true`` with OPENFAAS_FUNCTIONS, and attached to its
+functions network) are ever found, scaled, updated or removed: anything else
+is "no such function" (a function of another stack on the same swarm belongs
+to that stack's gateway, as in routing). Secrets likewise: only
 ``<SYSTEM_SECRET_PREFIX>*`` labelled ``swarmfaas.secret=true``.
 Log streams do not go through docker-py (its streams block a thread until the
 next line): ``engineclient.stream_get`` reads them asynchronously.
@@ -25,15 +27,15 @@ import docker
 from faas_sidecar import errors
 from faas_sidecar import labels as keys
 from faas_sidecar.errors import PlatformError
-from faas_sidecar.labels import FUNCTION_FILTER, SECRET_FILTER
-from faas_sidecar.spec import service_networks
+from faas_sidecar.labels import SECRET_FILTER, function_filters
+from faas_sidecar.spec import is_platform_function
 
 from ..engineclient import EngineError, docker_client, stream_get
 from ..engineclient import platform_error as translate_docker_error
 from .logs import LogQuery, engine_params
 from .payloads import Deployment
 from .secrets import describe, docker_name, is_platform_secret, platform_labels
-from .service_spec import function_name_of, is_function, replicas_of, service_kwargs
+from .service_spec import function_name_of, replicas_of, service_kwargs
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,9 +48,10 @@ class SwarmAdmin:
     def __init__(self, client: docker.DockerClient, *, network: str, service_prefix: str,
                  health_interval: float = 0.0, secret_prefix: str = "swarmfaas-fn-",
                  base_url: str | None = None, token: str | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, openfaas: bool = False) -> None:
         self._client = client
         self._network = network
+        self._openfaas = openfaas  # OPENFAAS_FUNCTIONS: faas-swarm's function=true too
         self._prefix = service_prefix
         self._health_interval = health_interval
         self._secret_prefix = secret_prefix
@@ -122,13 +125,14 @@ class SwarmAdmin:
     # -- blocking helpers, run in a thread -----------------------------------
 
     def _own_functions(self) -> list[Any]:
-        """This platform's function services: labelled (Docker's filter, checked
-        again so a filter bug can't widen the set) and on its functions network."""
-        services = self._client.services.list(filters={"label": FUNCTION_FILTER})
+        """This platform's function services: labelled (Docker's filter, one
+        listing per mark as Docker ANDs label filters; checked again so a
+        filter bug can't widen the set) and on its functions network."""
+        services = {s.id: s for label in function_filters(self._openfaas)
+                    for s in self._client.services.list(filters={"label": label})}
         network = self._client.networks.get(self._network)
-        wanted = {self._network, network.id}
-        return [s for s in services
-                if is_function(s.attrs) and service_networks(s.attrs) & wanted]
+        return [s for s in services.values()
+                if is_platform_function(s.attrs, self._network, network.id, self._openfaas)]
 
     def _list_function_attrs(self) -> list[Mapping[str, Any]]:
         return [s.attrs for s in self._own_functions()]

@@ -2,7 +2,7 @@
 
 One service of the stock watchdog image, deployed through the system API as a
 user would (so: user 10001, no capabilities, no-new-privileges, a read-only
-root with a tmpfs /tmp, 1 CPU, 512 MiB, 2048 processes), runs misbehave.py in
+root with a tmpfs /tmp, 1 CPU, 512 MiB, 512 processes), runs misbehave.py in
 fork mode; the path says how it misbehaves. For each behaviour:
 
 - the documented status and error code (docs/reliability.md, "Misbehaving
@@ -13,8 +13,8 @@ fork mode; the path says how it misbehaves. For each behaviour:
 - and over the whole suite, a steady probe of echo: 0 failures, and its p50
   and p99 against a probe of the same length before the suite.
 
-Opt-in for now (MISBEHAVING=1; docs/reliability.md says why); run it with
-`make misbehaving` (E2E_STACK/E2E_HTTPS_PORT/E2E_DEPLOYED as in tests/e2e/conftest.py).
+Part of `make test`; on its own against a deployed stack: `make misbehaving`
+(E2E_STACK/E2E_HTTPS_PORT/E2E_DEPLOYED as in tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -37,13 +37,7 @@ import pytest
 from ..conftest import ROOT, Platform, wait_for
 from .clients import SteadyLoad
 
-pytestmark = [
-    pytest.mark.e2e, pytest.mark.docker,
-    # Opt-in until the defects its second run found are fixed (docs/reliability.md,
-    # "Found, not fixed"): `make misbehaving` sets it.
-    pytest.mark.skipif(os.environ.get("MISBEHAVING") != "1",
-                       reason="the misbehaving-functions suite is opt-in: MISBEHAVING=1"),
-]
+pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
 TIMEOUT = 2  # swarmfaas.timeout and exec_timeout, seconds
 BASELINE_SECONDS = 6.0

@@ -199,8 +199,16 @@ DIGEST = "@sha256:" + "a" * 64
     (with_(spec(), TaskTemplate={**spec()["TaskTemplate"], "Runtime": "plugin",
                                  "PluginSpec": {"Name": "x"}}),
      {"runtime 'plugin' (only containers)", "TaskTemplate.PluginSpec (only containers)"}),
-    (with_(spec(), TaskTemplate={**spec()["TaskTemplate"],
-                                 "LogDriver": {"Name": "syslog"}}), {"log driver 'syslog'"}),
+    (with_(spec(), TaskTemplate={**spec()["TaskTemplate"], "LogDriver": {"Name": "syslog"}}),
+     {"log driver 'syslog' (only the platform's rotated json-file)"}),
+    # The platform's own, rotated: what the system API sets on every function.
+    (with_(spec(), TaskTemplate={**spec()["TaskTemplate"], "LogDriver": {
+        "Name": "json-file", "Options": {"max-size": "10m", "max-file": "3"}}}), set()),
+    (with_(spec(), TaskTemplate={**spec()["TaskTemplate"], "LogDriver": {
+        "Name": "json-file", "Options": {"max-size": "100g", "max-file": "3"}}}),
+     {"log driver 'json-file' (only the platform's rotated json-file)"}),
+    (with_(spec(), TaskTemplate={**spec()["TaskTemplate"], "LogDriver": {"Name": "json-file"}}),
+     {"log driver 'json-file' (only the platform's rotated json-file)"}),
     (with_(spec(), TaskTemplate={**spec()["TaskTemplate"],
                                  "Networks": [{"Target": "host"}]}),
      {"network 'host' (only the functions network)"}),

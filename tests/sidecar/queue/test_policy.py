@@ -79,6 +79,7 @@ def test_decide(attempt, attempts, cause, retry_after, expected):
 @pytest.mark.parametrize(("value", "seconds"), [
     (None, None), ("3", 3.0), (" 10 ", 10.0), ("0", 0.0), ("-1", None), ("1.5", None),
     ("Wed, 21 Oct 2015 07:28:00 GMT", None), ("", None),
+    ("\u00b2", None),  # a digit to str.isdigit(), not to float()
 ])
 def test_parse_retry_after(value, seconds):
     assert parse_retry_after(value) == seconds

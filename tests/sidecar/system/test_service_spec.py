@@ -47,11 +47,14 @@ def test_minimal_deployment_becomes_a_dnsrr_function_service_on_the_network():
     # a tmpfs for /tmp.
     assert kwargs["read_only"] is True
     assert kwargs["resources"] == {"Limits": {"NanoCPUs": 10**9, "MemoryBytes": 2**29,
-                                              "Pids": 2048}}
+                                              "Pids": 512}}
     assert kwargs["cap_drop"] == ["ALL"]
     assert kwargs["mounts"] == [{"Target": "/tmp", "Source": None, "Type": "tmpfs",
                                  "ReadOnly": False,
                                  "TmpfsOptions": {"SizeBytes": 64 * 1024 * 1024}}]
+    # A rotated log: a function that floods stderr fills at most 30 MiB of disk.
+    assert kwargs["log_driver"] == "json-file"
+    assert kwargs["log_driver_options"] == {"max-size": "10m", "max-file": "3"}
 
 
 @pytest.mark.parametrize(("deployment", "key", "expected"), [
@@ -68,9 +71,9 @@ def test_minimal_deployment_becomes_a_dnsrr_function_service_on_the_network():
     (dep(constraints=("node.role==manager",)), "constraints", ["node.role==manager"]),
     (dep(read_only_root=False), "read_only", False),
     (dep(limits=Resources(memory_bytes=2**27, nano_cpus=5 * 10**8)), "resources",
-     {"Limits": {"NanoCPUs": 5 * 10**8, "MemoryBytes": 2**27, "Pids": 2048}}),
+     {"Limits": {"NanoCPUs": 5 * 10**8, "MemoryBytes": 2**27, "Pids": 512}}),
     (dep(limits=None, requests=Resources(memory_bytes=2**26)), "resources",
-     {"Limits": {"Pids": 2048}, "Reservations": {"MemoryBytes": 2**26}}),
+     {"Limits": {"Pids": 512}, "Reservations": {"MemoryBytes": 2**26}}),
     (dep(limits=None, labels={"swarmfaas.pids_limit": "100"}), "resources",
      {"Limits": {"Pids": 100}}),
 ])

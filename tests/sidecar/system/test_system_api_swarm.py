@@ -178,7 +178,9 @@ async def test_deploy_list_scale_update_delete_on_the_real_swarm(swarm, secret_f
         # the image's own check (none here), run every 2 s (SYSTEM_HEALTH_INTERVAL)
         assert container["Healthcheck"] == {"Interval": 2_000_000_000}
         assert spec["TaskTemplate"]["Resources"]["Limits"] == {
-            "MemoryBytes": 64 * 2**20, "NanoCPUs": 250_000_000, "Pids": 2048}
+            "MemoryBytes": 64 * 2**20, "NanoCPUs": 250_000_000, "Pids": 512}
+        assert spec["TaskTemplate"]["LogDriver"] == {
+            "Name": "json-file", "Options": {"max-size": "10m", "max-file": "3"}}
         # Contained by default, as stack.yml's functions are: a read-only root
         # (the request did not ask for a writable one), a process limit, no
         # capabilities, a tmpfs at /tmp.
@@ -236,7 +238,7 @@ async def test_deploy_list_scale_update_delete_on_the_real_swarm(swarm, secret_f
         assert spec["EndpointSpec"]["Mode"] == "dnsrr"
         # not sent, so the containment defaults again
         assert spec["TaskTemplate"]["Resources"]["Limits"] == {
-            "MemoryBytes": 512 * 2**20, "NanoCPUs": 10**9, "Pids": 2048}
+            "MemoryBytes": 512 * 2**20, "NanoCPUs": 10**9, "Pids": 512}
         shown = await status()
         assert shown["image"] == IMAGE2 and shown["envProcess"] == "cat -n"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import (
+    CannotStart,
     Invocation,
     Outcome,
     OutputTooLarge,
@@ -14,6 +15,7 @@ from .base import (
 )
 
 __all__ = [
+    "CannotStart",
     "Invocation",
     "Outcome",
     "OutputTooLarge",

@@ -45,6 +45,11 @@ class OutputTooLarge(Exception):
     pass
 
 
+class CannotStart(Exception):
+    """The function process could not be spawned (the OSError's text): in
+    practice the container is at its pids or memory limit, for a moment."""
+
+
 class UpstreamUnavailable(Exception):
     pass
 

@@ -9,7 +9,7 @@ import signal
 from .. import procs
 from ..metrics import Slot as Metrics
 from ..oom import OomCounter
-from .base import Invocation, Outcome, OutputTooLarge, ProcessFailed, Sink
+from .base import CannotStart, Invocation, Outcome, OutputTooLarge, ProcessFailed, Sink
 
 
 class ForkRunner:
@@ -53,7 +53,10 @@ class ForkRunner:
         mark = f"{self._mark_prefix}{self._marks}"
         env = dict(invocation.env or {})
         env[procs.INVOCATION_ENV] = mark
-        child = procs.spawn(self.path, self.argv, env, stderr_to_stdout=self.combine_output)
+        try:
+            child = procs.spawn(self.path, self.argv, env, stderr_to_stdout=self.combine_output)
+        except OSError as exc:  # EAGAIN at the pids limit, ENOMEM at the memory limit
+            raise CannotStart(exc.strerror or str(exc)) from None
         exited = self.reaper.watch(child.pid)  # before any await: see Reaper.watch
         self.live.add(mark)
         self.metrics.process_started()
