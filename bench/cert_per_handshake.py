@@ -7,6 +7,10 @@ path (loaded once, when nginx starts), side by side, rounds alternating.
   one HTTP/1.0 request per connection, no session resumption), `--clients` at
   once; this is where the per-handshake load costs.
 - Keep-alive throughput: wrk, HTTP/1.1 keep-alive: must not change.
+- Handshakes that fail while the served file is swapped (`--swaps` times, a
+  few ms apart, under back-to-back handshakes): with a new key (a worker may
+  read the old certificate, then the new key), and with the same key (a
+  renewal with certbot's --reuse-key), which must be 0.
 
 Both nginx instances run the host's nginx (Debian bookworm's 1.22.1, the
 package the image installs) with one worker, in front of a bare nginx
@@ -20,9 +24,12 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import socket
+import ssl
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -62,9 +69,38 @@ def new_connections(port: int, seconds: int, clients: int) -> float:
     return total / (time.monotonic() - started)
 
 
+def swap_failures(port: int, install, pairs: list, swaps: int) -> dict[str, int]:
+    """Handshakes back to back from 2 threads while `install` swaps the served
+    pair back and forth `swaps` times: how many succeeded and failed."""
+    insecure = ssl.create_default_context()
+    insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
+    stop, counts, lock = threading.Event(), {"ok": 0, "failed": 0}, threading.Lock()
+
+    def handshakes() -> None:
+        while not stop.is_set():
+            try:
+                with (socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
+                      insecure.wrap_socket(sock, server_hostname="localhost")):
+                    outcome = "ok"
+            except OSError:  # ssl.SSLError: the TLS alert of a failed handshake
+                outcome = "failed"
+            with lock:
+                counts[outcome] += 1
+
+    threads = [threading.Thread(target=handshakes) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for n in range(swaps):
+        install(pairs[n % 2])
+        time.sleep(0.003)
+    stop.set()
+    for thread in threads:
+        thread.join(10)
+    return {**counts, "swaps": swaps}
+
+
 def start_front(base: Path, name: str, dev: Path) -> subprocess.Popen[bytes]:
     """Render swarmfaas's config for one variant and start nginx on it."""
-    from swarmfaas_nginx import tls
     from swarmfaas_nginx.render import render_config
     from swarmfaas_nginx.settings import load_settings
     from swarmfaas_nginx.supervisor import Supervisor
@@ -78,8 +114,7 @@ def start_front(base: Path, name: str, dev: Path) -> subprocess.Popen[bytes]:
     })
     sup = Supervisor(settings)
     sup.prepare_dirs()  # the served file's owner and mode, as in the image
-    source = tls.CertSource("default", str(dev / "cert.pem"), str(dev / "key.pem"))
-    sup.install_cert(tls.read_best([source]))
+    sup.install_cert(dev_pair(dev))
     conf = render_config(settings, (f"127.0.0.1:{UPSTREAM_PORT}",), ipv6=False)
     if name == "static":
         conf = static_config(conf, settings.served_pair_path)
@@ -87,7 +122,34 @@ def start_front(base: Path, name: str, dev: Path) -> subprocess.Popen[bytes]:
     check = subprocess.run(["nginx", "-t", "-q", "-p", settings.state_dir, "-c",
                             settings.conf_path], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+    SUPERVISORS[name] = sup
     return subprocess.Popen(["nginx", "-p", settings.state_dir, "-c", settings.conf_path])
+
+
+SUPERVISORS: dict = {}
+
+
+def dev_pair(dev: Path, key: Path | None = None):
+    from swarmfaas_nginx import tls
+
+    source = tls.CertSource("default", str(dev / "cert.pem"), str(key or dev / "key.pem"))
+    return tls.read_best([source])
+
+
+def renewed_same_key(dev: Path, other: Path):
+    """The development certificate renewed by another CA for the same key."""
+    import dev_cert
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from swarmfaas_nginx import tls
+
+    ca = x509.load_pem_x509_certificate((other / "ca.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key((other / "ca-key.pem").read_bytes(), None)
+    key = serialization.load_pem_private_key((dev / "key.pem").read_bytes(), None)
+    cert, _ = dev_cert.make_leaf(("localhost",), ca, ca_key, key)
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    return tls.CertPair(tls.CertSource("renewed", "", ""), pem, (dev / "key.pem").read_bytes())
 
 
 def main() -> int:
@@ -96,6 +158,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32, help="wrk's, keep-alive")
+    parser.add_argument("--swaps", type=int, default=1000)
     args = parser.parse_args()
     for binary in ("wrk", "nginx", "openssl"):
         if not shutil.which(binary):
@@ -105,6 +168,7 @@ def main() -> int:
 
     base = world_readable_dir("ng-certbench-")
     dev_cert.ensure(str(base / "dev"))
+    dev_cert.ensure(str(base / "other"))
     (base / "tmp").mkdir()
     conf = base / "upstream.conf"
     conf.write_text(UPSTREAM_CONF.format(base=base, port=UPSTREAM_PORT))
@@ -129,6 +193,15 @@ def main() -> int:
                 keepalive[name].append(wrk(f"https://127.0.0.1:{PORTS[name][0]}/function/echo",
                                            args.seconds, args.connections))
                 time.sleep(0.3)
+        sup, port = SUPERVISORS["per_handshake"], PORTS["per_handshake"][0]
+        swaps = {
+            "new_key": swap_failures(port, sup.install_cert,
+                                     [dev_pair(base / "other"), dev_pair(base / "dev")],
+                                     args.swaps),
+            "same_key": swap_failures(port, sup.install_cert,
+                                      [renewed_same_key(base / "dev", base / "other"),
+                                       dev_pair(base / "dev")], args.swaps),
+        }
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -146,6 +219,9 @@ def main() -> int:
     print(f"keep-alive req/s ({args.connections} connections): static {ka['static']:.0f}, "
           f"per-handshake {ka['per_handshake']:.0f}: ratio {ka_ratio:.3f} "
           f"(rounds {fmt_ratios(ka_rounds)}); non-2xx {non_2xx}")
+    for kind, c in swaps.items():
+        print(f"{c['swaps']} swaps with the {kind.replace('_', ' ')}: {c['failed']} handshakes"
+              f" failed, {c['ok']} succeeded")
     write_result(
         "cert_per_handshake",
         subject="nginx loading the certificate at every TLS handshake (ssl_certificate named"
@@ -157,12 +233,14 @@ def main() -> int:
         round_ratios=hs_rounds,
         summary=f"{hs['per_handshake']:,.0f} vs {hs['static']:,.0f} new connections/s;"
                 f" keep-alive ({args.connections} connections) {ka['per_handshake']:,.0f} vs"
-                f" {ka['static']:,.0f} req/s, ratio {ka_ratio:.2f}",
+                f" {ka['static']:,.0f} req/s, ratio {ka_ratio:.2f}; handshakes failed in"
+                f" {args.swaps} swaps: {swaps['new_key']['failed']} with a new key,"
+                f" {swaps['same_key']['failed']} with the same key",
         figures={"rounds": args.rounds, "seconds": args.seconds, "clients": args.clients,
                  "connections": args.connections, "handshakes_per_s": handshakes,
                  "keepalive": keepalive, "median_handshakes_per_s": hs,
                  "median_keepalive_rps": ka, "keepalive_ratio": ka_ratio,
-                 "keepalive_round_ratios": ka_rounds, "non_2xx": non_2xx})
+                 "keepalive_round_ratios": ka_rounds, "non_2xx": non_2xx, "swaps": swaps})
     shutil.rmtree(base, ignore_errors=True)
     return 0
 

@@ -89,7 +89,8 @@ def renew_onto(container: str, pair: dict[str, str] | None) -> tuple[int, list[i
 
 def new_leaf(platform: Platform) -> dict[str, str]:
     """A new certificate for the stack's names from the stack's own development
-    CA, so every client that trusts the stack trusts it too."""
+    CA (every client that trusts the stack trusts it too), for the served key,
+    as certbot renews (--reuse-key)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
@@ -99,7 +100,9 @@ def new_leaf(platform: Platform) -> dict[str, str]:
                     "development CA's (a real one cannot be re-issued here)")
     ca = x509.load_pem_x509_certificate((certs / "ca.pem").read_bytes())
     ca_key = serialization.load_pem_private_key((certs / "ca-key.pem").read_bytes(), None)
-    cert, key = dev_cert.make_leaf(dev_cert.DEFAULT_NAMES, ca, ca_key)  # type: ignore[arg-type]
+    served_key = serialization.load_pem_private_key((certs / "key.pem").read_bytes(), None)
+    cert, key = dev_cert.make_leaf(dev_cert.DEFAULT_NAMES, ca, ca_key,  # type: ignore[arg-type]
+                                   served_key)  # type: ignore[arg-type]
     return {"cert": cert.public_bytes(serialization.Encoding.PEM).decode(),
             "key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                      serialization.NoEncryption()).decode(),
@@ -118,8 +121,12 @@ def test_certificate_renewal_under_load_with_idle_connections_held(platform: Pla
     first_serial = served_serial(platform.https_port, ctx, "localhost")
     leaf = new_leaf(platform)
     container = nginx_container(platform.stack)
+    # httpx drops a connection idle for 5 s itself: held longer here, so that
+    # only nginx could close one.
+    held = httpx.Limits(keepalive_expiry=300)
     idle = [httpx.Client(base_url=platform.base_url, verify=platform.verify, timeout=30,
-                         http2=h2) for h2 in [False] * IDLE_CONNECTIONS + [True] * IDLE_CONNECTIONS]
+                         http2=h2, limits=held)
+            for h2 in [False] * IDLE_CONNECTIONS + [True] * IDLE_CONNECTIONS]
     try:
         before = []
         for n, client in enumerate(idle):
