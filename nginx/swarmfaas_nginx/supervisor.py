@@ -75,7 +75,13 @@ class Supervisor:
         only switches user when the master runs as root."""
         if not self.s.worker_user or os.geteuid() != 0:
             return None
-        return grp.getgrnam(self.s.worker_user).gr_gid
+        try:
+            return grp.getgrnam(self.s.worker_user).gr_gid
+        except KeyError:  # nginx would refuse to start too, less clearly
+            raise RuntimeError(
+                f"NGINX_USER: no group named {self.s.worker_user!r} here (nginx runs its"
+                " workers as that user and the group of the same name)"
+            ) from None
 
     def install_cert(self, pair: tls.CertPair) -> None:
         tls.install(pair, self.s.served_pair_path, self.worker_gid())

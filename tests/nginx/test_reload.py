@@ -319,3 +319,11 @@ def test_a_stop_while_starting_leaves_no_nginx_behind(dev_ca, upstream, delay):
         for pid in nginx_masters_under(front.state):
             os.kill(pid, signal.SIGKILL)
         shutil.rmtree(front.base, ignore_errors=True)
+
+
+def test_a_worker_user_without_its_group_is_named_at_start_up(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("the group matters only when nginx starts as root")
+    settings = load_settings({"NGINX_STATE_DIR": str(tmp_path), "NGINX_USER": "nobody-sfx"})
+    with pytest.raises(RuntimeError, match="NGINX_USER: no group named 'nobody-sfx'"):
+        Supervisor(settings).prepare_dirs()
