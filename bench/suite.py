@@ -54,6 +54,7 @@ BENCHMARKS: tuple[Bench, ...] = (
     Bench("async_local", f"{PY} bench/async_local.py"),
     Bench("discovery_scale", f"{PY} bench/discovery_scale.py"),
     Bench("nginx_overhead", f"{PY} bench/nginx_overhead.py"),
+    Bench("cert_per_handshake", f"{PY} bench/cert_per_handshake.py"),
     Bench("sidecar_hop", f"{PY} bench/sidecar_hop.py"),
     Bench("sidecar_convergence", f"{PY} bench/sidecar_convergence.py"),
     Bench("sidecar_workers", f"{PY} bench/sidecar_workers.py"),

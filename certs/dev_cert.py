@@ -108,9 +108,14 @@ def make_ca(names: tuple[str, ...]) -> tuple[x509.Certificate, ec.EllipticCurveP
 
 
 def make_leaf(
-    names: tuple[str, ...], ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey
+    names: tuple[str, ...],
+    ca: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    key: ec.EllipticCurvePrivateKey | None = None,
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
+    """A leaf for `names` signed by the CA; for `key` (a renewal that keeps its
+    key, as certbot's --reuse-key), else for a new one."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
     now = _now()
     ca_ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     cert = (

@@ -6,7 +6,11 @@ webroot volume, our nginx serves it on port 80) and repeats it every
 RENEW_INTERVAL seconds (12 h: "checked twice a day"); `--keep-until-expiring`
 makes each run a no-op until the certificate is within 30 days of expiry.
 nginx's supervisor notices the new files in the shared /etc/letsencrypt volume
-and reloads itself: no hook, no signal between containers.
+and installs them, with no reload: no hook, no signal between containers.
+Renewals keep the private key (`--reuse-key`): nginx loads the certificate
+and then the key at each handshake, and a handshake that read the old
+certificate just before the swap and the new key just after would fail
+(docs/https.md, "Renewals without a reload").
 Without DOMAIN it idles (the stack always has the service).
 
     python3 swarmfaas_certbot.py [--once] [--force-renewal]
@@ -112,6 +116,9 @@ def certonly_args(s: CertbotSettings, force_renewal: bool = False) -> list[str]:
         s.logs_dir,
         "--keep-until-expiring",
         "--expand",
+        # The same key across renewals: a renewal then cannot pair an old
+        # certificate with a new key in a handshake (see the module's doc).
+        "--reuse-key",
     ]
     for domain in s.domains:
         args += ["-d", domain]

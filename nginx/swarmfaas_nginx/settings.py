@@ -78,6 +78,11 @@ class Settings:
     def tls_dir(self) -> str:
         return f"{self.state_dir}/tls"
 
+    @property
+    def served_pair_path(self) -> str:
+        """The one file nginx's workers read per TLS handshake: chain and key."""
+        return f"{self.tls_dir}/served.pem"
+
 
 class _Reader:
     """Reads typed values out of the mapping, collecting every problem."""

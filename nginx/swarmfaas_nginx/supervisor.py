@@ -2,16 +2,22 @@
 
 The supervisor is the container's main process. It renders the configuration,
 checks it with `nginx -t`, starts nginx, then every NGINX_WATCH_INTERVAL
-seconds looks at two things and reloads nginx gracefully (SIGHUP: new workers
-take new connections, old workers finish their requests) when one changed:
-- the certificate: the ACME one appears or is renewed (certbot's volume);
-- the sidecar's addresses (Docker's DNS): the sidecar started, moved or scaled.
+seconds looks at two things:
+- the certificate: the ACME one appears or is renewed (certbot's volume). It is
+  checked and installed with one rename; nginx is NOT reloaded: its workers
+  load the certificate at every handshake (render.py names it by a variable).
+  A reload would close busy HTTP/1.1 keep-alive connections, and a request
+  sent on one at that instant is lost.
+- the sidecar's addresses (Docker's DNS): the sidecar started, moved or
+  scaled. They are in the `upstream` block, so nginx reloads gracefully
+  (SIGHUP: new workers take new connections, old workers finish their requests).
 SIGTERM/SIGINT stop nginx gracefully (SIGQUIT); nginx's exit ends the process.
 """
 
 from __future__ import annotations
 
 import contextlib
+import grp
 import logging
 import os
 import signal
@@ -46,16 +52,40 @@ class Supervisor:
         self.process: subprocess.Popen[bytes] | None = None
         self.stopping = threading.Event()
         self.reloads = 0
+        self.renewals = 0
 
     # -- one step each -------------------------------------------------------
     def prepare_dirs(self) -> None:
         os.makedirs(self.s.state_dir, mode=0o755, exist_ok=True)
         os.makedirs(f"{self.s.state_dir}/tmp", mode=0o755, exist_ok=True)
         os.makedirs(self.s.tls_dir, mode=0o700, exist_ok=True)
+        gid = self.worker_gid()
+        if gid is not None:  # the workers reach served.pem, and list nothing
+            os.chown(self.s.tls_dir, -1, gid)
+            os.chmod(self.s.tls_dir, 0o710)
         # A read-only webroot volume is fine: certbot makes the directory.
         with contextlib.suppress(OSError):
             challenge = f"{self.s.acme_webroot}/.well-known/acme-challenge"
             os.makedirs(challenge, mode=0o755, exist_ok=True)
+
+    def worker_gid(self) -> int | None:
+        """The group nginx's workers run as, when it differs from ours.
+
+        nginx's `user NAME;` without a group uses the group named NAME, and it
+        only switches user when the master runs as root."""
+        if not self.s.worker_user or os.geteuid() != 0:
+            return None
+        try:
+            return grp.getgrnam(self.s.worker_user).gr_gid
+        except KeyError:  # nginx would refuse to start too, less clearly
+            raise RuntimeError(
+                f"NGINX_USER: no group named {self.s.worker_user!r} here (nginx runs its"
+                " workers as that user and the group of the same name)"
+            ) from None
+
+    def install_cert(self, pair: tls.CertPair) -> None:
+        tls.install(pair, self.s.served_pair_path, self.worker_gid())
+        self.pair = pair
 
     def look_for_cert(self) -> tls.CertPair | None:
         """The pair to serve now when it differs from the served one, else None."""
@@ -109,8 +139,7 @@ class Supervisor:
                     break
         if pair is None:
             raise RuntimeError("no usable certificate (see the warnings above)")
-        tls.install(pair, self.s.tls_dir)
-        self.pair = pair
+        self.install_cert(pair)
         self.addresses = self.look_for_addresses() or ()
         if not self.addresses:
             log.warning("%s does not resolve yet: answering 502 until it does", self.s.sidecar_host)
@@ -126,33 +155,30 @@ class Supervisor:
         )
 
     def check_once(self) -> bool:
-        """Apply a changed certificate or sidecar address set; True if nginx reloaded."""
+        """Install a renewed certificate (no reload) and apply a changed sidecar
+        address set (a reload); True if nginx reloaded."""
         pair = self.look_for_cert()
-        addresses = self.look_for_addresses()
-        if pair is None and addresses is None:
-            return False
-        old_pair, old_addresses = self.pair, self.addresses
         if pair is not None:
-            tls.install(pair, self.s.tls_dir)
-            self.pair = pair
-        if addresses is not None:
-            self.addresses = addresses
+            # Checked by look_for_cert: a pair that does not load is never installed.
+            self.install_cert(pair)
+            self.renewals += 1
+            log.info("now serving the %s certificate (installed, no reload)", pair.source.name)
+        addresses = self.look_for_addresses()
+        if addresses is None:
+            return False
+        old_addresses = self.addresses
+        self.addresses = addresses
         self.write_config()
         ok, output = self.test_config()
         if not ok:
             log.error("not reloading: nginx -t rejected the change: %s", output)
-            if old_pair is not None:
-                tls.install(old_pair, self.s.tls_dir)
-            self.pair, self.addresses = old_pair, old_addresses
+            self.addresses = old_addresses
             self.write_config()
             return False
         assert self.process is not None
         self.process.send_signal(signal.SIGHUP)
         self.reloads += 1
-        if pair is not None:
-            log.info("reloaded nginx: now serving the %s certificate", pair.source.name)
-        if addresses is not None:
-            log.info("reloaded nginx: sidecar at %s", ", ".join(addresses))
+        log.info("reloaded nginx: sidecar at %s", ", ".join(addresses))
         return True
 
     def stop(self, *_: object) -> None:

@@ -2,8 +2,9 @@
 
 Sources, best first: the ACME certificate certbot keeps for the primary DOMAIN,
 the default certificate (the development CA's, from Docker secrets), and a
-self-signed one made here so nginx can always start. nginx reads only the two
-files in `<state>/tls/`; they are replaced atomically and nginx is reloaded.
+self-signed one made here so nginx can always start. nginx's workers read one
+file, `<state>/tls/served.pem` (the chain, then the key), at every TLS
+handshake; a renewal replaces it with one rename, and nginx is not reloaded.
 """
 
 from __future__ import annotations
@@ -67,18 +68,23 @@ def read_best(sources: list[CertSource]) -> CertPair | None:
     return None
 
 
+def served_bytes(pair: CertPair) -> bytes:
+    """The served file: the chain, then the key (nginx takes each from the same file)."""
+    return pair.cert.rstrip(b"\n") + b"\n" + pair.key
+
+
 def is_valid_pair(pair: CertPair, scratch_dir: str) -> bool:
-    """True when the key matches the certificate (OpenSSL loads them together).
+    """True when the file to be served loads: the key matches the certificate.
 
     certbot swaps several symlinks: between two reads the certificate and the
     key may belong to different generations; such a pair is skipped until the
-    next look."""
+    next look. nginx itself no longer checks (`nginx -t` does not load a
+    certificate named by a variable), so this is the only gate."""
     with tempfile.TemporaryDirectory(dir=scratch_dir) as tmp:
-        cert, key = os.path.join(tmp, "c.pem"), os.path.join(tmp, "k.pem")
-        _write(cert, pair.cert, 0o600)
-        _write(key, pair.key, 0o600)
+        served = os.path.join(tmp, "served.pem")
+        _write(served, served_bytes(pair), 0o600)
         try:
-            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(served, served)
         except (ssl.SSLError, OSError) as exc:
             log.warning(
                 "the %s certificate and key do not load together: %s", pair.source.name, exc
@@ -87,18 +93,19 @@ def is_valid_pair(pair: CertPair, scratch_dir: str) -> bool:
     return True
 
 
-def install(pair: CertPair, tls_dir: str) -> None:
-    """Put the pair where nginx reads it; each file is replaced atomically."""
-    _replace(os.path.join(tls_dir, "privkey.pem"), pair.key, 0o600)
-    _replace(os.path.join(tls_dir, "fullchain.pem"), pair.cert, 0o644)
+def install(pair: CertPair, path: str, reader_gid: int | None) -> None:
+    """Put the pair where nginx's workers read it, with one atomic rename.
 
-
-def installed_fingerprint(tls_dir: str) -> str | None:
-    try:
-        with open(f"{tls_dir}/fullchain.pem", "rb") as c, open(f"{tls_dir}/privkey.pem", "rb") as k:
-            return hashlib.sha256(c.read() + b"\0" + k.read()).hexdigest()
-    except FileNotFoundError:
-        return None
+    One file, not two: a handshake opens the chain and then the key, and with
+    two files a swap between the two opens would pair a new key with an old
+    certificate. `reader_gid` is the workers' group (they run unprivileged and
+    now read the key themselves); None when they run as this process's user."""
+    tmp = f"{path}.tmp"
+    _write(tmp, served_bytes(pair), 0o600)
+    if reader_gid is not None:
+        os.chown(tmp, -1, reader_gid)
+        os.chmod(tmp, 0o640)
+    os.replace(tmp, path)
 
 
 def make_self_signed(source: CertSource, names: list[str]) -> None:
@@ -136,10 +143,3 @@ def _write(path: str, data: bytes, mode: int) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
-
-
-def _replace(path: str, data: bytes, mode: int) -> None:
-    tmp = f"{path}.tmp"
-    _write(tmp, data, mode)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)

@@ -57,6 +57,7 @@ def test_certonly_command_line():
         "-d api.example.com -d www.example.com",
         "--keep-until-expiring",
         "--expand",
+        "--reuse-key",
     ):
         assert part in joined
     assert "--force-renewal" not in args

@@ -3,7 +3,7 @@
 Pebble's VA resolves every name to 127.0.0.1 (pebble-challtestsrv as its DNS)
 and fetches the HTTP-01 token from our nginx's HTTP port. Our certbot runner
 (the certbot image's entry point) obtains the certificate; the supervisor
-notices it and reloads nginx; a client trusting only Pebble's root gets it; a
+notices it and installs it (no reload); a client trusting only Pebble's root gets it; a
 forced renewal is served afterwards with no restart and no failed request.
 """
 
@@ -179,6 +179,7 @@ def test_certbot_obtains_and_renews_through_our_nginx(acme):
                 assert time.monotonic() < deadline, front.log.read_text()
                 time.sleep(0.2)
         pid = front.nginx_pid()
+        key_before = (live.parent / "privkey.pem").read_bytes()
 
         with SteadyLoop(HTTPS_PORT, pebble_only, NAME) as loop:
             time.sleep(0.5)
@@ -188,7 +189,10 @@ def test_certbot_obtains_and_renews_through_our_nginx(acme):
             time.sleep(0.5)
         assert loop.failures == [], loop.failures[:3]
         assert loop.ok > 20
-        assert front.nginx_pid() == pid  # the same nginx master: reloaded, not restarted
+        assert front.nginx_pid() == pid  # the same nginx master: no restart
+        assert "installed, no reload" in front.log.read_text()
+        # --reuse-key: no handshake can pair the old certificate with a new key.
+        assert (live.parent / "privkey.pem").read_bytes() == key_before
         on_disk = x509.load_pem_x509_certificate(live.read_bytes())
         assert loop.serials[-1] == on_disk.serial_number != first
         names = on_disk.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

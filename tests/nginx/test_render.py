@@ -66,6 +66,17 @@ def test_tls_is_mozilla_intermediate():
     assert conf.count(" ssl http2") == 4  # two HTTPS servers, IPv4 and IPv6
 
 
+def test_certificate_is_named_by_a_variable_so_a_renewal_needs_no_reload():
+    conf = render({"NGINX_STATE_DIR": "/s"})
+    # A literal path is loaded once, by the master at (re)load; a variable makes
+    # each worker load the file at every handshake.
+    assert re.search(r"^\s*ssl_certificate \$swarmfaas_served_pair;$", conf, re.M)
+    assert re.search(r"^\s*ssl_certificate_key \$swarmfaas_served_pair;$", conf, re.M)
+    served = r"map \$ssl_server_name \$swarmfaas_served_pair \{\s*default /s/tls/served.pem;"
+    assert re.search(served, conf)
+    assert len(re.findall(r"ssl_certificate(_key)? ", conf)) == 2
+
+
 @pytest.mark.parametrize(
     ("env", "present", "absent"),
     [
@@ -209,8 +220,8 @@ def test_nginx_accepts_the_rendered_config(name, scratch_with_cert):
     base = world_readable_dir(f"ng-t-{name}-")
     (base / "tmp").mkdir()
     (base / "tls").mkdir()
-    for src, dst in (("cert.pem", "fullchain.pem"), ("key.pem", "privkey.pem")):
-        (base / "tls" / dst).write_bytes((scratch_with_cert / src).read_bytes())
+    pem = [(scratch_with_cert / name).read_bytes() for name in ("cert.pem", "key.pem")]
+    (base / "tls" / "served.pem").write_bytes(b"".join(pem))
     env = {**COMBINATIONS[name], "NGINX_STATE_DIR": str(base), "ACME_WEBROOT": str(base / "www")}
     try:
         for upstream in (UP, ()):

@@ -7,8 +7,8 @@ was sent, from echo:
 - scaling it 1 -> 5 -> 1;
 - a rolling update onto a new image tag, as `make up` rolls one (the same
   image under a new tag: the service's own update_config does the roll).
-Each test leaves the stack as it found it (replicas, image). The nginx
-reload under load is not here yet: it failed (docs/reliability.md).
+Each test leaves the stack as it found it (replicas, image). A certificate
+renewal under load is test_cert_renewal_under_load.py.
 """
 
 from __future__ import annotations
