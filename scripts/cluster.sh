@@ -182,12 +182,17 @@ registry_up() {
   REGISTRY_TAG=$tag CLUSTER_REGISTRY_PORT=$CLUSTER_REGISTRY_PORT ndocker "$m1" stack deploy \
     --resolve-image never -c "$ROOT/cluster/registry.yml" swarmfaas-registry >"$CLUSTER_DIR/registry-deploy.log" 2>&1 \
     || { cat "$CLUSTER_DIR/registry-deploy.log" >&2; die "deploying the registry on the cluster failed (above)."; }
-  for _ in $(seq 1 120); do
+  # 180 s, not 60: after its node's dockerd was killed and started again,
+  # Engine 20.10 brings back the killed tasks' gateway endpoints for a while,
+  # and a new task given the same docker_gwbridge address is unreachable
+  # through its host-mode port until they are cleaned up (about 110 s seen;
+  # docs/multi-node.md, "A manager killed and started again").
+  for _ in $(seq 1 360); do
     curl -sf -o /dev/null "http://$CLUSTER_REGISTRY/v2/" && { note "registry: http://$CLUSTER_REGISTRY"; return 0; }
     sleep 0.5
   done
   ndocker "$m1" service ps --no-trunc swarmfaas-registry_registry >&2
-  die "the registry did not answer at http://$CLUSTER_REGISTRY/v2/ within 60 s (its tasks are above)."
+  die "the registry did not answer at http://$CLUSTER_REGISTRY/v2/ within 180 s (its tasks are above)."
 }
 
 # For builds on a node (CLUSTER_BUILD=node): DOCKER_HOST and the apt proxy, for
