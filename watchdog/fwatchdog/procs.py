@@ -37,13 +37,11 @@ INVOCATION_ENV = "fwatchdog_invocation"  # the mark every spawned process inheri
 # no capability.
 FUNCTION_NICE = 10
 FUNCTION_OOM_SCORE_ADJ = b"1000"
-# Nice 10 was not enough: 2048 busy fork-bomb processes at nice 10 left the
-# watchdog 0.45 % of its container's CPU, and its 2 s timer fired after 30 s.
-# SCHED_IDLE (weight 3 against the watchdog's 1024; the kernel preempts an idle
-# task for any other that wakes) lets the watchdog act at once whatever its own
-# functions do. It is within the container's cgroup: another container's share
-# is untouched. (posix_spawn cannot set it: glibc takes only OTHER, FIFO, RR.)
-FUNCTION_SCHEDULER = os.SCHED_IDLE
+# Not SCHED_IDLE as well: tried, it cost fork mode 0.91x against 0.99x of
+# the same baseline (p99 25.7 against 9.4 ms, bench/watchdog_fork.py, quiet
+# machine), and a fork bomb at the 512-pid limit was answered no sooner with
+# it (2.10, 9.02, 2.55 s against 2.02, 2.34, 2.99 s). The pids limit is what
+# keeps a bomb small enough for the watchdog's timer (docs/watchdog.md).
 _MARK = INVOCATION_ENV.encode() + b"="
 
 
@@ -68,14 +66,12 @@ def forbid_new_privileges() -> bool:
 
 
 def demote(pid: int) -> None:
-    """FUNCTION_NICE, FUNCTION_SCHEDULER and FUNCTION_OOM_SCORE_ADJ for a process just spawned.
+    """FUNCTION_NICE and FUNCTION_OOM_SCORE_ADJ for a process just spawned.
     posix_spawn has no hook for either, so they are set from here, right after
     exec: before a function has started anything of its own, in practice, and
     all it starts inherits them. Best effort: a process already gone is fine."""
     with contextlib.suppress(OSError):
         os.setpriority(os.PRIO_PROCESS, pid, FUNCTION_NICE)
-    with contextlib.suppress(OSError):  # e.g. a seccomp profile without it: nice only
-        os.sched_setscheduler(pid, FUNCTION_SCHEDULER, os.sched_param(0))
     try:
         fd = os.open(f"/proc/{pid}/oom_score_adj", os.O_WRONLY)
     except OSError:
