@@ -30,7 +30,7 @@ def since(value: str, now: datetime | None = None) -> str:
     the RFC 3339 time the API's `since` takes (a time without a zone is UTC)."""
     if not value:
         return ""
-    if duration := _DURATION_RE.match(value):
+    if duration := _DURATION_RE.fullmatch(value):
         ago = timedelta(seconds=int(duration[1]) * _SECONDS[duration[2]])
         return ((now or datetime.now(UTC)) - ago).isoformat(timespec="seconds")
     if re.match(r"^\d{4}-\d\d-\d\dT", value):

@@ -216,6 +216,6 @@ _IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$")
 
 
 def check_image_name(image: str) -> None:
-    if not _IMAGE_RE.match(image):
+    if not _IMAGE_RE.fullmatch(image):
         raise CliError(f"image name {image!r} is not valid", Exit.USAGE,
                        "use lowercase, e.g. swarmfaas/fn-hello:latest")

@@ -158,7 +158,7 @@ def login(gw_flags: dict[str, Any], username: str | None, password_stdin: bool) 
 @stack_option
 def new(name: str, lang: str, image: str | None, stack_file: str | None) -> None:
     """Create a function NAME from a template: a handler folder ./NAME and an entry in stack.yml."""
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise CliError(f"function name {name!r} is not valid", Exit.USAGE,
                        "use 1-63 of a-z, 0-9 and -, starting and ending with a letter or digit")
     tpl = templates.find(lang, templates.discover(Path.cwd()))

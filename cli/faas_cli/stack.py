@@ -126,7 +126,7 @@ def _function(
     name: str, spec: Any, where: str, env: Mapping[str, str], read: Callable[[str], str]
 ) -> Function:
     at = f"functions.{name}"
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise CliError(
             f"{where}: function name {name!r} is not valid", Exit.USAGE,
             "use 1-63 of a-z, 0-9 and -, starting and ending with a letter or digit",

@@ -37,7 +37,7 @@ def connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
 
 def call_id_for(given: str | None) -> str:
     """The caller's X-Call-Id when it is sane, else a new one."""
-    if given and CALL_ID_RE.match(given):
+    if given and CALL_ID_RE.fullmatch(given):
         return given
     return new_call_id()
 

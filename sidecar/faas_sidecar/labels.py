@@ -129,7 +129,7 @@ NAME_PRECHECK = rf"[a-z0-9-]{{1,{NAME_MAX}}}"
 
 
 def is_valid_name(name: str) -> bool:
-    return bool(NAME_RE.match(name))
+    return bool(NAME_RE.fullmatch(name))
 
 
 def is_decimal(text: str) -> bool:

@@ -84,7 +84,7 @@ def globs(env: Mapping[str, str], name: str, error: type[ValueError]) -> tuple[s
     items = [item.strip() for item in (env.get(name) or "").split(",")]
     patterns = tuple(item for item in items if item)
     for item in patterns:
-        if not _GLOB_RE.match(item):
+        if not _GLOB_RE.fullmatch(item):
             raise error(
                 f"{name} must be comma-separated glob patterns like 'swarmfaas/*', got {item!r}"
             )
@@ -130,7 +130,7 @@ class Settings:
     def matching(self, name: str, default: str, pattern: re.Pattern[str], what: str) -> str:
         """``default`` when unset; a set value (even blank) must match ``pattern``."""
         value = self._raw(name, default)
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):
             self.fail(f"{name} must be {what}, got {value!r}")
         return value
 

@@ -61,6 +61,8 @@ def test_the_doc_gives_the_name_pattern():
     ("echo", True), ("a", True), ("0", True), ("fn-2", True), ("e" * 63, True),
     ("", False), ("-x", False), ("x-", False), ("Echo", False), ("e" * 64, False),
     ("a_b", False), ("a.b", False),
+    # `$` also matches before a final newline: the whole name must match
+    ("0\n", False), ("echo\n", False),
 ])
 def test_function_names(name, valid):
     assert is_valid_name(name) is valid

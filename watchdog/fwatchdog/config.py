@@ -134,7 +134,7 @@ def default_workers(mode: str, cpus: int) -> int:
 
 def parse_duration(text: str) -> float:
     """'10s', '500ms', '1m', '2h' or bare seconds ('1.5') to seconds; ValueError if not."""
-    match = _DURATION.match(text)
+    match = _DURATION.fullmatch(text)
     if not match:
         raise ValueError(text)
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
@@ -142,7 +142,7 @@ def parse_duration(text: str) -> float:
 
 def parse_size(text: str) -> int:
     """'1048576', '512KiB', '10MiB', '1MB' to bytes; ValueError if not."""
-    match = _SIZE.match(text)
+    match = _SIZE.fullmatch(text)
     if not match:
         raise ValueError(text)
     unit = match.group(2).lower() if match.group(2) else None

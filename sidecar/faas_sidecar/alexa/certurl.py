@@ -67,7 +67,7 @@ def normalise_cert_url(url: str | None) -> str:
         raise rejection.cert_url_invalid("SignatureCertChainUrl has user information")
     if parts.query or parts.fragment or "?" in url or "#" in url:
         raise rejection.cert_url_invalid("SignatureCertChainUrl has a query or a fragment")
-    if not _PATH_CHARS.match(parts.path):
+    if not _PATH_CHARS.fullmatch(parts.path):
         raise rejection.cert_url_invalid(
             "SignatureCertChainUrl path has characters Amazon never uses"
         )

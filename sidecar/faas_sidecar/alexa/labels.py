@@ -54,7 +54,7 @@ def _csv(
     labels: Mapping[str, str], key: str, pattern: re.Pattern[str], what: str
 ) -> frozenset[str]:
     items = [item.strip() for item in labels.get(key, "").split(",") if item.strip()]
-    bad = [item for item in items if not pattern.match(item)]
+    bad = [item for item in items if not pattern.fullmatch(item)]
     if bad:
         raise LabelError(f"{key}: {bad[0]!r} is not valid; expected comma-separated {what}")
     return frozenset(items)

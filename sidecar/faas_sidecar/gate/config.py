@@ -54,7 +54,7 @@ class GateConfig:
     def from_env(cls, env: Mapping[str, str]) -> GateConfig:
         s = Settings(env, GateConfigError)
         network = s.text("FUNCTIONS_NETWORK")
-        if network is None or not NETWORK_NAME_RE.match(network):
+        if network is None or not NETWORK_NAME_RE.fullmatch(network):
             s.fail(f"FUNCTIONS_NETWORK must be the name of the functions overlay network "
                    f"(e.g. faas_functions), got {network!r}")
         socket = s.text("DOCKER_SOCKET", DEFAULT_SOCKET)

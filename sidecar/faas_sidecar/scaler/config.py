@@ -39,7 +39,7 @@ class ScalerConfig:
     def from_env(cls, env: Mapping[str, str]) -> ScalerConfig:
         s = Settings(env, ScalerConfigError)
         network = s.text("FUNCTIONS_NETWORK")
-        if network is None or not NETWORK_NAME_RE.match(network):
+        if network is None or not NETWORK_NAME_RE.fullmatch(network):
             s.fail(f"FUNCTIONS_NETWORK must be the name of the functions overlay network "
                    f"(e.g. faas_functions), got {network!r}")
         return cls(

@@ -120,7 +120,7 @@ def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
         raise invalid_request(f"unknown field(s) in FunctionDeployment: {', '.join(unknown)}")
     name = validate_function_name(doc.get("service"), "service")
     image = doc.get("image")
-    if not isinstance(image, str) or len(image) > 512 or not IMAGE_RE.match(image):
+    if not isinstance(image, str) or len(image) > 512 or not IMAGE_RE.fullmatch(image):
         raise invalid_request(f"image must be a Docker image reference, got {_show(image)}")
     if not allowed(image, image_allowlist):
         raise errors.image_not_allowed(image)
@@ -138,7 +138,7 @@ def parse_deployment(doc: Any, *, image_allowlist: tuple[str, ...],
     annotations = _string_map(doc.get("annotations"), "annotations", _LABEL_KEY_RE)
     secrets = _string_list(doc.get("secrets"), "secrets")
     for secret in secrets:
-        if not _SECRET_RE.match(secret):
+        if not _SECRET_RE.fullmatch(secret):
             raise invalid_request(f"secrets: {secret!r} is not a Docker secret name")
         if secret not in platform_secrets and not allowed(secret, secret_allowlist):
             raise errors.secret_not_allowed(secret)
@@ -208,7 +208,7 @@ def parse_delete_request(doc: Any) -> str:
 
 def parse_memory(value: str) -> int:
     """'128M', '128Mi', '1G', '67108864' -> bytes (K/M/G are powers of 1024, as in Docker)."""
-    match = _MEMORY_RE.match(value.strip())
+    match = _MEMORY_RE.fullmatch(value.strip())
     if not match:
         raise ValueError(value)
     number, unit, _ = match.groups()
@@ -217,7 +217,7 @@ def parse_memory(value: str) -> int:
 
 def parse_cpu(value: str) -> int:
     """'0.5', '2', '500m' -> nano CPUs."""
-    match = _CPU_RE.match(value.strip())
+    match = _CPU_RE.fullmatch(value.strip())
     if not match:
         raise ValueError(value)
     number, milli = match.groups()
@@ -296,7 +296,7 @@ def _string_map(value: Any, where: str, key_re: re.Pattern[str]) -> dict[str, st
         raise invalid_request(f"{where} must be an object of strings")
     result: dict[str, str] = {}
     for key, item in value.items():
-        if not key_re.match(key):
+        if not key_re.fullmatch(key):
             raise invalid_request(f"{where}: {key!r} is not a valid key")
         result[key] = _string(item, f"{where}.{key}", allow_empty=True)
     return result

@@ -38,7 +38,7 @@ class SecretRequest:
 
 def validate_secret_name(name: Any, prefix: str) -> str:
     """A secret's name as the API shows it; with ``prefix`` it must fit Docker's 64."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise invalid_request("name: a secret name is [A-Za-z0-9_.-], starting and ending "
                               f"with a letter or digit, got {str(name)[:80]!r}")
     room = DOCKER_NAME_MAX - len(prefix)

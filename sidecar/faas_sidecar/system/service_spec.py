@@ -146,7 +146,7 @@ def replicas_of(service: Mapping[str, Any]) -> int | None:
 
 def display_image(image: str) -> str:
     """Drop the digest Docker pins after a tag: 'x:1@sha256:..' -> 'x:1'."""
-    match = _DIGEST_RE.match(image)
+    match = _DIGEST_RE.fullmatch(image)
     return match.group("ref") if match else image
 
 

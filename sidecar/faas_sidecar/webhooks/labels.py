@@ -49,7 +49,7 @@ def parse_webhook_labels(labels: Mapping[str, str]) -> WebhookCheck | None:
     if not secrets:
         raise LabelError(f"{WEBHOOK_SECRETS} is required with {WEBHOOK_SCHEME}: "
                          "the names of Docker secrets granted to the sidecar")
-    bad = [s for s in secrets if not _SECRET_NAME.match(s)]
+    bad = [s for s in secrets if not _SECRET_NAME.fullmatch(s)]
     if bad:
         raise LabelError(f"{WEBHOOK_SECRETS}: {bad[0]!r} is not a Docker secret name")
     tolerance = _tolerance(labels.get(WEBHOOK_TOLERANCE, "").strip())
@@ -63,11 +63,11 @@ def parse_webhook_labels(labels: Mapping[str, str]) -> WebhookCheck | None:
 
 def _hmac_scheme(labels: Mapping[str, str], tolerance: float) -> Scheme:
     header = labels.get(WEBHOOK_HEADER, "").strip()
-    if not _HEADER.match(header):
+    if not _HEADER.fullmatch(header):
         raise LabelError(f"{WEBHOOK_HEADER}={header!r}: the header carrying the signature "
                          f"is required with {WEBHOOK_SCHEME}=hmac")
     id_header = labels.get(WEBHOOK_ID_HEADER, "").strip()
-    if id_header and not _HEADER.match(id_header):
+    if id_header and not _HEADER.fullmatch(id_header):
         raise LabelError(f"{WEBHOOK_ID_HEADER}={id_header!r} is not a header name")
     digest = labels.get(WEBHOOK_DIGEST, "sha256").strip().lower()
     if digest not in DIGESTS:

@@ -76,6 +76,12 @@ def test_optional_fields(doc, attr, expected):
     (minimal(service="-x"), 400, "service"),
     (minimal(service="a" * 64), 400, "service"),
     (minimal(service="a_b"), 400, "service"),
+    # a final newline: `$` matches before it, so every pattern must match whole
+    (minimal(service="echo\n"), 400, "service"),
+    (minimal(image="swarmfaas/x\n"), 400, "image"),
+    (minimal(envVars={"A\n": "x"}), 400, "envVars"),
+    (minimal(labels={"key\n": "x"}), 400, "labels"),
+    (minimal(secrets=["fn-key\n"]), 400, "secret name"),
     (minimal(image=None), 400, "image"),
     (minimal(image="swarmfaas/UPPER"), 400, "image"),
     (minimal(image="swarmfaas/../x"), 400, "image"),
