@@ -75,8 +75,9 @@ def test_the_alexa_rate_limit_and_webhook_labels_parse_or_name_the_label(labels)
 @given(st.text(max_size=70))
 @example("a" * 63)
 @example("-a")
+@example("0\n")
 def test_a_valid_name_is_one_the_fast_path_precheck_takes(name: str) -> None:
-    assert is_valid_name(name) == bool(NAME_RE.match(name))
+    assert is_valid_name(name) == bool(NAME_RE.fullmatch(name))
     if is_valid_name(name):
         import re
 
