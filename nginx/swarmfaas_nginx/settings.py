@@ -246,7 +246,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             re.compile(rf"off|{_PATH_RE.pattern[1:-1]}"),
             "off or an absolute path",
         ),
-        watch_interval=r.number("NGINX_WATCH_INTERVAL", 2.0, 0.1, 3600),
+        watch_interval=r.number("NGINX_WATCH_INTERVAL", 0.5, 0.1, 3600),
     )
     if settings.listen_https_port == settings.listen_http_port:
         r.problems.append("LISTEN_HTTPS_PORT: must differ from LISTEN_HTTP_PORT")

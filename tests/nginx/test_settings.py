@@ -56,7 +56,7 @@ def test_defaults_are_the_container_shape():
         ({"NGINX_USER": "none"}, "worker_user", ""),
         ({"NGINX_BIND": "loopback"}, "loopback_only", True),
         ({"HTTPS_PORT": " 8443 "}, "https_port", 8443),
-        ({"NGINX_WATCH_INTERVAL": "0.5"}, "watch_interval", 0.5),
+        ({"NGINX_WATCH_INTERVAL": "1.5"}, "watch_interval", 1.5),
     ],
 )
 def test_values_are_parsed(env, field, expected):
