@@ -49,15 +49,22 @@ def step(argv: list[str], cwd: Path, env: dict[str, str], stdin: bytes = b"") ->
     return took, proc.stdout
 
 
+def cli_env(home: str) -> dict[str, str]:
+    """The environment of a new user's CLI: its config in ``home``, nothing
+    taken from the caller's login or settings."""
+    env = {**os.environ, "HOME": home, "SWARMFAAS_CONFIG": f"{home}/config.json"}
+    for var in ("SWARMFAAS_URL", "OPENFAAS_URL", "SWARMFAAS_USER", "SWARMFAAS_PASSWORD_FILE",
+                "SWARMFAAS_CA", "SWARMFAAS_REGISTRY", "SWARMFAAS_PUSH_VIA"):
+        env.pop(var, None)
+    return env
+
+
 def one_round(args: argparse.Namespace) -> dict[str, float]:
     name = args.name
     with tempfile.TemporaryDirectory(prefix="first-fn-") as home:
         work = Path(home) / "fns"
         work.mkdir()
-        env = {**os.environ, "HOME": home, "SWARMFAAS_CONFIG": f"{home}/config.json"}
-        for var in ("SWARMFAAS_URL", "OPENFAAS_URL", "SWARMFAAS_USER",
-                    "SWARMFAAS_PASSWORD_FILE", "SWARMFAAS_CA"):
-            env.pop(var, None)
+        env = cli_env(home)
         subprocess.run(["docker", "image", "rm", "-f", f"swarmfaas/fn-{name}:latest"],
                        capture_output=True)
         times: dict[str, float] = {}

@@ -17,6 +17,8 @@ bash scripts/cluster.sh push
 unset BUILD_ARGS
 
 export STACK="${STACK:-faas}" HTTPS_PORT="${HTTPS_PORT:-8443}"
+export SYSTEM_IMAGE_ALLOWLIST="${SYSTEM_IMAGE_ALLOWLIST:-$CLUSTER_IMAGE_ALLOWLIST}"
+export DEV_CERT_NAMES="${DEV_CERT_NAMES:-$CLUSTER_CERT_NAMES}"
 pins="$STATE_DIR/cluster/images-$STACK.yml"
 "$VENV/bin/python" scripts/cluster_images.py --registry "$CLUSTER_REGISTRY" \
   --digests "$STATE_DIR/cluster/digests" -c stack.yml >"$pins" \

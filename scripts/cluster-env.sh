@@ -21,6 +21,12 @@ node_sock() { echo "$CLUSTER_DIR/$1/run/docker.sock"; }
 ndocker() { local n="$1"; shift; docker -H "unix://$(node_sock "$n")" "$@"; }
 # The registry runs on m1 (node label swarmfaas.registry=true), published there.
 CLUSTER_REGISTRY="$(node_addr m1):$CLUSTER_REGISTRY_PORT"
+# What the system API may deploy there: stack.yml's own names, and the same
+# names in the registry, by which functions pushed with `faas push` are pulled.
+CLUSTER_IMAGE_ALLOWLIST="swarmfaas/*,$CLUSTER_REGISTRY/swarmfaas/*"
+# The development certificate names every manager's address too, so clients
+# (the faas CLI) check it against whichever nginx they call.
+CLUSTER_CERT_NAMES="localhost,127.0.0.1,::1$(for n in $CLUSTER_MANAGERS; do printf ',%s' "$(node_addr "$n")"; done)"
 
 # Where images are built: the host's dockerd (default; pushed through 127.0.0.1),
 # or with CLUSTER_BUILD=node the first manager's own, which needs nothing of

@@ -3,6 +3,7 @@
 # trying the platform on several nodes (docs/multi-node.md).
 #   scripts/cluster.sh up|down|status   bring up (idempotent), tear down, show
 #   scripts/cluster.sh push              push this build's images to the registry
+#   scripts/cluster.sh relay PORT        127.0.0.1:PORT -> the registry, until killed
 #   scripts/cluster.sh kill NODE         a node failure (up starts it again)
 # Every node is a dockerd of its own in a network, mount and UTS namespace
 # (3 managers, 2 workers), joined over veth addresses on a private /24 through
@@ -224,6 +225,18 @@ proxy_down() {
   rm -f "$pidfile"
 }
 
+# The host's dockerd reaches the registry through 127.0.0.1:PORT, which Docker
+# allows over plain HTTP without changing its settings; socat carries it on.
+relay_check() { # port
+  apt_install socat
+  ss -ltnH "sport = :$1" 2>/dev/null | grep -q . \
+    && die "port $1 on 127.0.0.1 is in use: choose a free one (CLUSTER_PUSH_PORT for push)."
+  return 0
+}
+relay() { # port: in the foreground, until killed (exec: the caller's pid is socat's)
+  exec socat "TCP-LISTEN:$1,bind=127.0.0.1,fork,reuseaddr" "TCP:$CLUSTER_REGISTRY"
+}
+
 # Push this build's images (scripts/build.sh) to the cluster's registry and write
 # their digests. The host's dockerd pushes to 127.0.0.1, which Docker allows over
 # plain HTTP without changing its settings; socat carries that to the registry.
@@ -236,11 +249,9 @@ cmd_push() {
   tag=$(cat "$BUILD_DIR/tag")
   prefix=$CLUSTER_REGISTRY
   if [ "$CLUSTER_BUILD" != node ]; then
-    apt_install socat
     local port=${CLUSTER_PUSH_PORT:-45077}
-    ss -ltnH "sport = :$port" 2>/dev/null | grep -q . \
-      && die "port $port on 127.0.0.1 is in use: set CLUSTER_PUSH_PORT to a free one."
-    socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "TCP:$CLUSTER_REGISTRY" &
+    relay_check "$port"
+    relay "$port" &
     SOCAT_PID=$!   # global: the EXIT trap runs outside this function
     trap 'kill "${SOCAT_PID:-}" 2>/dev/null || true' EXIT
     for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
@@ -315,6 +326,11 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   push) cmd_push ;;
+  # For `faas push --registry $CLUSTER_REGISTRY --push-via 127.0.0.1:PORT` from
+  # the host (docs/multi-node.md): runs until killed.
+  relay)
+    [[ "${2:-}" =~ ^[0-9]+$ ]] || die "usage: scripts/cluster.sh relay PORT"
+    relay_check "$2"; relay "$2" ;;
   build-env) build_env; echo "export DOCKER_HOST=${DOCKER_HOST:-} BUILD_ARGS='${BUILD_ARGS:-}'" ;;
   # A node failure: every process of the node dies at once, as at a power cut;
   # `up` starts it again and it rejoins with its state.
@@ -324,5 +340,5 @@ case "${1:-}" in
     # Its cable first: a node that lost power answers nothing, not even a reset.
     ip -n "$CLUSTER_PREFIX-hub" link set "$2" down
     stop_node "$2"; note "node $2 is killed (make cluster starts it again)" ;;
-  *) die "usage: scripts/cluster.sh up|down|status|push|kill NODE" ;;
+  *) die "usage: scripts/cluster.sh up|down|status|push|relay PORT|kill NODE" ;;
 esac

@@ -22,8 +22,10 @@ umask 077
 # delivery of a stored call (no second enqueue, no second signature check).
 [ -s "$state/queue-token" ] || head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$state/queue-token"
 
-# The development certificate (a local CA and a cert for localhost).
-"$VENV/bin/python" "$ROOT/certs/dev_cert.py" "$state/certs" >/dev/null \
+# The development certificate (a local CA and a cert for localhost; DEV_CERT_NAMES
+# adds names, e.g. every manager's address on a swarm of several nodes).
+"$VENV/bin/python" "$ROOT/certs/dev_cert.py" "$state/certs" \
+  --names "${DEV_CERT_NAMES:-localhost,127.0.0.1,::1}" >/dev/null \
   || die "could not make the development certificate (see above)."
 
 h() { cat "$@" | sha256sum | cut -c1-10; }

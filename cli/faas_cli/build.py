@@ -6,7 +6,7 @@ dockerfile template it is the handler folder itself. Dependencies are fetched
 on the host, so `docker build` needs no package registry (pip cannot reach
 PyPI from inside a build here, and offline builds are a feature).
 Pure parts: `pinned`, `docker_build_args`, `has_requirements`, and for the
-push: `registry_of`, `in_registry`, `repo_digest`.
+push: `registry_of`, `in_registry`, `repo_digest`, `push_plan`.
 """
 
 from __future__ import annotations
@@ -116,6 +116,19 @@ def in_registry(image: str, registry: str) -> str:
     own = registry_of(image)
     rest = image[len(own) + 1:] if own else image
     return f"{registry}/{rest}"
+
+
+def push_plan(pinned: str, registry: str | None, via: str | None) -> tuple[str, str] | None:
+    """Where `faas push` sends a build: (the reference to push, the registry
+    the nodes pull it from), or None when the image names no registry and none
+    is given. ``via`` is another address of the same registry (a relay such as
+    127.0.0.1:PORT that this Engine may use over plain HTTP): the push goes
+    there, but the deployed name keeps the registry's own address, since the
+    nodes cannot pull from an address only this host has."""
+    target = registry_of(pinned) or registry
+    if target is None:
+        return None
+    return in_registry(pinned, via or target), target
 
 
 def repository(image: str) -> str:

@@ -266,21 +266,23 @@ def build_cmd(names: tuple[str, ...], stack_file: str | None, watchdog_tag: str,
     _build_all(stack_file, names, watchdog_tag, no_cache, build_args)
 
 
-def _push(fns: list[Function], project: Path, registry: str | None) -> None:
+def _push(fns: list[Function], project: Path, registry: str | None,
+          via: str | None = None) -> None:
     """Push what `faas build` made (its content-named tag) to the image's
-    registry, or to ``registry`` when the name has none, and record the
-    digest: `faas deploy` then names the image by registry and digest, which
-    every node of a swarm can pull (docs/multi-node.md)."""
+    registry, or to ``registry`` when the name has none (through ``via`` if
+    given), and record the digest: `faas deploy` then names the image by
+    registry and digest, which every node of a swarm can pull
+    (docs/multi-node.md)."""
     for fn in fns:
-        target = build.registry_of(fn.image) or registry
-        if target is None:
+        built = build.last_build(project, fn) or build.Built(fn.image, fn.image)
+        plan = build.push_plan(built.pinned, registry, via)
+        if plan is None:
             output.err.print(
                 f"{fn.name}: {fn.image} names no registry, so it stays in the local engine "
                 "(enough on a one-node swarm). For several nodes, give --registry "
                 "(the platform's, e.g. 10.77.0.11:5000) or name the image registry.example/...")
             continue
-        built = build.last_build(project, fn) or build.Built(fn.image, fn.image)
-        image = build.in_registry(built.pinned, target)
+        image, target = plan
         log = project / build.BUILD_DIR / f"{fn.name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with output.err.status(f"pushing {image}"):
@@ -292,25 +294,34 @@ def _push(fns: list[Function], project: Path, registry: str | None) -> None:
         if digest is None:
             raise CliError(f"{fn.name}: pushed {image}, but Docker reports no digest for it",
                            Exit.FAILED, f"see {log}")
-        build.record_build(project, fn.name, build.Built(built.image, built.pinned, digest))
-        output.err.print(f"pushed {fn.name}: {digest}")
+        # The same bytes under the registry's own name: what the nodes pull.
+        pulled = build.in_registry(digest, target)
+        build.record_build(project, fn.name, build.Built(built.image, built.pinned, pulled))
+        output.err.print(f"pushed {fn.name}: {pulled}" + (f" (through {via})" if via else ""))
 
 
 registry_option = click.option(
     "--registry", envvar="SWARMFAAS_REGISTRY", default=None,
     help="Registry (host:port) to push to when an image names none, e.g. the platform's "
          "on a swarm of several nodes [env SWARMFAAS_REGISTRY].")
+push_via_option = click.option(
+    "--push-via", envvar="SWARMFAAS_PUSH_VIA", default=None,
+    help="Push through this address of the same registry instead (host:port, e.g. a "
+         "relay on 127.0.0.1); deploy still names the registry the nodes pull from "
+         "[env SWARMFAAS_PUSH_VIA].")
 
 
 @cli.command()
 @click.argument("names", nargs=-1)
 @stack_option
 @registry_option
-def push(names: tuple[str, ...], stack_file: str | None, registry: str | None) -> None:
+@push_via_option
+def push(names: tuple[str, ...], stack_file: str | None, registry: str | None,
+         push_via: str | None) -> None:
     """Push the built images to their registry (the image name's, or --registry);
     `faas deploy` then sends them by registry and digest."""
     path, stack = _load_stack(stack_file)
-    _push(list(stack.select(names)), path.parent.resolve(), registry)
+    _push(list(stack.select(names)), path.parent.resolve(), registry, push_via)
 
 
 def _wait_ready(c: Client, names: list[str], timeout: float) -> None:
@@ -370,17 +381,18 @@ def deploy(names: tuple[str, ...], stack_file: str | None, wait: float,
 @_apply(build_options)
 @click.option("--skip-push", is_flag=True, help="Do not push.")
 @registry_option
+@push_via_option
 @wait_option
 @gateway_options
 @json_option
 def up(names: tuple[str, ...], stack_file: str | None, watchdog_tag: str, no_cache: bool,
-       build_args: tuple[str, ...], skip_push: bool, registry: str | None, wait: float,
-       gw_flags: dict[str, Any], as_json: bool) -> None:
+       build_args: tuple[str, ...], skip_push: bool, registry: str | None,
+       push_via: str | None, wait: float, gw_flags: dict[str, Any], as_json: bool) -> None:
     """build, push and deploy, in one go."""
     fns = _build_all(stack_file, names, watchdog_tag, no_cache, build_args)
     path, stack = _load_stack(stack_file)
     if not skip_push:
-        _push(fns, path.parent.resolve(), registry)
+        _push(fns, path.parent.resolve(), registry, push_via)
     _deploy(fns, path.parent.resolve(), gw_flags, stack, as_json, wait)
 
 

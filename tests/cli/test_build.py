@@ -153,3 +153,36 @@ def test_a_failed_step_shows_the_end_of_its_log(tmp_path: Path):
     assert "exit 3" in e.value.message and "last words" in e.value.message
     assert "\x1b" not in e.value.message
     assert e.value.hint == "do this"
+
+
+@pytest.mark.parametrize(("pinned", "registry", "via", "want"), [
+    ("swarmfaas/fn-a:1-abc", None, None, None),           # stays local
+    ("swarmfaas/fn-a:1-abc", None, "127.0.0.1:45078", None),
+    ("swarmfaas/fn-a:1-abc", "10.77.0.11:5000", None,
+     ("10.77.0.11:5000/swarmfaas/fn-a:1-abc", "10.77.0.11:5000")),
+    # through a relay: pushed there, but the nodes pull from the registry's address
+    ("swarmfaas/fn-a:1-abc", "10.77.0.11:5000", "127.0.0.1:45078",
+     ("127.0.0.1:45078/swarmfaas/fn-a:1-abc", "10.77.0.11:5000")),
+    # a name with its own registry keeps it, relay or not
+    ("r.example/fn-a:1-abc", "10.77.0.11:5000", "127.0.0.1:45078",
+     ("127.0.0.1:45078/fn-a:1-abc", "r.example")),
+])
+def test_push_plan(pinned, registry, via, want):
+    assert build.push_plan(pinned, registry, via) == want
+
+
+def test_a_push_through_a_relay_records_the_name_the_nodes_pull(tmp_path: Path, monkeypatch):
+    from faas_cli import commands
+
+    ran: list[list[str]] = []
+    monkeypatch.setattr(build, "_run", lambda cmd, *a, **k: ran.append(cmd))
+    monkeypatch.setattr(build, "tag", lambda image, target, log: ran.append(["tag", target]))
+    # What Docker's RepoDigests holds after pushing to the relay: the relay's name.
+    monkeypatch.setattr(build, "pushed_digest",
+                        lambda image, log: f"{build.repository(image)}@{D}")
+    (tmp_path / build.BUILD_DIR).mkdir()
+    build.record_build(tmp_path, "hello", build.Built("swarmfaas/fn-hello:latest",
+                                                      "swarmfaas/fn-hello:latest-abc"))
+    commands._push([fn()], tmp_path, "10.77.0.11:5000", "127.0.0.1:45078")
+    assert ["docker", "push", "127.0.0.1:45078/swarmfaas/fn-hello:latest-abc"] in ran
+    assert build.last_build(tmp_path, fn()).pushed == f"10.77.0.11:5000/swarmfaas/fn-hello@{D}"

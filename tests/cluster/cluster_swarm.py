@@ -93,6 +93,12 @@ def cluster_nodes() -> tuple[Node, ...]:
     return tuple(Node(*line.split()) for line in out.splitlines())
 
 
+def cluster_registry() -> str:
+    """The registry's address as the nodes pull from it (host:port)."""
+    return subprocess.run(["bash", "-c", 'source scripts/cluster-env.sh; echo "$CLUSTER_REGISTRY"'],
+                          cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+
 def running_nodes(cluster: Cluster, service: str) -> list[str]:
     """The node names of the service's tasks that run now."""
     out = cluster.docker("service", "ps", service, "--filter", "desired-state=running",
