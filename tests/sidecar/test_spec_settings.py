@@ -4,12 +4,21 @@ settings labels in a build (spec_settings), and the service order of a build
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
 from faas_sidecar import labels as keys
-from faas_sidecar.spec import build_table, oldest_first, parse_service
+from faas_sidecar.spec import (
+    ParsedService,
+    build_table,
+    function_spec,
+    oldest_first,
+    parse_service,
+)
 from faas_sidecar.spec_settings import (
     SETTINGS_PREFIXES,
+    Settings,
     cached,
     parse_settings,
     settings_key,
@@ -149,3 +158,17 @@ def test_oldest_first_sorts_by_created_then_id(docs):
 def test_oldest_first_raises_as_a_sort_by_the_pair_does():
     with pytest.raises(TypeError):
         oldest_first([_doc(2, "a"), _doc("x", "a")])
+
+
+def test_function_spec_puts_every_field_in_its_place():
+    # function_spec builds FunctionSpec positionally: each field by name here
+    settings = Settings(*(f"settings.{name}" for name in Settings._fields))
+    parsed = ParsedService(*(f"parsed.{name}" for name in ParsedService._fields[:-1]), settings)
+    spec = function_spec(parsed, ("replica",), "error")
+    for f in fields(spec):
+        expected = {"replicas": ("replica",), "task_error": "error"}.get(f.name)
+        if expected is None:
+            source = parsed if f.name in ParsedService._fields else settings
+            prefix = "parsed" if source is parsed else "settings"
+            expected = f"{prefix}.{f.name}"
+        assert getattr(spec, f.name) == expected, f.name
