@@ -8,18 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import labels as keys
-from .callqueue import parse_queue
-from .labels import DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_TIMEOUT, NAME_RE, is_valid_name
+from .labels import NAME_RE, is_valid_name
 from .model import FunctionSpec, Replica, RoutingTable
-from .queue.labels import parse_async_labels
-from .ratelimit import parse_rate_limit
-from .scaler.labels import scales_on_cpu, scales_to_zero
-from .schedule import parse_schedule
-from .webhooks.labels import parse_webhook_labels
+from .spec_settings import Settings, SettingsKey
+from .spec_settings import cached as cached_settings
 
 
 class InvalidFunction(ValueError):
@@ -45,11 +42,18 @@ def is_platform_function(service: Mapping[str, Any], network: str, network_id: s
     network's ID nothing can be checked: ours are taken as they are, and
     faas-swarm's ``function=true`` (``openfaas``) is never taken, so a service
     off the functions network is never one."""
-    if not is_function(service, openfaas):
+    spec = service.get("Spec") or {}
+    labels = spec.get("Labels") or {}
+    if not marks_function(labels, openfaas):
         return False
     if network_id is None:
-        return is_function(service)
-    return bool(service_networks(service) & {network, network_id})
+        return marks_function(labels)
+    # service_networks(service) & {network, network_id}, without building sets
+    # or a generator: this runs for every service of every re-list
+    for attached in _networks(spec):  # noqa: SIM110 (a generator costs more here)
+        if attached.get("Target", "") in (network, network_id):
+            return True
+    return False
 
 
 def function_name(service_name: str, labels: Mapping[str, str]) -> str:
@@ -62,32 +66,24 @@ def function_name(service_name: str, labels: Mapping[str, str]) -> str:
     return service_name
 
 
-def _port(labels: Mapping[str, str]) -> int:
-    raw = labels.get(keys.PORT)
-    if raw is None:
-        return DEFAULT_PORT
-    if not keys.is_decimal(raw) or not 1 <= int(raw) <= 65535:
-        raise InvalidFunction(f"{keys.PORT}={raw!r} is not a port number (1-65535)")
-    return int(raw)
+class ParsedService(NamedTuple):
+    """A service as parsed: its FunctionSpec but for the replicas and the task
+    error, which come from the tasks (``function_spec`` joins them)."""
+
+    name: str
+    service_id: str
+    service_name: str
+    image: str
+    desired_replicas: int | None
+    labels: Mapping[str, str]
+    settings: Settings
 
 
-def _timeout(labels: Mapping[str, str]) -> float:
-    raw = labels.get(keys.TIMEOUT)
-    if raw is None:
-        return DEFAULT_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= MAX_TIMEOUT:
-        raise InvalidFunction(
-            f"{keys.TIMEOUT}={raw!r} is not a number of seconds in (0, {MAX_TIMEOUT:.0f}]"
-        )
-    return value
-
-
-def parse_service(service: Mapping[str, Any], openfaas: bool = False) -> FunctionSpec:
-    """A labelled service as a FunctionSpec without replicas; raises InvalidFunction."""
+def read_service(service: Mapping[str, Any], openfaas: bool = False,
+                 cache: dict[SettingsKey, Settings | str] | None = None) -> ParsedService:
+    """A labelled service, parsed; raises InvalidFunction. ``cache`` is one
+    build's (``spec_settings.cached``): services sharing settings labels share
+    one parse of them."""
     spec = service.get("Spec") or {}
     labels: dict[str, str] = dict(spec.get("Labels") or {})
     if not marks_function(labels, openfaas):
@@ -103,38 +99,37 @@ def parse_service(service: Mapping[str, Any], openfaas: bool = False) -> Functio
     desired = int(replicated.get("Replicas", 0)) if replicated is not None else None
     container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
     image = container.get("Image", "")
-    try:
-        webhook = parse_webhook_labels(labels)
-        rate_limit = parse_rate_limit(labels)
-        queue = parse_queue(labels, container.get("Env"))
-        async_policy = parse_async_labels(labels)
-        schedule = parse_schedule(labels)
-    except keys.LabelError as exc:
-        raise InvalidFunction(str(exc)) from None
-    return FunctionSpec(
-        name=name,
-        service_id=service.get("ID", ""),
-        service_name=service_name,
-        image=image.split("@", 1)[0],  # drop the digest docker appends
-        port=_port(labels),
-        timeout=_timeout(labels),
-        desired_replicas=desired,
-        labels=MappingProxyType(labels),
-        webhook=webhook,
-        rate_limit=rate_limit,
-        scales_to_zero=scales_to_zero(labels),
-        measures_cpu=scales_on_cpu(labels),
-        queue=queue,
-        async_policy=async_policy,
-        schedule=schedule,
-    )
+    settings = cached_settings(labels, container.get("Env"), {} if cache is None else cache)
+    if isinstance(settings, str):
+        raise InvalidFunction(settings)
+    return ParsedService(name, service.get("ID", ""), service_name,
+                         image.split("@", 1)[0],  # drop the digest docker appends
+                         desired, MappingProxyType(labels), settings)
+
+
+def function_spec(parsed: ParsedService, replicas: tuple[Replica, ...] = (),
+                  task_error: str = "") -> FunctionSpec:
+    """The FunctionSpec of a parsed service with these replicas. Positional:
+    this runs once per function per build, and keywords cost a third more."""
+    s = parsed.settings
+    return FunctionSpec(parsed.name, parsed.service_id, parsed.service_name, parsed.image,
+                        s.port, s.timeout, parsed.desired_replicas, parsed.labels, replicas,
+                        s.webhook, s.rate_limit, s.scales_to_zero, s.measures_cpu, s.queue,
+                        task_error, s.async_policy, s.schedule)
+
+
+def parse_service(service: Mapping[str, Any], openfaas: bool = False) -> FunctionSpec:
+    """A labelled service as a FunctionSpec without replicas; raises InvalidFunction."""
+    return function_spec(read_service(service, openfaas))
 
 
 def service_networks(service: Mapping[str, Any]) -> set[str]:
     """Networks (IDs or names, as given) the service's tasks are attached to."""
-    spec = service.get("Spec") or {}
-    attached = (spec.get("TaskTemplate") or {}).get("Networks") or spec.get("Networks") or ()
-    return {n.get("Target", "") for n in attached}
+    return {n.get("Target", "") for n in _networks(service.get("Spec") or {})}
+
+
+def _networks(spec: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+    return (spec.get("TaskTemplate") or {}).get("Networks") or spec.get("Networks") or ()
 
 
 def task_address(task: Mapping[str, Any], network: str) -> str | None:
@@ -161,11 +156,16 @@ def task_is_ready(task: Mapping[str, Any]) -> bool:
 
 def task_is_settling(task: Mapping[str, Any]) -> bool:
     """A task on its way in or out: the table will change soon, re-list again."""
-    state = (task.get("Status") or {}).get("State")
-    desired = task.get("DesiredState")
+    return _settling(task.get("DesiredState"), (task.get("Status") or {}).get("State"))
+
+
+STARTING_STATES = frozenset({"new", "pending", "assigned", "accepted", "preparing", "ready",
+                             "starting"})
+
+
+def _settling(desired: Any, state: Any) -> bool:
     if desired == "running":
-        return state in {"new", "pending", "assigned", "accepted", "preparing", "ready",
-                         "starting"}
+        return state in STARTING_STATES
     return state == "running"
 
 
@@ -208,8 +208,21 @@ def parse_task(task: Mapping[str, Any], network: str, port: int) -> Replica | No
     address = task_address(task, network)
     if address is None:
         return None
-    return Replica(task_id=task.get("ID", ""), address=address, port=port,
-                   node_id=task.get("NodeID", ""))
+    # positional: once per task per build, and keywords cost a quarter more
+    return Replica(task.get("ID", ""), address, port, task.get("NodeID", ""))
+
+
+def read_task(task: Mapping[str, Any], network: str, port: int) -> Replica | bool:
+    """``parse_task`` and ``task_is_settling`` in one reading of the states:
+    the task's replica, else whether it is settling (a task with a replica
+    is ready, and a ready task never settles)."""
+    desired = task.get("DesiredState")
+    state = (task.get("Status") or {}).get("State")
+    if desired == "running" and state == "running":  # task_is_ready
+        address = task_address(task, network)
+        if address is not None:
+            return Replica(task.get("ID", ""), address, port, task.get("NodeID", ""))
+    return _settling(desired, state)
 
 
 def _version(doc: Mapping[str, Any]) -> int | None:
@@ -230,15 +243,16 @@ class ParseMemo:
 
     network: str = ""
     network_id: str | None = None
-    # (service ID, version) -> spec without replicas, or why it is not routable
-    services: Mapping[tuple[str, int], FunctionSpec | str] = field(
+    # (service ID, version) -> the service parsed, or why it is not routable
+    services: Mapping[tuple[str, int], ParsedService | str] = field(
         default_factory=lambda: MappingProxyType({}))
-    # (task ID, version, port) -> (replica or None, settling)
-    tasks: Mapping[tuple[str, int, int], tuple[Replica | None, bool]] = field(
+    # (task ID, version, port) -> its replica, else whether it is settling
+    tasks: Mapping[tuple[str, int, int], Replica | bool] = field(
         default_factory=lambda: MappingProxyType({}))
-    # function name -> (its spec without replicas, the last table's FunctionSpec)
-    functions: Mapping[str, tuple[FunctionSpec, FunctionSpec]] = field(
-        default_factory=lambda: MappingProxyType({}))
+    # function name -> its service parsed, and the last table's FunctionSpec
+    # made from that (the table's own mapping)
+    parsed: Mapping[str, ParsedService] = field(default_factory=lambda: MappingProxyType({}))
+    functions: Mapping[str, FunctionSpec] = field(default_factory=lambda: MappingProxyType({}))
 
 
 EMPTY_MEMO = ParseMemo()
@@ -252,13 +266,14 @@ class BuildResult:
 
 
 def _parse_service_memo(service: Mapping[str, Any], old: Mapping, new: dict,
-                        openfaas: bool) -> FunctionSpec | str:
+                        openfaas: bool, cache: dict[SettingsKey, Settings | str],
+                        ) -> ParsedService | str:
     key = (service.get("ID", ""), _version(service))
     if key[1] is not None and key in old:
         parsed = old[key]
     else:
         try:
-            parsed = parse_service(service, openfaas)
+            parsed = read_service(service, openfaas, cache)
         except InvalidFunction as exc:
             parsed = str(exc)
     if key[1] is not None:
@@ -267,15 +282,35 @@ def _parse_service_memo(service: Mapping[str, Any], old: Mapping, new: dict,
 
 
 def _parse_task_memo(task: Mapping[str, Any], network: str, port: int, old: Mapping,
-                     new: dict) -> tuple[Replica | None, bool]:
+                     new: dict) -> Replica | bool:
+    """``read_task`` through the memo. It keeps one object a task, not a
+    (replica, settling) pair: fewer objects for the garbage collector."""
     key = (task.get("ID", ""), _version(task), port)
-    if key[1] is not None and key in old:
-        parsed = old[key]
-    else:
-        parsed = (parse_task(task, network, port), task_is_settling(task))
+    known = key[1] is not None and key in old
+    parsed = old[key] if known else read_task(task, network, port)
     if key[1] is not None:
         new[key] = parsed
     return parsed
+
+
+_TASK_ID = attrgetter("task_id")
+
+
+def oldest_first(services: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Services by (CreatedAt, ID), a missing one taken as "".
+
+    Two stable sorts, by ID then by CreatedAt, give the very order of one sort
+    by the pair, with string keys: no tuple a service to allocate (and for the
+    garbage collector to count), and CPython's fast path for comparing str.
+    A document without either key (KeyError) or with keys of mixed types
+    (TypeError) is sorted by the pair, which behaves as it always has."""
+    listed = list(services)
+    try:
+        ordered = sorted(listed, key=itemgetter("ID"))
+        ordered.sort(key=itemgetter("CreatedAt"))
+        return ordered
+    except (KeyError, TypeError):
+        return sorted(listed, key=lambda s: (s.get("CreatedAt", ""), s.get("ID", "")))
 
 
 def build_table(
@@ -302,59 +337,62 @@ def build_table(
     if (memo.network, memo.network_id) != (network, network_id):
         memo = EMPTY_MEMO
     invalid: dict[str, str] = {}
-    by_name: dict[str, tuple[str, FunctionSpec]] = {}
-    seen_services: dict[tuple[str, int], FunctionSpec | str] = {}
+    by_name: dict[str, ParsedService] = {}
+    seen_services: dict[tuple[str, int], ParsedService | str] = {}
+    settings_cache: dict[SettingsKey, Settings | str] = {}  # this build's only
     # Oldest service wins a contested name, so a new deploy cannot hijack one.
-    for service in sorted(services, key=lambda s: (s.get("CreatedAt", ""), s.get("ID", ""))):
+    for service in oldest_first(services):
         if not is_platform_function(service, network, network_id or None, openfaas):
             continue
         service_name = (service.get("Spec") or {}).get("Name", "")
-        spec = _parse_service_memo(service, memo.services, seen_services, openfaas)
+        spec = _parse_service_memo(service, memo.services, seen_services, openfaas,
+                                   settings_cache)
         if isinstance(spec, str):
             invalid[service_name] = spec
             continue
         if spec.name in by_name:
             invalid[service_name] = (
                 f"function name {spec.name!r} is already used by service "
-                f"{by_name[spec.name][1].service_name!r}"
+                f"{by_name[spec.name].service_name!r}"
             )
             continue
-        by_name[spec.name] = (spec.service_id, spec)
+        by_name[spec.name] = spec
 
-    service_to_name = {sid: name for name, (sid, _) in by_name.items()}
+    by_service = {spec.service_id: spec for spec in by_name.values()}
     replicas: dict[str, list[Replica]] = {name: [] for name in by_name}
-    seen_tasks: dict[tuple[str, int, int], tuple[Replica | None, bool]] = {}
+    seen_tasks: dict[tuple[str, int, int], Replica | bool] = {}
     settling = False
     failures: dict[str, tuple[str, str]] = {}  # function -> its newest task failure
     for task in tasks:
-        name = service_to_name.get(task.get("ServiceID", ""))
-        if name is None:
+        owner = by_service.get(task.get("ServiceID", ""))
+        if owner is None:
             continue
-        replica, task_settling = _parse_task_memo(task, network, by_name[name][1].port,
-                                                  memo.tasks, seen_tasks)
-        settling = settling or task_settling
-        if replica is not None:
-            replicas[name].append(replica)
+        name = owner.name
+        parsed = _parse_task_memo(task, network, owner.settings.port, memo.tasks, seen_tasks)
+        if isinstance(parsed, Replica):
+            replicas[name].append(parsed)
         else:
+            settling = settling or parsed
             failure = task_failure(task)
             if failure is not None and (name not in failures or failure > failures[name]):
                 failures[name] = failure
 
     functions = {}
-    built: dict[str, tuple[FunctionSpec, FunctionSpec]] = {}
-    for name, (_, spec) in by_name.items():
-        ordered = tuple(sorted(replicas[name], key=lambda r: r.task_id))
+    for name, spec in by_name.items():
+        found = replicas[name]
+        # by task ID; one replica, the usual case, needs no sort
+        ordered = tuple(found) if len(found) < 2 else tuple(sorted(found, key=_TASK_ID))
         # Docker's error matters only while no replica is ready (the 503's reason)
         error = "" if ordered or name not in failures else failures[name][1]
         last = memo.functions.get(name)
-        if (last is not None and last[0] is spec and last[1].replicas == ordered
-                and last[1].task_error == error):
-            functions[name] = last[1]  # unchanged: the very object of the last table
+        if (last is not None and memo.parsed.get(name) is spec and last.replicas == ordered
+                and last.task_error == error):
+            functions[name] = last  # unchanged: the very object of the last table
         else:
-            functions[name] = _with_replicas(spec, ordered, error)
-        built[name] = (spec, functions[name])
+            functions[name] = function_spec(spec, ordered, error)
+    published = MappingProxyType(functions)  # the table's, and the memo's
     table = RoutingTable(
-        functions=MappingProxyType(functions),
+        functions=published,
         built_at=built_at,
         generation=generation,
         invalid=MappingProxyType(invalid),
@@ -362,28 +400,6 @@ def build_table(
     next_memo = ParseMemo(network=network, network_id=network_id,
                           services=MappingProxyType(seen_services),
                           tasks=MappingProxyType(seen_tasks),
-                          functions=MappingProxyType(built))
+                          parsed=MappingProxyType(by_name), functions=published)
     return BuildResult(table=table, settling=settling, memo=next_memo)
 
-
-def _with_replicas(spec: FunctionSpec, replicas: tuple[Replica, ...],
-                   task_error: str = "") -> FunctionSpec:
-    return FunctionSpec(
-        name=spec.name,
-        service_id=spec.service_id,
-        service_name=spec.service_name,
-        image=spec.image,
-        port=spec.port,
-        timeout=spec.timeout,
-        desired_replicas=spec.desired_replicas,
-        labels=spec.labels,
-        replicas=replicas,
-        webhook=spec.webhook,
-        rate_limit=spec.rate_limit,
-        scales_to_zero=spec.scales_to_zero,
-        measures_cpu=spec.measures_cpu,
-        queue=spec.queue,
-        task_error=task_error,
-        async_policy=spec.async_policy,
-        schedule=spec.schedule,
-    )

@@ -10,6 +10,7 @@ from faas_sidecar.spec import (
     function_name,
     parse_service,
     parse_task,
+    read_task,
     services_without_ready,
     task_address,
     task_failure,
@@ -130,6 +131,17 @@ def test_task_readiness(kwargs, ready, settling):
     t = task(**kwargs)
     assert task_is_ready(t) is ready
     assert task_is_settling(t) is settling
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"state": "starting"}, {"desired": "shutdown"}, {"desired": "remove"},
+    {"desired": "shutdown", "state": "shutdown"}, {"state": "failed"},
+    {"net": "elsewhere"}, {"net": "elsewhere", "state": "starting"}, {"addr": None},
+])
+def test_read_task_is_parse_task_and_task_is_settling_in_one(kwargs):
+    t = task(**kwargs)
+    replica = parse_task(t, NET, 9000)
+    assert read_task(t, NET, 9000) == (task_is_settling(t) if replica is None else replica)
 
 
 @pytest.mark.parametrize(

@@ -113,3 +113,19 @@ def test_the_memo_only_keeps_the_last_listing():
     second = build(services, tasks, memo=first.memo)
     assert {sid for sid, _ in second.memo.services} == {"s1"}
     assert {tid for tid, _, _ in second.memo.tasks} == {"t1", "t2"}
+
+
+# A memoized task keeps its replica, or else whether it is settling.
+@pytest.mark.parametrize("state, replicas, settling", [
+    ("running", 1, False),
+    ("starting", 0, True),
+    ("failed", 0, False),
+])
+def test_a_memoized_task_keeps_its_replica_or_settling(state, replicas, settling):
+    listing = ([service()], [task(state=state)])
+    first = build(*listing)
+    again = build(*listing, memo=first.memo)
+    assert again.memo.tasks == first.memo.tasks
+    for result in (first, again):
+        assert len(result.table.functions["echo"].replicas) == replicas
+        assert result.settling is settling
