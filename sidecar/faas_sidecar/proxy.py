@@ -128,6 +128,17 @@ def unreachable(name: str, error: Exception | None) -> PlatformError:
                                f"function {name!r} has no replica left to try")
 
 
+def gave_up(name: str, last: UpstreamError | None, now: FunctionSpec | None) -> PlatformError:
+    """The error once the tries of a call are spent. When none reached a
+    replica and the table (``now``) has no replica of the function any more,
+    every try went to a task that has gone (one that exits at once is
+    "running" for an instant): the truth is no_ready_replica, 503 with
+    Docker's task error. Else the last try's 502."""
+    if last is not None and not last.sent and now is not None and not now.replicas:
+        return no_ready_replica(name, now.task_error)
+    return unreachable(name, last)
+
+
 def _duplicate(call_id: str, delivery: str) -> Reply:
     """The answer to a signed delivery the function took already: success,
     marked as the platform's, without a second call."""
@@ -921,7 +932,8 @@ class Proxy:
                 if exc.sent:  # stale: it never reached the replica either
                     last = UpstreamError(str(exc), sent=False)
                 call.retrying(exc)
-        raise unreachable(spec.name, last)
+        raise gave_up(spec.name, last, self._table().get(spec.name))
+
 
     async def _attempt(self, spec: FunctionSpec, replica: Replica, call: Call, head: bytes,
                        body: bytes | None, stream: AsyncIterator[bytes] | None,

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
 from faas_sidecar.errors import PlatformError, function_timeout
-from faas_sidecar.model import FunctionSpec
+from faas_sidecar.model import FunctionSpec, Replica
 from faas_sidecar.proxy import (
     TIMEOUT_MARGIN,
     Reply,
     exchange_timeout,
+    gave_up,
     may_retry,
     outcome_code,
     unreachable,
@@ -53,3 +55,26 @@ def test_timeout_and_its_errors():
     assert "no replica left" in gone.reason
     assert unreachable("f", ConnectError("cannot connect")).reason == \
         "function 'f': cannot connect"
+
+
+_SPEC = FunctionSpec(name="f", service_id="f", service_name="f", image="i", desired_replicas=1)
+_READY = Replica("t1", "10.0.0.5", 8080, "n1")
+
+
+@pytest.mark.parametrize(("last", "now", "status", "fragment"), [
+    # every connect went to a task that has gone, and none is ready now: 503
+    # with Docker's error (a function whose process exits at once)
+    (ConnectError("connecting timed out"), replace(_SPEC, task_error="task failed: exit 1"),
+     503, "Docker reports task failed: exit 1"),
+    (ConnectError("refused"), _SPEC, 503, "has no ready replica"),
+    # a replica is still listed: the 502 of the last try
+    (ConnectError("refused"), replace(_SPEC, replicas=(_READY,)), 502, "refused"),
+    # it reached a replica: the 502, whatever the table says now
+    (UpstreamError("closed", sent=True), _SPEC, 502, "closed"),
+    (None, _SPEC, 502, "no replica left"),
+    (ConnectError("refused"), None, 502, "refused"),  # the function is gone from the table
+])
+def test_the_error_once_the_tries_are_spent(last, now, status, fragment):
+    error = gave_up("f", last, now)
+    assert error.status == status
+    assert fragment in error.reason
