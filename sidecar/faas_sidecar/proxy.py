@@ -934,7 +934,6 @@ class Proxy:
                 call.retrying(exc)
         raise gave_up(spec.name, last, self._table().get(spec.name))
 
-
     async def _attempt(self, spec: FunctionSpec, replica: Replica, call: Call, head: bytes,
                        body: bytes | None, stream: AsyncIterator[bytes] | None,
                        length: int | None) -> Reply:

@@ -203,13 +203,9 @@ def services_without_ready(services: Iterable[Mapping[str, Any]],
 
 
 def parse_task(task: Mapping[str, Any], network: str, port: int) -> Replica | None:
-    if not task_is_ready(task):
-        return None
-    address = task_address(task, network)
-    if address is None:
-        return None
-    # positional: once per task per build, and keywords cost a quarter more
-    return Replica(task.get("ID", ""), address, port, task.get("NodeID", ""))
+    """The task's replica, or None when it is not ready or not on ``network``."""
+    found = read_task(task, network, port)
+    return found if isinstance(found, Replica) else None
 
 
 def read_task(task: Mapping[str, Any], network: str, port: int) -> Replica | bool:
@@ -221,6 +217,7 @@ def read_task(task: Mapping[str, Any], network: str, port: int) -> Replica | boo
     if desired == "running" and state == "running":  # task_is_ready
         address = task_address(task, network)
         if address is not None:
+            # positional: once per task per build, and keywords cost a quarter more
             return Replica(task.get("ID", ""), address, port, task.get("NodeID", ""))
     return _settling(desired, state)
 
