@@ -279,6 +279,8 @@ cmd_push() {
 cmd_up() {
   need_root
   apt_install docker.io iproute2 util-linux curl
+  # The host's Engine builds and pushes the images (and holds the base image).
+  bash "$ROOT/scripts/engine.sh"
   local start=$SECONDS i=0 n
   net_up
   for n in $CLUSTER_NODES; do i=$((i + 1)); start_node "$n" "$i"; done
