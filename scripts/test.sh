@@ -9,7 +9,7 @@ cd "$ROOT"
 start=$SECONDS
 
 # Tools the integration tests drive for real.
-apt_install nginx-light certbot pebble wrk prometheus openssl curl iproute2 nats-server
+apt_install nginx-light libnginx-mod-http-lua certbot pebble wrk prometheus openssl curl iproute2 nats-server
 ensure_venv
 bash scripts/engine.sh
 bash scripts/build.sh

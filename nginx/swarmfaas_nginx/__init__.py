@@ -1,3 +1,3 @@
 """swarmfaas's nginx front door: settings, config rendering, and the supervisor
-that starts nginx, installs a renewed certificate in place (no reload), and
-reloads nginx when the sidecar's addresses change."""
+that starts nginx, installs a renewed certificate in place and hands nginx
+the sidecar's new addresses, neither with a reload."""

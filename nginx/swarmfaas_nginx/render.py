@@ -1,16 +1,19 @@
 """Render the whole nginx configuration from the settings: a pure function.
 
-`render_config(settings, upstream, ipv6)` returns the text of nginx.conf. The
-sidecar's addresses are an argument (resolved by the supervisor, which
-re-renders and reloads when they change): open-source nginx 1.22 resolves the
-names in an `upstream` block only when it loads the configuration, and
-`proxy_pass $variable` would lose the keep-alive upstream.
+`render_config(settings, ipv6)` returns the text of nginx.conf. The sidecars'
+addresses are not in it: open-source nginx 1.22 resolves the names in an
+`upstream` block only when it loads the configuration, and a reload closes
+every idle keep-alive connection of the clients (a request written on one in
+that instant is lost). So the upstream block's balancer is Lua
+(sidecars.lua): the supervisor writes the addresses it resolves to a file and
+every worker reads it again on a timer, with nginx's keep-alive connections to
+the sidecars kept. `proxy_pass $variable` would need no Lua, but loses them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from pathlib import Path
 
 from .health import HEALTH_PATH
 from .settings import Settings
@@ -20,9 +23,16 @@ MOZILLA_INTERMEDIATE_CIPHERS = (
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 )
-# Stands in for the sidecar until its name resolves: `down` makes nginx answer
-# 502 at once ("no live upstreams") instead of trying to connect anywhere.
+# The upstream block's one server: the Lua balancer picks the real sidecar for
+# each try. Used only while no sidecar is known: `down` makes nginx answer 502
+# at once ("no live upstreams") instead of trying to connect anywhere.
 NO_UPSTREAM = "127.0.0.1:9 down"
+# Debian's libnginx-mod-http-lua (with the NDK it needs and lua-resty-core).
+MODULES = ("/usr/lib/nginx/modules/ndk_http_module.so",
+           "/usr/lib/nginx/modules/ngx_http_lua_module.so")
+SIDECARS_LUA = (Path(__file__).parent / "sidecars.lua").read_text()
+# How often each worker reads the sidecar list again (a small file).
+SIDECARS_READ_EVERY = 0.25
 
 # status -> (error code, reason); nginx's own errors, rendered as platform JSON.
 # The one table of nginx's error codes (docs/errors.md lists the same).
@@ -249,6 +259,15 @@ def _block(name: str, body: list[str]) -> list[str]:
     return [f"{name} {{", *("    " + line for line in body), "}"]
 
 
+def _lua_block(name: str, code: str) -> list[str]:
+    return _block(name, [line for line in code.splitlines() if line.strip()])
+
+
+def _lua_string(text: str) -> str:
+    """A Lua string literal (a path from the settings, which has no quote)."""
+    return json.dumps(text)
+
+
 def _log_format() -> str:
     fields = {
         "time": "$time_iso8601",
@@ -279,13 +298,23 @@ def _log_format() -> str:
     return "{" + ",".join(f'"{k}":"{v}"' for k, v in fields.items()) + "}"
 
 
-def render_config(s: Settings, upstream: Sequence[str], ipv6: bool) -> str:
-    """nginx.conf for these settings; `upstream` is the sidecar's host:port list."""
-    servers = [f"server {addr} max_fails=0;" for addr in upstream] or [f"server {NO_UPSTREAM};"]
+def sidecars_file(addresses: tuple[str, ...]) -> str:
+    """The sidecar list as sidecars.lua reads it: "ip port" a line, from
+    upstream.resolve's "ip:port" and "[ipv6]:port"."""
+    lines = []
+    for address in addresses:
+        ip, _, port = address.rpartition(":")
+        lines.append(f"{ip.strip('[]')} {port}\n")
+    return "".join(lines)
+
+
+def render_config(s: Settings, ipv6: bool) -> str:
+    """nginx.conf for these settings."""
     state = s.state_dir
     top = [
         "# Rendered by swarmfaas_nginx from its settings at start-up: do not edit,",
         "# change the settings (see docs/https.md).",
+        *(f"load_module {module};" for module in MODULES),
         "daemon off;",
         *([f"user {s.worker_user};"] if s.worker_user else []),
         f"worker_processes {s.worker_processes};",
@@ -348,10 +377,16 @@ def render_config(s: Settings, upstream: Sequence[str], ipv6: bool) -> str:
             "limit_req_log_level warn;",
         ]
     http += [
+        *_lua_block("init_by_lua_block", SIDECARS_LUA),
+        *_lua_block("init_worker_by_lua_block",
+                    f'require("swarmfaas_sidecars").watch({_lua_string(s.sidecars_path)}, '
+                    f"{SIDECARS_READ_EVERY})"),
         *_block(
             "upstream swarmfaas_sidecar",
             [
-                *servers,
+                f"server {NO_UPSTREAM};",
+                *_lua_block("balancer_by_lua_block", 'require("swarmfaas_sidecars").balance()'),
+                # After the balancer, so that it wraps it (lua-nginx-module's rule).
                 "keepalive 32;",
                 # Shorter than the sidecar's own keep-alive timeout, so nginx never
                 # sends a request on a connection the sidecar is closing.

@@ -79,6 +79,12 @@ class Settings:
         return f"{self.state_dir}/tls"
 
     @property
+    def sidecars_path(self) -> str:
+        """The sidecars' addresses, "ip port" a line: the supervisor writes it,
+        nginx's workers read it (sidecars.lua)."""
+        return f"{self.state_dir}/sidecars"
+
+    @property
     def served_pair_path(self) -> str:
         """The one file nginx's workers read per TLS handshake: chain and key."""
         return f"{self.tls_dir}/served.pem"

@@ -1,4 +1,4 @@
-"""Run nginx in the foreground and reload it when what it serves changes.
+"""Run nginx in the foreground and keep what it serves current, with no reload.
 
 The supervisor is the container's main process. It renders the configuration,
 checks it with `nginx -t`, starts nginx, then every NGINX_WATCH_INTERVAL
@@ -9,8 +9,9 @@ seconds looks at two things:
   A reload would close busy HTTP/1.1 keep-alive connections, and a request
   sent on one at that instant is lost.
 - the sidecar's addresses (Docker's DNS): the sidecar started, moved or
-  scaled. They are in the `upstream` block, so nginx reloads gracefully
-  (SIGHUP: new workers take new connections, old workers finish their requests).
+  scaled. They are written to one file (one rename); nginx is NOT reloaded
+  either: its workers read the file again within SIDECARS_READ_EVERY and
+  balance over the new list (render.py, sidecars.lua).
 SIGTERM/SIGINT stop nginx gracefully (SIGQUIT); nginx's exit ends the process.
 """
 
@@ -26,7 +27,7 @@ import subprocess
 import threading
 
 from . import tls, upstream
-from .render import render_config
+from .render import render_config, sidecars_file
 from .settings import Settings
 
 log = logging.getLogger("swarmfaas.nginx")
@@ -51,7 +52,7 @@ class Supervisor:
         self.addresses: tuple[str, ...] = ()
         self.process: subprocess.Popen[bytes] | None = None
         self.stopping = threading.Event()
-        self.reloads = 0
+        self.sidecar_changes = 0
         self.renewals = 0
 
     # -- one step each -------------------------------------------------------
@@ -113,11 +114,12 @@ class Supervisor:
         return found
 
     def write_config(self) -> None:
-        text = render_config(self.s, self.addresses, self.ipv6)
-        tmp = f"{self.s.conf_path}.tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, self.s.conf_path)
+        _write(self.s.conf_path, render_config(self.s, self.ipv6))
+
+    def write_sidecars(self) -> None:
+        """The list nginx's workers balance over, in one rename: a worker
+        reads the old file or the new one, never half of one."""
+        _write(self.s.sidecars_path, sidecars_file(self.addresses))
 
     def test_config(self) -> tuple[bool, str]:
         done = subprocess.run(
@@ -143,6 +145,7 @@ class Supervisor:
         self.addresses = self.look_for_addresses() or ()
         if not self.addresses:
             log.warning("%s does not resolve yet: answering 502 until it does", self.s.sidecar_host)
+        self.write_sidecars()
         self.write_config()
         ok, output = self.test_config()
         if not ok:
@@ -155,8 +158,8 @@ class Supervisor:
         )
 
     def check_once(self) -> bool:
-        """Install a renewed certificate (no reload) and apply a changed sidecar
-        address set (a reload); True if nginx reloaded."""
+        """Install a renewed certificate and apply a changed sidecar address
+        set, neither with a reload; True if the sidecars changed."""
         pair = self.look_for_cert()
         if pair is not None:
             # Checked by look_for_cert: a pair that does not load is never installed.
@@ -166,19 +169,10 @@ class Supervisor:
         addresses = self.look_for_addresses()
         if addresses is None:
             return False
-        old_addresses = self.addresses
         self.addresses = addresses
-        self.write_config()
-        ok, output = self.test_config()
-        if not ok:
-            log.error("not reloading: nginx -t rejected the change: %s", output)
-            self.addresses = old_addresses
-            self.write_config()
-            return False
-        assert self.process is not None
-        self.process.send_signal(signal.SIGHUP)
-        self.reloads += 1
-        log.info("reloaded nginx: sidecar at %s", ", ".join(addresses))
+        self.write_sidecars()
+        self.sidecar_changes += 1
+        log.info("sidecar at %s (no reload)", ", ".join(addresses))
         return True
 
     def stop(self, *_: object) -> None:
@@ -203,3 +197,11 @@ class Supervisor:
             except Exception:  # a bad tick must not take the front door down
                 log.exception("watching for changes failed; trying again")
         return self.process.wait()
+
+
+def _write(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)  # the workers (NGINX_USER) read it
+    os.replace(tmp, path)

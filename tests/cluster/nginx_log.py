@@ -81,13 +81,15 @@ def nginx_calls(cluster: Cluster, node: Node, prefix: str) -> dict[str, Logged]:
     return parse_access_log(out.splitlines(), prefix)
 
 
-def nginx_reloads(cluster: Cluster, node: Node) -> int:
-    """How often the supervisor (its log is the container's stderr) has
-    reloaded nginx for a new list of sidecar addresses."""
+def sidecar_changes(cluster: Cluster, node: Node) -> int:
+    """How often nginx's supervisor (its log is the container's stderr) has
+    handed nginx a new list of sidecar addresses, and checks it never
+    reloaded nginx for one."""
     proc = subprocess.run(["docker", "-H", f"unix://{node.socket}", "logs",
                            _nginx_container(cluster, node)],
                           capture_output=True, text=True, timeout=120, check=True)
-    return proc.stderr.count("reloaded nginx: sidecar at")
+    assert "reloaded nginx" not in proc.stderr, "nginx was reloaded"
+    return proc.stderr.count("(no reload)")
 
 
 def edge_address(cluster: Cluster, node: Node, container: str) -> str:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from cluster_swarm import Cluster, Node, routable_everywhere, running_nodes, wait_for
 from load import Load
-from nginx_log import edge_address, nginx_calls, nginx_reloads, sort_by_sidecar
+from nginx_log import Logged, edge_address, nginx_calls, sidecar_changes, sort_by_sidecar
 
 pytestmark = pytest.mark.cluster
 
@@ -81,18 +81,16 @@ def test_a_killed_sidecar_replica_fails_only_what_was_written_to_it(cluster, fun
     assert len(outcomes) - before > 10 * len(written.failed_there)  # the others carried on
 
 
-def test_a_rolling_update_of_the_sidecars_fails_no_request_it_sent(cluster, function_service):
+def test_a_rolling_update_of_the_sidecars_fails_no_request(cluster, function_service):
     """What an upgrade does: each sidecar replica stopped (SIGTERM) and
     replaced in turn, stop-first (cluster/stack.cluster.yml), under load.
-    Every request nginx read is answered. nginx 1.22 must reload to learn a
-    new sidecar address, and a reload closes each idle HTTP/1.1 keep-alive
-    connection of its clients at once: a request the client wrote in that
-    instant is never read and fails (docs/multi-node.md, "What is not
-    done"). Those are counted and bounded, not hidden."""
+    nginx learns each new address without a reload (a reload would close
+    the clients' idle keep-alive connections: 10 of 17,442 requests failed
+    that way before, docs/multi-node.md)."""
     service = _on_workers(cluster, function_service, "sidecar-roll")
     entry = cluster.managers[0]
     old = {n.name: _sidecar_container(cluster, n) for n in cluster.managers}
-    reloads_before = nginx_reloads(cluster, entry)
+    changes_before = sidecar_changes(cluster, entry)
     with _load(cluster, entry, service) as load:
         time.sleep(2)
         before = sum(load.counts().values())
@@ -102,20 +100,17 @@ def test_a_rolling_update_of_the_sidecars_fails_no_request_it_sent(cluster, func
         rolled = time.monotonic() - started
         time.sleep(2)
     new = {n.name: _sidecar_container(cluster, n) for n in cluster.managers}
-    reloads = nginx_reloads(cluster, entry) - reloads_before
+    changes = sidecar_changes(cluster, entry) - changes_before
     failed = load.failed()
     calls = nginx_calls(cluster, entry, f"load-{load.run}-")
-    read_by_nginx = [o for o in failed if o.call_id in calls]
-    unread = [o for o in failed if o.call_id not in calls]
-    print(f"\nsidecars rolled in {rolled:.1f} s, nginx on {entry.name} reloaded {reloads} "
-          f"times: {len(load.timeline)} requests, {before} before; {len(read_by_nginx)} of "
-          f"those nginx read failed; {len(unread)} failed unread "
-          f"({sorted({o.detail for o in unread})})")
+    nothing = Logged("", ())
+    resent = sum(1 for o in load.timeline if len(calls.get(o.call_id, nothing).upstreams) > 1)
+    print(f"\nsidecars rolled in {rolled:.1f} s, nginx on {entry.name} given {changes} new "
+          f"sidecar lists (no reload): {len(load.timeline)} requests, {before} before; "
+          f"{len(failed)} failed; {resent} sent on to another sidecar after a failed try")
     assert all(new[name] != old[name] for name in old), (old, new)
-    assert before > 0 and len(load.timeline) > before
-    assert read_by_nginx == [], [(o.result, o.detail, calls[o.call_id]) for o in read_by_nginx]
-    assert all(o.detail == "Server disconnected without sending a response." for o in unread)
-    assert len(unread) <= THREADS * reloads, unread[:5]
+    assert before > 0 and len(load.timeline) > before and changes > 0
+    assert failed == [], [(o.result, o.detail, calls.get(o.call_id)) for o in failed[:5]]
 
 
 def _leader(cluster: Cluster, via: Node) -> str | None:

@@ -1,8 +1,11 @@
-"""Graceful reloads and certificate renewals: the sidecar appears after nginx
-(a reload), and a renewed certificate is served with no reload at all."""
+"""No reloads: the sidecar appears after nginx, moves, and is joined by
+another, and a renewed certificate is served, all with the same nginx
+workers and without closing a client's kept-alive connection."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import shutil
 import signal
@@ -28,8 +31,10 @@ from swarmfaas_nginx.supervisor import Supervisor
 
 pytestmark = pytest.mark.slow
 
+REFUSING_PORT = 18527  # nothing listens here: a connect is refused at once
 
-def test_sidecar_that_resolves_later_is_picked_up_by_a_reload(
+
+def test_sidecars_are_picked_up_without_a_reload_or_a_closed_connection(
     monkeypatch, dev_ca, upstream, start_front
 ):
     start_front  # noqa: B018 - needs nginx (skips without it)
@@ -54,27 +59,51 @@ def test_sidecar_that_resolves_later_is_picked_up_by_a_reload(
     )
     sup = Supervisor(settings)
     sup.start()
+    # One kept-alive client connection through every change: a reload would
+    # close it while idle (http.client then raises RemoteDisconnected).
+    conn = http.client.HTTPSConnection("localhost", 18525, timeout=10,
+                                       context=tls_context(dev_ca / "ca.pem"))
+
+    def call() -> tuple[int, dict]:
+        conn.request("POST", "/function/echo", body=b"x")
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+
+    def changed_to(addresses: tuple[str, ...], status: int) -> None:
+        answers[0] = addresses
+        assert sup.check_once() is True
+        deadline = time.monotonic() + 5  # the workers read the list every 0.25 s
+        while call()[0] != status:
+            assert time.monotonic() < deadline, f"still not {status} with {addresses}"
+            time.sleep(0.05)
+
     try:
         from ng_harness import wait_port
 
         wait_port(18525)
-        url = "https://localhost:18525/function/echo"
-        verify = tls_context(dev_ca / "ca.pem")
-        first = httpx.get(url, verify=verify)
-        assert first.status_code == 502 and first.json()["error"] == "sidecar_unreachable"
+        status, body = call()
+        assert status == 502 and body["error"] == "sidecar_unreachable"
         pid = int((base / "state" / "nginx.pid").read_text())
+        workers = worker_pids(pid)
 
-        answers[0] = ("127.0.0.1:18503",)
-        assert sup.check_once() is True
-        time.sleep(0.5)
-        assert httpx.get(url, verify=verify).status_code == 200
+        changed_to(("127.0.0.1:18503",), 200)
+        # A sidecar that refuses next to one that answers: every call is
+        # answered (nginx tries the other one), whichever nginx picks first.
+        changed_to(("127.0.0.1:18503", f"127.0.0.1:{REFUSING_PORT}"), 200)
+        assert all(call()[0] == 200 for _ in range(20))
+        changed_to((f"127.0.0.1:{REFUSING_PORT}",), 502)
+        assert call()[1]["error"] == "sidecar_unreachable"
+        changed_to(("127.0.0.1:18503",), 200)
 
         answers[0] = ()  # the name vanished for a moment: keep the last addresses
         assert sup.check_once() is False
-        assert httpx.get(url, verify=verify).status_code == 200
+        assert call()[0] == 200
+        assert sup.sidecar_changes == 4
         assert int((base / "state" / "nginx.pid").read_text()) == pid
+        assert worker_pids(pid) == workers  # never reloaded
         assert sup.process.poll() is None
     finally:
+        conn.close()
         sup.stop()
         sup.process.wait(10)
         shutil.rmtree(base, ignore_errors=True)

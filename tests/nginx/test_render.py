@@ -15,10 +15,9 @@ from swarmfaas_nginx.render import (
     MOZILLA_INTERMEDIATE_CIPHERS,
     WIRE_STATUS,
     render_config,
+    sidecars_file,
 )
 from swarmfaas_nginx.settings import load_settings
-
-UP = ("10.0.0.5:8080",)
 
 COMBINATIONS = {
     "defaults": {},
@@ -43,8 +42,8 @@ COMBINATIONS = {
 }
 
 
-def render(env: dict[str, str], upstream=UP, ipv6: bool = True) -> str:
-    return render_config(load_settings(env), upstream, ipv6)
+def render(env: dict[str, str], ipv6: bool = True) -> str:
+    return render_config(load_settings(env), ipv6)
 
 
 def error_bodies(conf: str) -> dict[int, dict]:
@@ -172,11 +171,24 @@ def test_routes_to_the_sidecar():
     assert "proxy_set_header X-Call-Id $swarmfaas_call_id;" in conf
 
 
-def test_upstream_lists_the_resolved_addresses_or_a_down_placeholder():
-    conf = render({}, upstream=("10.0.0.5:8080", "[fd00::5]:8080"))
-    assert "server 10.0.0.5:8080 max_fails=0;" in conf
-    assert "server [fd00::5]:8080 max_fails=0;" in conf
-    assert "server 127.0.0.1:9 down;" in render({}, upstream=())
+def test_upstream_is_balanced_by_lua_from_the_sidecars_file_with_keepalive():
+    conf = render({"NGINX_STATE_DIR": "/var/lib/x"})
+    upstream = conf[conf.index("upstream swarmfaas_sidecar {"):]
+    # the placeholder only, then the balancer, then keepalive (which wraps it)
+    assert upstream.index("server 127.0.0.1:9 down;") < upstream.index(
+        "balancer_by_lua_block") < upstream.index("keepalive 32;")
+    assert 'require("swarmfaas_sidecars").watch("/var/lib/x/sidecars", 0.25)' in conf
+    assert conf.startswith("# Rendered") and "load_module /usr/lib/nginx/modules/" \
+        "ngx_http_lua_module.so;" in conf
+
+
+@pytest.mark.parametrize(("addresses", "text"), [
+    ((), ""),
+    (("10.0.0.5:8080",), "10.0.0.5 8080\n"),
+    (("10.0.0.5:8080", "[fd00::5]:8080"), "10.0.0.5 8080\nfd00::5 8080\n"),
+])
+def test_the_sidecars_file_is_an_ip_and_a_port_a_line(addresses, text):
+    assert sidecars_file(addresses) == text
 
 
 def test_ipv6_listeners_follow_the_probe():
@@ -224,13 +236,12 @@ def test_nginx_accepts_the_rendered_config(name, scratch_with_cert):
     (base / "tls" / "served.pem").write_bytes(b"".join(pem))
     env = {**COMBINATIONS[name], "NGINX_STATE_DIR": str(base), "ACME_WEBROOT": str(base / "www")}
     try:
-        for upstream in (UP, ()):
-            conf = base / "nginx.conf"
-            conf.write_text(render(env, upstream=upstream))
-            done = subprocess.run(
-                ["nginx", "-t", "-p", str(base), "-c", str(conf)], capture_output=True, text=True
-            )
-            assert done.returncode == 0, done.stderr
-            assert "syntax is ok" in done.stderr
+        conf = base / "nginx.conf"
+        conf.write_text(render(env))
+        done = subprocess.run(
+            ["nginx", "-t", "-p", str(base), "-c", str(conf)], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert "syntax is ok" in done.stderr
     finally:
         shutil.rmtree(base, ignore_errors=True)
