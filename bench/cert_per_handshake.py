@@ -115,7 +115,9 @@ def start_front(base: Path, name: str, dev: Path) -> subprocess.Popen[bytes]:
     sup = Supervisor(settings)
     sup.prepare_dirs()  # the served file's owner and mode, as in the image
     sup.install_cert(dev_pair(dev))
-    conf = render_config(settings, (f"127.0.0.1:{UPSTREAM_PORT}",), ipv6=False)
+    sup.addresses = (f"127.0.0.1:{UPSTREAM_PORT}",)
+    sup.write_sidecars()
+    conf = render_config(settings, ipv6=False)
     if name == "static":
         conf = static_config(conf, settings.served_pair_path)
     Path(settings.conf_path).write_text(conf)

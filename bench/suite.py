@@ -55,6 +55,7 @@ BENCHMARKS: tuple[Bench, ...] = (
     Bench("discovery_scale", f"{PY} bench/discovery_scale.py"),
     Bench("nginx_overhead", f"{PY} bench/nginx_overhead.py"),
     Bench("cert_per_handshake", f"{PY} bench/cert_per_handshake.py"),
+    Bench("nginx_balancer", f"{PY} bench/nginx_balancer.py"),
     Bench("sidecar_hop", f"{PY} bench/sidecar_hop.py"),
     Bench("sidecar_convergence", f"{PY} bench/sidecar_convergence.py"),
     Bench("sidecar_workers", f"{PY} bench/sidecar_workers.py"),
