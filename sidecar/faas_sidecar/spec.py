@@ -243,10 +243,12 @@ class ParseMemo:
     FunctionSpec objects of functions that did not change. Discovery still
     re-lists everything and the table is still whole; only the parsing of
     unchanged documents is skipped (docs/scaling-out.md has the figures).
-    Valid for one network: a build on another network ignores it."""
+    Valid for one network, and one choice of OPENFAAS_FUNCTIONS: a build
+    with others ignores it."""
 
     network: str = ""
     network_id: str | None = None
+    openfaas: bool = False
     # (service ID, version) -> the service parsed, or why it is not routable
     services: Mapping[tuple[str, int], ParsedService | str] = field(
         default_factory=lambda: MappingProxyType({}))
@@ -269,6 +271,26 @@ class BuildResult:
     memo: ParseMemo = EMPTY_MEMO  # give it to the next build
 
 
+def _read_service_memo(service: Mapping[str, Any], network: str, network_id: str | None,
+                       openfaas: bool, old: Mapping, new: dict,
+                       cache: dict[SettingsKey, Settings | str]) -> ParsedService | str | None:
+    """A listed service parsed, or why it is not routable, through the memo;
+    None when it is not one of the platform's functions. A service the memo
+    has at this version is the same document: one of the platform's functions
+    then (the memo holds no other, and is for this network and this
+    ``openfaas``), so one now, and a re-list of unchanged services reads only
+    their IDs and versions, not their labels and networks too."""
+    key = (service.get("ID", ""), _version(service))
+    if key[1] is not None and type(key[0]) is str:  # the Engine's: a key that hashes
+        found = old.get(key)
+        if found is not None:
+            new[key] = found
+            return found
+    if not is_platform_function(service, network, network_id, openfaas):
+        return None
+    return _parse_service_memo(service, old, new, openfaas, cache)
+
+
 def _parse_service_memo(service: Mapping[str, Any], old: Mapping, new: dict,
                         openfaas: bool, cache: dict[SettingsKey, Settings | str],
                         ) -> ParsedService | str:
@@ -289,11 +311,14 @@ def _parse_task_memo(task: Mapping[str, Any], network: str, port: int, old: Mapp
                      new: dict) -> Replica | bool:
     """``read_task`` through the memo. It keeps one object a task, not a
     (replica, settling) pair: fewer objects for the garbage collector."""
-    key = (task.get("ID", ""), _version(task), port)
-    known = key[1] is not None and key in old
-    parsed = old[key] if known else read_task(task, network, port)
-    if key[1] is not None:
-        new[key] = parsed
+    version = _version(task)
+    if version is None:
+        return read_task(task, network, port)
+    key = (task.get("ID", ""), version, port)
+    parsed = old.get(key)  # a replica or a bool: never None
+    if parsed is None:
+        parsed = read_task(task, network, port)
+    new[key] = parsed
     return parsed
 
 
@@ -338,7 +363,7 @@ def build_table(
     also takes faas-swarm's ``function=true`` services, and only once the
     network's ID is known: never a service off the functions network.
     """
-    if (memo.network, memo.network_id) != (network, network_id):
+    if (memo.network, memo.network_id, memo.openfaas) != (network, network_id, openfaas):
         memo = EMPTY_MEMO
     with collector_paused():
         return _build(services, tasks, network, generation, built_at, network_id, memo,
@@ -369,16 +394,15 @@ def _build(services: Iterable[Mapping[str, Any]], tasks: Iterable[Mapping[str, A
     settings_cache: dict[SettingsKey, Settings | str] = {}  # this build's only
     # Oldest service wins a contested name, so a new deploy cannot hijack one.
     for service in oldest_first(services):
-        if not is_platform_function(service, network, network_id or None, openfaas):
+        spec = _read_service_memo(service, network, network_id or None, openfaas,
+                                  memo.services, seen_services, settings_cache)
+        if spec is None:
             continue
-        service_name = (service.get("Spec") or {}).get("Name", "")
-        spec = _parse_service_memo(service, memo.services, seen_services, openfaas,
-                                   settings_cache)
         if isinstance(spec, str):
-            invalid[service_name] = spec
+            invalid[(service.get("Spec") or {}).get("Name", "")] = spec
             continue
         if spec.name in by_name:
-            invalid[service_name] = (
+            invalid[spec.service_name] = (
                 f"function name {spec.name!r} is already used by service "
                 f"{by_name[spec.name].service_name!r}"
             )
@@ -424,7 +448,7 @@ def _build(services: Iterable[Mapping[str, Any]], tasks: Iterable[Mapping[str, A
         generation=generation,
         invalid=MappingProxyType(invalid),
     )
-    next_memo = ParseMemo(network=network, network_id=network_id,
+    next_memo = ParseMemo(network=network, network_id=network_id, openfaas=openfaas,
                           services=MappingProxyType(seen_services),
                           tasks=MappingProxyType(seen_tasks),
                           parsed=MappingProxyType(by_name), functions=published)
