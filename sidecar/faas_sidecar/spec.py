@@ -6,7 +6,9 @@ No IO here: services and tasks come in as the dicts the Engine API returns
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import gc
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 from types import MappingProxyType
@@ -14,7 +16,7 @@ from typing import Any, NamedTuple
 
 from . import labels as keys
 from .labels import NAME_RE, is_valid_name
-from .model import FunctionSpec, Replica, RoutingTable
+from .model import FunctionSpec, Replica, RoutingTable, slot_maker
 from .spec_settings import Settings, SettingsKey
 from .spec_settings import cached as cached_settings
 
@@ -107,15 +109,18 @@ def read_service(service: Mapping[str, Any], openfaas: bool = False,
                          desired, MappingProxyType(labels), settings)
 
 
+make_function_spec = slot_maker(FunctionSpec)  # FunctionSpec(...), positional only, faster
+
+
 def function_spec(parsed: ParsedService, replicas: tuple[Replica, ...] = (),
                   task_error: str = "") -> FunctionSpec:
-    """The FunctionSpec of a parsed service with these replicas. Positional:
-    this runs once per function per build, and keywords cost a third more."""
+    """The FunctionSpec of a parsed service with these replicas. Through
+    ``make_function_spec``: this runs once per function per build."""
     s = parsed.settings
-    return FunctionSpec(parsed.name, parsed.service_id, parsed.service_name, parsed.image,
-                        s.port, s.timeout, parsed.desired_replicas, parsed.labels, replicas,
-                        s.webhook, s.rate_limit, s.scales_to_zero, s.measures_cpu, s.queue,
-                        task_error, s.async_policy, s.schedule)
+    return make_function_spec(
+        parsed.name, parsed.service_id, parsed.service_name, parsed.image, s.port, s.timeout,
+        parsed.desired_replicas, parsed.labels, replicas, s.webhook, s.rate_limit,
+        s.scales_to_zero, s.measures_cpu, s.queue, task_error, s.async_policy, s.schedule)
 
 
 def parse_service(service: Mapping[str, Any], openfaas: bool = False) -> FunctionSpec:
@@ -217,9 +222,11 @@ def read_task(task: Mapping[str, Any], network: str, port: int) -> Replica | boo
     if desired == "running" and state == "running":  # task_is_ready
         address = task_address(task, network)
         if address is not None:
-            # positional: once per task per build, and keywords cost a quarter more
-            return Replica(task.get("ID", ""), address, port, task.get("NodeID", ""))
+            return make_replica(task.get("ID", ""), address, port, task.get("NodeID", ""))
     return _settling(desired, state)
+
+
+make_replica = slot_maker(Replica)  # Replica(...), positional only, faster: once a task
 
 
 def _version(doc: Mapping[str, Any]) -> int | None:
@@ -236,10 +243,12 @@ class ParseMemo:
     FunctionSpec objects of functions that did not change. Discovery still
     re-lists everything and the table is still whole; only the parsing of
     unchanged documents is skipped (docs/scaling-out.md has the figures).
-    Valid for one network: a build on another network ignores it."""
+    Valid for one network, and one choice of OPENFAAS_FUNCTIONS: a build
+    with others ignores it."""
 
     network: str = ""
     network_id: str | None = None
+    openfaas: bool = False
     # (service ID, version) -> the service parsed, or why it is not routable
     services: Mapping[tuple[str, int], ParsedService | str] = field(
         default_factory=lambda: MappingProxyType({}))
@@ -262,6 +271,26 @@ class BuildResult:
     memo: ParseMemo = EMPTY_MEMO  # give it to the next build
 
 
+def _read_service_memo(service: Mapping[str, Any], network: str, network_id: str | None,
+                       openfaas: bool, old: Mapping, new: dict,
+                       cache: dict[SettingsKey, Settings | str]) -> ParsedService | str | None:
+    """A listed service parsed, or why it is not routable, through the memo;
+    None when it is not one of the platform's functions. A service the memo
+    has at this version is the same document: one of the platform's functions
+    then (the memo holds no other, and is for this network and this
+    ``openfaas``), so one now, and a re-list of unchanged services reads only
+    their IDs and versions, not their labels and networks too."""
+    key = (service.get("ID", ""), _version(service))
+    if key[1] is not None and type(key[0]) is str:  # the Engine's: a key that hashes
+        found = old.get(key)
+        if found is not None:
+            new[key] = found
+            return found
+    if not is_platform_function(service, network, network_id, openfaas):
+        return None
+    return _parse_service_memo(service, old, new, openfaas, cache)
+
+
 def _parse_service_memo(service: Mapping[str, Any], old: Mapping, new: dict,
                         openfaas: bool, cache: dict[SettingsKey, Settings | str],
                         ) -> ParsedService | str:
@@ -282,11 +311,14 @@ def _parse_task_memo(task: Mapping[str, Any], network: str, port: int, old: Mapp
                      new: dict) -> Replica | bool:
     """``read_task`` through the memo. It keeps one object a task, not a
     (replica, settling) pair: fewer objects for the garbage collector."""
-    key = (task.get("ID", ""), _version(task), port)
-    known = key[1] is not None and key in old
-    parsed = old[key] if known else read_task(task, network, port)
-    if key[1] is not None:
-        new[key] = parsed
+    version = _version(task)
+    if version is None:
+        return read_task(task, network, port)
+    key = (task.get("ID", ""), version, port)
+    parsed = old.get(key)  # a replica or a bool: never None
+    if parsed is None:
+        parsed = read_task(task, network, port)
+    new[key] = parsed
     return parsed
 
 
@@ -331,24 +363,46 @@ def build_table(
     also takes faas-swarm's ``function=true`` services, and only once the
     network's ID is known: never a service off the functions network.
     """
-    if (memo.network, memo.network_id) != (network, network_id):
+    if (memo.network, memo.network_id, memo.openfaas) != (network, network_id, openfaas):
         memo = EMPTY_MEMO
+    with collector_paused():
+        return _build(services, tasks, network, generation, built_at, network_id, memo,
+                      openfaas)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a while, then as it was. A
+    build makes tens of thousands of objects, none of them in a cycle: each
+    700 made would set off a pass over the young ones, and each tenth pass one
+    over the older ones too, in the middle of the build."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _build(services: Iterable[Mapping[str, Any]], tasks: Iterable[Mapping[str, Any]],
+           network: str, generation: int, built_at: float, network_id: str | None,
+           memo: ParseMemo, openfaas: bool) -> BuildResult:
     invalid: dict[str, str] = {}
     by_name: dict[str, ParsedService] = {}
     seen_services: dict[tuple[str, int], ParsedService | str] = {}
     settings_cache: dict[SettingsKey, Settings | str] = {}  # this build's only
     # Oldest service wins a contested name, so a new deploy cannot hijack one.
     for service in oldest_first(services):
-        if not is_platform_function(service, network, network_id or None, openfaas):
+        spec = _read_service_memo(service, network, network_id or None, openfaas,
+                                  memo.services, seen_services, settings_cache)
+        if spec is None:
             continue
-        service_name = (service.get("Spec") or {}).get("Name", "")
-        spec = _parse_service_memo(service, memo.services, seen_services, openfaas,
-                                   settings_cache)
         if isinstance(spec, str):
-            invalid[service_name] = spec
+            invalid[(service.get("Spec") or {}).get("Name", "")] = spec
             continue
         if spec.name in by_name:
-            invalid[service_name] = (
+            invalid[spec.service_name] = (
                 f"function name {spec.name!r} is already used by service "
                 f"{by_name[spec.name].service_name!r}"
             )
@@ -394,7 +448,7 @@ def build_table(
         generation=generation,
         invalid=MappingProxyType(invalid),
     )
-    next_memo = ParseMemo(network=network, network_id=network_id,
+    next_memo = ParseMemo(network=network, network_id=network_id, openfaas=openfaas,
                           services=MappingProxyType(seen_services),
                           tasks=MappingProxyType(seen_tasks),
                           parsed=MappingProxyType(by_name), functions=published)

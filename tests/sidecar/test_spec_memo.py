@@ -7,6 +7,7 @@ import copy
 
 import pytest
 
+from faas_sidecar import spec as spec_module
 from faas_sidecar.spec import EMPTY_MEMO, build_table
 
 NET = "faas_functions"
@@ -129,3 +130,40 @@ def test_a_memoized_task_keeps_its_replica_or_settling(state, replicas, settling
     for result in (first, again):
         assert len(result.table.functions["echo"].replicas) == replicas
         assert result.settling is settling
+
+
+@pytest.mark.parametrize("first_openfaas, then_openfaas", [(True, False), (False, True)])
+def test_a_memo_of_the_other_openfaas_choice_is_ignored(first_openfaas, then_openfaas):
+    # faas-swarm's mark only: a function with OPENFAAS_FUNCTIONS, not without
+    services = [service(labels={"swarmfaas.function": "false", "function": "true"}),
+                service("other", "s2")]
+
+    def build_with(openfaas, memo=EMPTY_MEMO):
+        return build_table(services, BEFORE[1], NET, network_id=NET_ID, generation=1,
+                           built_at=0.0, memo=memo, openfaas=openfaas)
+
+    first = build_with(first_openfaas)
+    again = build_with(then_openfaas, memo=first.memo)
+    assert again.table.functions == build_with(then_openfaas).table.functions
+    assert ("echo" in again.table.functions) is then_openfaas
+    assert again.memo.openfaas is then_openfaas
+
+
+def test_a_service_id_of_another_type_is_parsed_again_and_kept():
+    services = [{**service(), "ID": 7}]
+    first = build(services, [])
+    again = build(services, [], memo=first.memo)
+    assert again.table.functions == first.table.functions
+    assert set(again.memo.services) == {(7, 10)}
+
+
+@pytest.mark.parametrize("case", sorted(AFTER))
+def test_an_unchanged_service_is_not_read_again(monkeypatch, case):
+    services, tasks = AFTER[case]
+    first = build(services, tasks)
+    checked = []
+    monkeypatch.setattr(spec_module, "is_platform_function",
+                        lambda service, *args: checked.append(service) or True)
+    again = build(services, tasks, memo=first.memo)
+    assert again.table == first.table
+    assert not checked  # only IDs and versions were read

@@ -161,7 +161,7 @@ def test_oldest_first_raises_as_a_sort_by_the_pair_does():
 
 
 def test_function_spec_puts_every_field_in_its_place():
-    # function_spec builds FunctionSpec positionally: each field by name here
+    # function_spec fills FunctionSpec's slots one by one: each field by name here
     settings = Settings(*(f"settings.{name}" for name in Settings._fields))
     parsed = ParsedService(*(f"parsed.{name}" for name in ParsedService._fields[:-1]), settings)
     spec = function_spec(parsed, ("replica",), "error")
