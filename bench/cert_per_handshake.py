@@ -115,8 +115,7 @@ def start_front(base: Path, name: str, dev: Path) -> subprocess.Popen[bytes]:
     sup = Supervisor(settings)
     sup.prepare_dirs()  # the served file's owner and mode, as in the image
     sup.install_cert(dev_pair(dev))
-    sup.addresses = (f"127.0.0.1:{UPSTREAM_PORT}",)
-    sup.write_sidecars()
+    sup.write_sidecars((f"127.0.0.1:{UPSTREAM_PORT}",))
     conf = render_config(settings, ipv6=False)
     if name == "static":
         conf = static_config(conf, settings.served_pair_path)

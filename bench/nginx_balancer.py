@@ -61,8 +61,7 @@ def start_front(base: Path, name: str, dev: Path) -> subprocess.Popen[bytes]:
     sup = Supervisor(settings)
     sup.prepare_dirs()
     sup.install_cert(dev_pair(dev))
-    sup.addresses = ADDRESSES
-    sup.write_sidecars()
+    sup.write_sidecars(ADDRESSES)
     conf = render_config(settings, ipv6=False)
     if name == "static":
         conf = static_upstream(conf)

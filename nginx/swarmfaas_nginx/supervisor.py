@@ -116,10 +116,12 @@ class Supervisor:
     def write_config(self) -> None:
         _write(self.s.conf_path, render_config(self.s, self.ipv6))
 
-    def write_sidecars(self) -> None:
+    def write_sidecars(self, addresses: tuple[str, ...]) -> None:
         """The list nginx's workers balance over, in one rename: a worker
-        reads the old file or the new one, never half of one."""
-        _write(self.s.sidecars_path, sidecars_file(self.addresses))
+        reads the old file or the new one, never half of one. Kept as the
+        addresses served only once written: a failed write is tried again."""
+        _write(self.s.sidecars_path, sidecars_file(addresses))
+        self.addresses = addresses
 
     def test_config(self) -> tuple[bool, str]:
         done = subprocess.run(
@@ -142,10 +144,9 @@ class Supervisor:
         if pair is None:
             raise RuntimeError("no usable certificate (see the warnings above)")
         self.install_cert(pair)
-        self.addresses = self.look_for_addresses() or ()
+        self.write_sidecars(self.look_for_addresses() or ())
         if not self.addresses:
             log.warning("%s does not resolve yet: answering 502 until it does", self.s.sidecar_host)
-        self.write_sidecars()
         self.write_config()
         ok, output = self.test_config()
         if not ok:
@@ -169,8 +170,7 @@ class Supervisor:
         addresses = self.look_for_addresses()
         if addresses is None:
             return False
-        self.addresses = addresses
-        self.write_sidecars()
+        self.write_sidecars(addresses)
         self.sidecar_changes += 1
         log.info("sidecar at %s (no reload)", ", ".join(addresses))
         return True
