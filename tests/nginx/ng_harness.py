@@ -31,6 +31,13 @@ def need_binary(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         pytest.skip(f"{name} is not installed (apt-get install {name}); CI installs it")
+    if name == "nginx":  # the rendered config loads the Lua module (render.MODULES)
+        from swarmfaas_nginx.render import MODULES
+
+        missing = [m for m in MODULES if not Path(m).is_file()]
+        if missing:
+            pytest.skip(f"{', '.join(missing)} missing (apt-get install libnginx-mod-http-lua);"
+                        " CI installs it")
     return path
 
 
