@@ -99,13 +99,16 @@ def swap_failures(port: int, install, pairs: list, swaps: int) -> dict[str, int]
     return {**counts, "swaps": swaps}
 
 
-def start_front(base: Path, name: str, dev: Path) -> subprocess.Popen[bytes]:
-    """Render swarmfaas's config for one variant and start nginx on it."""
+def start_rendered(base: Path, name: str, ports: tuple[int, int], dev: Path,
+                   sidecars: tuple[str, ...], edit=None):
+    """swarmfaas's config for one variant (``edit(text, settings)`` changes
+    the rendered text), checked with `nginx -t` and started: (nginx, its
+    supervisor)."""
     from swarmfaas_nginx.render import render_config
     from swarmfaas_nginx.settings import load_settings
     from swarmfaas_nginx.supervisor import Supervisor
 
-    https, http = PORTS[name]
+    https, http = ports
     settings = load_settings({
         "NGINX_STATE_DIR": str(base / name), "ACME_WEBROOT": str(base / name / "www"),
         "LISTEN_HTTPS_PORT": str(https), "LISTEN_HTTP_PORT": str(http),
@@ -115,16 +118,24 @@ def start_front(base: Path, name: str, dev: Path) -> subprocess.Popen[bytes]:
     sup = Supervisor(settings)
     sup.prepare_dirs()  # the served file's owner and mode, as in the image
     sup.install_cert(dev_pair(dev))
-    sup.write_sidecars((f"127.0.0.1:{UPSTREAM_PORT}",))
+    sup.write_sidecars(sidecars)
     conf = render_config(settings, ipv6=False)
-    if name == "static":
-        conf = static_config(conf, settings.served_pair_path)
+    if edit is not None:
+        conf = edit(conf, settings)
     Path(settings.conf_path).write_text(conf)
     check = subprocess.run(["nginx", "-t", "-q", "-p", settings.state_dir, "-c",
                             settings.conf_path], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
-    SUPERVISORS[name] = sup
-    return subprocess.Popen(["nginx", "-p", settings.state_dir, "-c", settings.conf_path])
+    return subprocess.Popen(["nginx", "-p", settings.state_dir, "-c", settings.conf_path]), sup
+
+
+def start_front(base: Path, name: str, dev: Path) -> subprocess.Popen[bytes]:
+    """This benchmark's two variants: the certificate named by a variable
+    (as rendered) or by its literal path."""
+    edit = (lambda conf, s: static_config(conf, s.served_pair_path)) if name == "static" else None
+    process, SUPERVISORS[name] = start_rendered(base, name, PORTS[name], dev,
+                                                (f"127.0.0.1:{UPSTREAM_PORT}",), edit)
+    return process
 
 
 SUPERVISORS: dict = {}

@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests" / "nginx"), str(REPO / "nginx"), str(REPO / "certs")]
 
-from cert_per_handshake import dev_pair  # noqa: E402
+from cert_per_handshake import start_rendered  # noqa: E402
 from nginx_overhead import UPSTREAM_CONF, wrk  # noqa: E402
 from report import fmt_ratios, write_result  # noqa: E402
 
@@ -35,7 +35,7 @@ PORTS = {"static": (18582, 18583), "lua": (18584, 18585)}
 ADDRESSES = tuple(f"127.0.0.1:{port}" for port in UPSTREAM_PORTS)
 
 
-def static_upstream(conf: str) -> str:
+def static_upstream(conf: str, _settings: object = None) -> str:
     """The same configuration with the addresses in the upstream block."""
     block = re.search(r"upstream swarmfaas_sidecar \{\n(.*?)\n    \}\n", conf, re.S)
     assert block, "the rendered config has no upstream block"
@@ -44,32 +44,6 @@ def static_upstream(conf: str) -> str:
             if line.strip().startswith(("keepalive", "#"))]
     return conf.replace(block.group(0), "upstream swarmfaas_sidecar {\n" + servers
                         + "\n".join(kept) + "\n    }\n")
-
-
-def start_front(base: Path, name: str, dev: Path) -> subprocess.Popen[bytes]:
-    from swarmfaas_nginx.render import render_config
-    from swarmfaas_nginx.settings import load_settings
-    from swarmfaas_nginx.supervisor import Supervisor
-
-    https, http = PORTS[name]
-    settings = load_settings({
-        "NGINX_STATE_DIR": str(base / name), "ACME_WEBROOT": str(base / name / "www"),
-        "LISTEN_HTTPS_PORT": str(https), "LISTEN_HTTP_PORT": str(http),
-        "NGINX_BIND": "loopback", "NGINX_IPV6": "off", "NGINX_ACCESS_LOG": "off",
-        "NGINX_WORKER_PROCESSES": "1", "NGINX_RATE_LIMIT": "0",
-    })
-    sup = Supervisor(settings)
-    sup.prepare_dirs()
-    sup.install_cert(dev_pair(dev))
-    sup.write_sidecars(ADDRESSES)
-    conf = render_config(settings, ipv6=False)
-    if name == "static":
-        conf = static_upstream(conf)
-    Path(settings.conf_path).write_text(conf)
-    check = subprocess.run(["nginx", "-t", "-q", "-p", settings.state_dir, "-c",
-                            settings.conf_path], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    return subprocess.Popen(["nginx", "-p", settings.state_dir, "-c", settings.conf_path])
 
 
 def main() -> int:
@@ -97,7 +71,9 @@ def main() -> int:
             processes.append(subprocess.Popen(["nginx", "-p", str(base), "-c", str(conf)]))
             wait_port(port)
         for name in PORTS:
-            processes.append(start_front(base, name, base / "dev"))
+            edit = static_upstream if name == "static" else None
+            processes.append(start_rendered(base, name, PORTS[name], base / "dev", ADDRESSES,
+                                            edit)[0])
             wait_tls(PORTS[name][0])
         urls = {name: f"https://127.0.0.1:{PORTS[name][0]}/function/echo" for name in PORTS}
         for url in urls.values():  # warm-up
