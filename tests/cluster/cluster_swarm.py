@@ -70,13 +70,34 @@ class Cluster:
         return httpx.Client(base_url=self.url(node), verify=self.verify, **kwargs)  # type: ignore[arg-type]
 
     def docker(self, *args: str, node: Node | None = None, check: bool = True) -> str:
-        """The docker CLI against a node (a manager by default)."""
+        """The docker CLI against a node (a manager by default): its stdout."""
+        return self._docker(args, node, check).stdout
+
+    def logs(self, container: str, node: Node) -> tuple[str, str]:
+        """A container's stdout and stderr, as it wrote them."""
+        proc = self._docker(("logs", container), node, True)
+        return proc.stdout, proc.stderr
+
+    def _docker(self, args: tuple[str, ...], node: Node | None,
+                check: bool) -> subprocess.CompletedProcess[str]:
         node = node or self.managers[0]
         proc = subprocess.run(["docker", "-H", f"unix://{node.socket}", *args],
                               capture_output=True, text=True, timeout=120)
         if check and proc.returncode != 0:
             raise AssertionError(f"docker {' '.join(args)} on {node.name}: {proc.stderr.strip()}")
-        return proc.stdout
+        return proc
+
+    def containers(self, node: Node, service: str) -> list[str]:
+        """The ids of the stack service's containers running on ``node``."""
+        return self.docker("ps", "-q", "--filter",
+                           f"label=com.docker.swarm.service.name={self.stack}_{service}",
+                           node=node).split()
+
+    def container(self, node: Node, service: str) -> str:
+        """The one container of the stack service on ``node``."""
+        found = self.containers(node, service)
+        assert len(found) == 1, f"{service} containers on {node.name}: {found}"
+        return found[0]
 
     def script(self, *args: str) -> None:
         proc = subprocess.run(["bash", str(ROOT / "scripts/cluster.sh"), *args],

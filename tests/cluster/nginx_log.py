@@ -7,7 +7,6 @@ those nginx sent elsewhere."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,17 +66,9 @@ def sort_by_sidecar(outcomes: Sequence[Any], calls: Mapping[str, Logged],
     return BySidecar(there, elsewhere, resent)
 
 
-def _nginx_container(cluster: Cluster, node: Node) -> str:
-    found = cluster.docker("ps", "-q", "--filter",
-                           f"label=com.docker.swarm.service.name={cluster.stack}_nginx",
-                           node=node).split()
-    assert len(found) == 1, f"nginx containers on {node.name}: {found}"
-    return found[0]
-
-
 def nginx_calls(cluster: Cluster, node: Node, prefix: str) -> dict[str, Logged]:
     """The access log (nginx's stdout) by call id."""
-    out = cluster.docker("logs", _nginx_container(cluster, node), node=node)
+    out, _ = cluster.logs(cluster.container(node, "nginx"), node)
     return parse_access_log(out.splitlines(), prefix)
 
 
@@ -85,11 +76,9 @@ def sidecar_changes(cluster: Cluster, node: Node) -> int:
     """How often nginx's supervisor (its log is the container's stderr) has
     handed nginx a new list of sidecar addresses, and checks it never
     reloaded nginx for one."""
-    proc = subprocess.run(["docker", "-H", f"unix://{node.socket}", "logs",
-                           _nginx_container(cluster, node)],
-                          capture_output=True, text=True, timeout=120, check=True)
-    assert "reloaded nginx" not in proc.stderr, "nginx was reloaded"
-    return proc.stderr.count("(no reload)")
+    _, err = cluster.logs(cluster.container(node, "nginx"), node)
+    assert "reloaded nginx" not in err, "nginx was reloaded"
+    return err.count("(no reload)")
 
 
 def edge_address(cluster: Cluster, node: Node, container: str) -> str:

@@ -19,10 +19,8 @@ pytestmark = pytest.mark.cluster
 THREADS = 8
 
 
-def _load(cluster: Cluster, node: Node, service: str, timeout: float = 30,
-          http2: bool = False) -> Load:
-    client = cluster.client(node, timeout=timeout, limits=httpx.Limits(max_connections=THREADS),
-                            http2=http2)
+def _load(cluster: Cluster, node: Node, service: str, timeout: float = 30) -> Load:
+    client = cluster.client(node, timeout=timeout, limits=httpx.Limits(max_connections=THREADS))
     return Load(client, f"/function/{service}", threads=THREADS)
 
 
@@ -34,23 +32,10 @@ def _on_workers(cluster: Cluster, function_service, name: str, replicas: int = 2
     return service
 
 
-def _sidecars(cluster: Cluster, node: Node) -> list[str]:
-    """The ids of the sidecar containers running on ``node``."""
-    return cluster.docker("ps", "-q", "--filter",
-                          f"label=com.docker.swarm.service.name={cluster.stack}_sidecar",
-                          node=node).split()
-
-
-def _sidecar_container(cluster: Cluster, node: Node) -> str:
-    out = _sidecars(cluster, node)
-    assert len(out) == 1, f"sidecar containers on {node.name}: {out}"
-    return out[0]
-
-
 def test_a_killed_sidecar_replica_fails_only_what_was_written_to_it(cluster, function_service):
     service = _on_workers(cluster, function_service, "sidecar-kill")
     entry, victim = cluster.managers[0], cluster.managers[2]
-    container = _sidecar_container(cluster, victim)
+    container = cluster.container(victim, "sidecar")
     victim_addr = f"{edge_address(cluster, victim, container)}:8080"
     with _load(cluster, entry, service) as load:
         time.sleep(2)
@@ -58,7 +43,7 @@ def test_a_killed_sidecar_replica_fails_only_what_was_written_to_it(cluster, fun
         killed_at = time.monotonic()
         cluster.docker("kill", container, node=victim)  # SIGKILL: no drain
         back = wait_for("a new sidecar task on the node",
-                        lambda: _sidecars(cluster, victim) not in ([], [container]), 90)
+                        lambda: cluster.containers(victim, "sidecar") not in ([], [container]), 90)
         time.sleep(5)
     outcomes = load.timeline
     written = sort_by_sidecar(outcomes, nginx_calls(cluster, entry, f"load-{load.run}-"),
@@ -89,7 +74,7 @@ def test_a_rolling_update_of_the_sidecars_fails_no_request(cluster, function_ser
     that way before, docs/multi-node.md)."""
     service = _on_workers(cluster, function_service, "sidecar-roll")
     entry = cluster.managers[0]
-    old = {n.name: _sidecar_container(cluster, n) for n in cluster.managers}
+    old = {n.name: cluster.container(n, "sidecar") for n in cluster.managers}
     changes_before = sidecar_changes(cluster, entry)
     with _load(cluster, entry, service) as load:
         time.sleep(2)
@@ -99,7 +84,7 @@ def test_a_rolling_update_of_the_sidecars_fails_no_request(cluster, function_ser
                        f"{cluster.stack}_sidecar")
         rolled = time.monotonic() - started
         time.sleep(2)
-    new = {n.name: _sidecar_container(cluster, n) for n in cluster.managers}
+    new = {n.name: cluster.container(n, "sidecar") for n in cluster.managers}
     changes = sidecar_changes(cluster, entry) - changes_before
     failed = load.failed()
     calls = nginx_calls(cluster, entry, f"load-{load.run}-")
