@@ -13,7 +13,9 @@ from contextlib import suppress
 from typing import Any
 
 import docker
+import msgspec
 
+from . import listing
 from .engineclient import API_VERSION, DEFAULT_URL, EngineError, api_client, engine_calls
 from .labels import function_filters
 from .model import EVENT_ACTIONS, EVENT_TYPES
@@ -31,6 +33,11 @@ EVENT_FILTERS = {"type": list(EVENT_TYPES), "event": list(EVENT_ACTIONS)}
 
 
 class Engine:
+    # How the listings are decoded: to what discovery reads of each document
+    # (listing.py); a subclass that needs whole documents says so.
+    SERVICES: msgspec.json.Decoder = listing.DISCOVERY_SERVICES
+    TASKS: msgspec.json.Decoder = listing.DISCOVERY_TASKS
+
     def __init__(self, docker_host: str | None, timeout: float = 10.0,
                  token: str | None = None, openfaas: bool = False) -> None:
         self._base_url = docker_host or DEFAULT_URL
@@ -39,6 +46,7 @@ class Engine:
         # OPENFAAS_FUNCTIONS: also list faas-swarm's function=true services
         self._filters = function_filters(openfaas)
         self._api = self._client()
+        self._listings = listing.Listings(self._api, self.SERVICES, self.TASKS)
 
     def _client(self) -> docker.APIClient:
         return api_client(self._base_url, timeout=self._timeout, token=self._token)
@@ -102,14 +110,14 @@ class Engine:
         if not services:
             return []
         with engine_calls("listing services and tasks"):
-            tasks = self._api.tasks(filters={
+            tasks = self._listings.tasks(filters={
                 "desired-state": "running", "service": [s["ID"] for s in services]})
             stuck = services_without_ready(services, tasks)
             if stuck:
                 # A function with no ready task: its failed tasks too (their
                 # desired state is shutdown by then), for Docker's error.
                 seen = {t.get("ID") for t in tasks}
-                tasks += [t for t in self._api.tasks(filters={"service": stuck})
+                tasks += [t for t in self._listings.tasks(filters={"service": stuck})
                           if t.get("ID") not in seen]
             return tasks
 
@@ -119,7 +127,7 @@ class Engine:
         found: dict[str, dict[str, Any]] = {}
         with engine_calls("listing services and tasks"):
             for label in self._filters:
-                for service in self._api.services(filters={"label": label}):
+                for service in self._listings.services(filters={"label": label}):
                     found.setdefault(service["ID"], service)
         return list(found.values())
 

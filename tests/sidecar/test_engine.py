@@ -37,7 +37,7 @@ class StubAPI:
 
 def engine_with(api: StubAPI) -> Engine:
     engine = Engine("tcp://127.0.0.1:9")  # never dialled: the stub answers
-    engine._api = api  # type: ignore[assignment]
+    engine._listings = api  # type: ignore[assignment]
     return engine
 
 

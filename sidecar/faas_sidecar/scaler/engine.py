@@ -12,11 +12,14 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from .. import listing
 from ..engine import Engine
 from ..engineclient import API_VERSION, EngineError, engine_calls
 
 
 class ScalerEngine(Engine):
+    SERVICES = listing.WHOLE  # set_replicas sends a listed spec back whole
+
     def set_replicas(self, service: Mapping[str, Any], replicas: int) -> None:
         """Set a listed service's replica count; the rest of its spec is sent as it was.
 
