@@ -605,9 +605,9 @@ class Answers503:
         writer.close()
 
 
-# A fork-mode function that writes a line per run to $TMPDIR/runs; /slow runs 3 s.
+# A fork-mode function that writes a line per run to $TMPDIR/runs; /slow runs 5 s.
 RECORDING = ("sh -c 'echo \"$Http_Path\" >> \"$TMPDIR/runs\"; "
-             "if [ \"$Http_Path\" = /slow ]; then sleep 3; fi; echo ran'")
+             "if [ \"$Http_Path\" = /slow ]; then sleep 5; fi; echo ran'")
 
 
 @contextlib.contextmanager
@@ -656,10 +656,16 @@ async def test_a_call_to_a_draining_watchdog_goes_to_another_replica_once(sideca
         assert all("x-swarmfaas-draining" not in a.headers for a in answers)
         assert sorted(runs(staying_runs)) == sorted(
             [f"/call{i}" for i in range(6)] + [f"/many{i}" for i in range(6)])
-        assert runs(leaving_runs) == ["/slow"]  # nothing else ran there
         text = (await sidecar.get("/metrics")).text
         assert metric(text, 'swarmfaas_proxy_retries_total{function_name="wd"}') == 1
         assert metric(text, "swarmfaas_proxy_replicas_out ") == 1
+        # Only the draining one left, and an upload streamed to it (over
+        # BUFFER_LIMIT: not held, so not sent again): the sidecar's 503.
+        sidecar.tables.publish(table(spec("wd", [leaving_port]), generation=3))
+        big = await sidecar.post("/function/wd/big", content=b"z" * (3 << 20))
+        assert (big.status_code, big.headers["x-swarmfaas-internal"]) == (503, "sidecar")
+        assert big.json()["error"] == "no_ready_replica"
+        assert runs(leaving_runs) == ["/slow"]  # nothing else ran there
         assert await slow == 200  # the call in flight when it drained finished
 
 
