@@ -36,6 +36,13 @@ The rules:
   ``PROBE_MAX`` while probes fail. Or when Docker reports the task again: the
   replica leaves the routing table, or another task holds its address
   (``retain``); its record is forgotten then.
+- **A replica that says it is leaving.** A watchdog that drains answers new
+  requests 503 marked X-Swarmfaas-Draining (it never ran them; the proxy
+  sends the call elsewhere). Such a replica is out at once (``draining``),
+  whatever ``enabled`` says (it is the replica's word, not a guess from
+  failures), and no probe brings it back (it still takes connections while
+  it drains), nor an answer from it (a call in flight there ending): only
+  the routing table dropping it, or another task at its address (``retain``).
 - **Never a refusal of its own.** A replica out is still a call's last
   resort: when every replica the call has not tried yet is out, none is
   skipped (``excluded``), and the proxy's own rules (retry, hold, 502)
@@ -68,6 +75,7 @@ class Record:
     probe_at: float | None = None
     wait: float = PROBE_FIRST
     probing: bool = False
+    draining: bool = False  # it said so: out until the routing table drops it
 
 
 class Breakers:
@@ -98,6 +106,19 @@ class Breakers:
         record.probe_at = now + record.wait
         return True
 
+    def draining(self, key: Key, task: str) -> bool:
+        """``key`` answered that it drains: out, never probed back; True if
+        this takes it out."""
+        record = self.records.get(key)
+        if record is None or record.task != task:
+            record = self.records[key] = Record(task)
+        record.draining = True
+        record.probe_at = None
+        if key in self.out:
+            return False
+        self.out.add(key)
+        return True
+
     def unreachable(self, key: Key, task: str, now: float) -> bool:
         """A request to ``key`` got no answer and a probe could not connect:
         two signs at once, so out without waiting for more; True if it opens."""
@@ -117,8 +138,10 @@ class Breakers:
         return True
 
     def succeeded(self, key: Key) -> None:
-        """A connection to ``key`` opened, or an answer came: failures reset."""
-        if key in self.records:
+        """A connection to ``key`` opened, or an answer came: failures reset
+        (a draining replica stays out)."""
+        record = self.records.get(key)
+        if record is not None and not record.draining:
             del self.records[key]
             self.out.discard(key)
 
@@ -133,6 +156,10 @@ class Breakers:
                 keys.append(key)
         return keys
 
+    def probes_left(self) -> bool:
+        """Whether a replica is out that a probe may bring back (not draining)."""
+        return any(not self.records[k].draining for k in self.out)
+
     def next_probe(self) -> float | None:
         """When the next probe is due (monotonic), or None when none is out."""
         times = [r.probe_at for k in self.out if not (r := self.records[k]).probing
@@ -145,6 +172,8 @@ class Breakers:
         if record is None:
             return False  # forgotten meanwhile (left the table, or succeeded)
         record.probing = False
+        if record.draining:
+            return False
         if ok:
             self.succeeded(key)
             return True

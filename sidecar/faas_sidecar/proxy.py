@@ -20,7 +20,8 @@ One call goes through three steps:
 2. **The exchange** (``Proxy.exchange``): least requests in flight over the
    replicas of one routing-table snapshot, within the function's timeout
    (``exchange_timeout``; 504), tried again on another replica only when the
-   request never reached the first (``may_retry``); 502 when no replica
+   request never reached the first, or reached only a draining watchdog that
+   did not run it (``may_retry``, ``replica_draining``); 502 when no replica
    answers. A replica whose connections fail leaves the rotation before
    Docker notices (the circuit breaker, breaker.py; ``_connection_failed``).
 3. **Accounting** (``Call``): the metrics of one call, recorded once with
@@ -96,6 +97,9 @@ SMALL_BODY = 64 * 1024
 # the call waits this long, doubling, before it queues again.
 BUSY_PAUSE_FIRST, BUSY_PAUSE_MAX = 0.02, 0.5
 _INTERNAL = INTERNAL_HEADER.lower()
+# The watchdog's mark on its 503 replica_draining (it cuts the field from a
+# function's own answers, so only the watchdog makes one).
+_DRAINING = "x-swarmfaas-draining"
 
 
 # -- the policy's rules, as plain functions ----------------------------------------
@@ -110,6 +114,31 @@ def may_retry(error: UpstreamError, body_held: bool) -> bool:
     another one: a failed connect, or a pooled connection the replica had
     closed (``stale``) when the body is still held in full."""
     return not error.sent or (error.stale and body_held)
+
+
+class ReplicaDraining(UpstreamError):
+    """The replica's watchdog answered that it drains: it read the request
+    (``sent``) but never ran the function, so as a ``stale`` connection's, the
+    request may go to another replica if its body is still held."""
+
+    def __init__(self, message: str, *, sent: bool = True) -> None:
+        super().__init__(message, sent=sent, stale=True)
+
+
+def replica_draining(status: int, headers: Iterable[tuple[str, str]]) -> bool:
+    """The answer is a draining watchdog's 503 (marked X-Swarmfaas-Draining),
+    not the function's: a function's own 503 goes to the client. The hot
+    path pays one comparison: only a 503's headers are read."""
+    return status == 503 and any(name.lower() == _DRAINING for name, _ in headers)
+
+
+def unsent(error: UpstreamError) -> UpstreamError:
+    """A stale or draining failure as the request's fate for the function: it
+    never reached one (so the call may wait for a replica, as after a refused
+    connect); a draining one stays one (``gave_up``)."""
+    if isinstance(error, ReplicaDraining):
+        return ReplicaDraining(str(error), sent=False)
+    return UpstreamError(str(error), sent=False)
 
 
 def watchdog_busy(reply: Reply) -> bool:
@@ -133,7 +162,11 @@ def gave_up(name: str, last: UpstreamError | None, now: FunctionSpec | None) -> 
     replica and the table (``now``) has no replica of the function any more,
     every try went to a task that has gone (one that exits at once is
     "running" for an instant): the truth is no_ready_replica, 503 with
-    Docker's task error. Else the last try's 502."""
+    Docker's task error. So it is when the last try met a draining replica:
+    the function did not run, and no other replica took the call. Else the
+    last try's 502."""
+    if isinstance(last, ReplicaDraining):
+        return no_ready_replica(name, now.task_error if now is not None else "")
     if last is not None and not last.sent and now is not None and not now.replicas:
         return no_ready_replica(name, now.task_error)
     return unreachable(name, last)
@@ -319,24 +352,20 @@ class PendingCall(Call):
 
     def _on_connection(self) -> None:
         conn = self._conn
+        error: BaseException | None
         if conn.has_head():
             if conn.state is READING_BODY and _small_body_coming(conn):
                 return  # a small body split over reads: wait for the rest
             self._detach()
-            self._proxy.answered(conn.key)
-            reply = self._proxy.reply(conn, self, self._lease, self._timeout,
-                                      self._spec.measures_cpu)
-            if reply.status == 429 and self._spec.queue is not None and watchdog_busy(reply):
-                # The replica is full with other sidecars' calls: wait, go again.
-                self._task = asyncio.get_running_loop().create_task(self._retry(True))
+            if not replica_draining(conn.status, conn.headers):
+                self._answered(conn)
                 return
-            self.finished(str(reply.status))
-            self._deliver(reply)
-            return
-        error = conn.error
-        if error is None:
-            return  # the head is not complete yet
-        self._detach()
+            error = self._proxy.leaving(self._spec, conn.key)  # retried as below
+        else:
+            error = conn.error
+            if error is None:
+                return  # the head is not complete yet
+            self._detach()
         self._lease.done(False)
         if isinstance(error, UpstreamError) and conn.received == 0:
             self._proxy.connection_failed(self._spec, conn.key)
@@ -348,6 +377,17 @@ class PendingCall(Call):
             self._task = asyncio.get_running_loop().create_task(self._retry())
         else:
             self._finish(unreachable(self._spec.name, error))
+
+    def _answered(self, conn: Connection) -> None:
+        self._proxy.answered(conn.key)
+        reply = self._proxy.reply(conn, self, self._lease, self._timeout,
+                                  self._spec.measures_cpu)
+        if reply.status == 429 and self._spec.queue is not None and watchdog_busy(reply):
+            # The replica is full with other sidecars' calls: wait, go again.
+            self._task = asyncio.get_running_loop().create_task(self._retry(True))
+            return
+        self.finished(str(reply.status))
+        self._deliver(reply)
 
     async def _retry(self, busy: bool = False) -> None:
         result: Reply | BaseException
@@ -835,9 +875,17 @@ class Proxy:
 
     def connection_failed(self, spec: FunctionSpec, key: tuple[str, int]) -> None:
         """A connection to ``key`` failed before any byte of an answer."""
-        task = next((r.task_id for r in spec.replicas if replica_key(r) == key), "")
-        if self.breakers.failed(key, task, time.monotonic()):
+        if self.breakers.failed(key, _task_at(spec, key), time.monotonic()):
             self._opened(spec.name, key, "connections to it fail")
+
+    def leaving(self, spec: FunctionSpec, key: tuple[str, int]) -> ReplicaDraining:
+        """``key`` answered that it drains: out of rotation until the routing
+        table drops it (breaker.py); the error the call is retried after."""
+        if self.breakers.draining(key, _task_at(spec, key)):
+            log.info("replica %s:%s of %s out of rotation: it is draining", key[0], key[1],
+                     spec.name)
+            self.pool.drop(key)  # its kept-alive connections would be answered the same
+        return ReplicaDraining(f"replica {key[0]}:{key[1]} is draining (it did not run the call)")
 
     def _silent(self, key: tuple[str, int]) -> None:
         # An exchange with it has had no byte back for SILENT_AFTER: probe it.
@@ -861,7 +909,7 @@ class Proxy:
 
     async def _probe_while_out(self) -> None:
         breakers = self.breakers
-        while breakers.out:
+        while breakers.probes_left():
             due = breakers.next_probe()
             if due is not None:
                 await asyncio.sleep(max(due - time.monotonic(), 0.0))
@@ -929,8 +977,8 @@ class Proxy:
                 last = exc
                 if not may_retry(exc, body is not None):
                     break
-                if exc.sent:  # stale: it never reached the replica either
-                    last = UpstreamError(str(exc), sent=False)
+                if exc.sent:  # stale or draining: it never reached the function either
+                    last = unsent(exc)
                 call.retrying(exc)
         raise gave_up(spec.name, last, self._table().get(spec.name))
 
@@ -962,6 +1010,8 @@ class Proxy:
                     await conn.send_request(head, stream, chunked=length is None,
                                             head_only=call.head_only)
                     await conn.read_head()
+            if replica_draining(conn.status, conn.headers):
+                raise self.leaving(spec, key)  # exchange's retry rule decides
             if self.breakers.records:
                 self.breakers.succeeded(key)
             return self.reply(conn, call, lease, timeout, spec.measures_cpu)
@@ -1026,6 +1076,11 @@ async def _timed(chunks: AsyncIterator[bytes], timeout: float) -> AsyncIterator[
         except StopAsyncIteration:
             return
         yield chunk
+
+
+def _task_at(spec: FunctionSpec, key: tuple[str, int]) -> str:
+    """The task id of ``spec``'s replica at ``key`` ("" if none is there now)."""
+    return next((r.task_id for r in spec.replicas if replica_key(r) == key), "")
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:

@@ -38,6 +38,12 @@ def run(events: list[tuple]) -> tuple[Breakers, list[object]]:
     ([("failed", A, "t1", 0.0), ("failed", B, "t2", 0.0), ("failed", A, "t1", 0.1)], {A}),
     # an answer from a replica out takes it back
     ([("failed", A, "t1", 0.0), ("failed", A, "t1", 0.0), ("succeeded", A)], set()),
+    # one draining answer takes it out; no answer (a call in flight there
+    # ending) nor a probe brings it back
+    ([("draining", A, "t1")], {A}),
+    ([("draining", A, "t1"), ("succeeded", A)], {A}),
+    ([("draining", A, "t1"), ("probed", A, True, 1.0)], {A}),
+    ([("failed", A, "t1", 0.0)] * OPEN_AFTER + [("draining", A, "t1"), ("succeeded", A)], {A}),
 ])
 def test_which_replicas_are_out(events, out):
     b, _ = run(events)
@@ -88,6 +94,22 @@ def test_a_new_routing_table_forgets_what_docker_reports_again(tasks, out):
             b.failed(key, task, 0.0)
     b.retain(tasks)
     assert b.out == out and set(b.records) == out
+
+
+def test_a_draining_replica_is_never_probed_and_goes_with_its_task():
+    b = Breakers()
+    assert run([("draining", A, "t1")] * 2)[1] == [True, False]  # takes it out once
+    assert b.draining(A, "t1") is True
+    for _ in range(OPEN_AFTER):  # connects fail too: out already, still not probed
+        b.failed(A, "t1", 0.0)
+    assert b.next_probe() is None and b.due(100.0) == [] and not b.probes_left()
+    for _ in range(OPEN_AFTER):
+        b.failed(B, "t2", 0.0)
+    assert b.probes_left() and b.due(PROBE_FIRST) == [B]
+    b.retain({A: "t1", B: "t2"})  # the table has not dropped it yet
+    assert A in b.out
+    b.retain({A: "t9", B: "t2"})  # another task at its address now
+    assert b.out == {B}
 
 
 def test_a_probe_of_a_forgotten_replica_changes_nothing():

@@ -11,12 +11,15 @@ from faas_sidecar.errors import PlatformError, function_timeout
 from faas_sidecar.model import FunctionSpec, Replica
 from faas_sidecar.proxy import (
     TIMEOUT_MARGIN,
+    ReplicaDraining,
     Reply,
     exchange_timeout,
     gave_up,
     may_retry,
     outcome_code,
+    replica_draining,
     unreachable,
+    unsent,
 )
 from faas_sidecar.upstream import ConnectError, UpstreamError
 
@@ -28,9 +31,40 @@ from faas_sidecar.upstream import ConnectError, UpstreamError
     (UpstreamError("closed", sent=True, stale=True), False, False),  # its stream is spent
     (UpstreamError("closed", sent=True), True, False),  # it reached the replica
     (UpstreamError("garbage", sent=True), False, False),
+    # a draining watchdog read it but never ran it: as a stale connection's
+    (ReplicaDraining("draining"), True, True),
+    (ReplicaDraining("draining"), False, False),  # its stream is spent
 ])
 def test_only_what_never_reached_a_replica_is_retried(error, body_held, retried):
     assert may_retry(error, body_held) is retried
+
+
+_MARK = ("X-Swarmfaas-Draining", "1")
+_WATCHDOG = ("X-Swarmfaas-Internal", "watchdog")
+
+
+@pytest.mark.parametrize(("status", "headers", "draining"), [
+    (503, [("Content-Type", "application/json"), _WATCHDOG, _MARK], True),
+    (503, [("x-swarmfaas-draining", "1")], True),  # field names are case-insensitive
+    # a function's own 503, even one saying it is platform-made: the client's
+    (503, [("Content-Type", "text/plain")], False),
+    (503, [_WATCHDOG, ("Retry-After", "1")], False),  # not_ready, cannot_start
+    (503, [], False),
+    # the mark counts only on a 503 (the watchdog cuts it from functions' answers)
+    (200, [_MARK], False),
+    (502, [_WATCHDOG, _MARK], False),
+])
+def test_a_draining_answer_is_told_by_its_mark(status, headers, draining):
+    assert replica_draining(status, headers) is draining
+
+
+@pytest.mark.parametrize(("error", "kind"), [
+    (ReplicaDraining("d"), ReplicaDraining),
+    (UpstreamError("closed", sent=True, stale=True), UpstreamError),
+])
+def test_a_retried_failure_counts_as_never_sent_and_keeps_its_kind(error, kind):
+    last = unsent(error)
+    assert type(last) is kind and not last.sent and str(last) == str(error)
 
 
 @pytest.mark.parametrize(("outcome", "code"), [
@@ -73,6 +107,12 @@ _READY = Replica("t1", "10.0.0.5", 8080, "n1")
     (UpstreamError("closed", sent=True), _SPEC, 502, "closed"),
     (None, _SPEC, 502, "no replica left"),
     (ConnectError("refused"), None, 502, "refused"),  # the function is gone from the table
+    # the last try met a draining replica (the function never ran): 503, as
+    # with no replica ready, whether the call could wait for another or not
+    (ReplicaDraining("d", sent=False), replace(_SPEC, replicas=(_READY,)), 503,
+     "has no ready replica"),
+    (ReplicaDraining("d"), replace(_SPEC, replicas=(_READY,)), 503, "has no ready replica"),
+    (ReplicaDraining("d"), None, 503, "has no ready replica"),
 ])
 def test_the_error_once_the_tries_are_spent(last, now, status, fragment):
     error = gave_up("f", last, now)

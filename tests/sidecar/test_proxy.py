@@ -11,7 +11,12 @@ import contextlib
 import dataclasses
 import hashlib
 import hmac
+import http.client
 import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
 from types import MappingProxyType
 
 import httpx
@@ -24,11 +29,16 @@ from faas_sidecar.model import FunctionSpec, Replica, RoutingTable
 from faas_sidecar.ratelimit import RateLimit
 from faas_sidecar.webhooks.labels import WebhookCheck
 from faas_sidecar.webhooks.signatures import Scheme
+from fwatchdog import errors as watchdog_errors
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "watchdog"))
+from wdkit import free_port, port_answers, wait_for, watchdog_argv, watchdog_env
 
 SIDECAR_PORT = 18220
 LIVE, LIVE2, DEAD = 18230, 18231, 18239  # DEAD: nothing listens there
 REVIVE = 18238  # nothing listens there until a test starts a server
 QUIET = 18237  # a test's server that stops answering (a node without power)
+ANSWERS_503 = 18236  # a test's server answering every request with one 503
 
 
 class FixedTables:
@@ -564,3 +574,143 @@ async def test_header_bytes_reach_the_function_as_the_client_sent_them(sidecar):
     got = echoed(await sidecar.get("/function/echo", headers={"X-Raw": raw}))
     sent = {k.lower(): v for k, v in got["headers"].items()}  # Sanic's names are lower case
     assert sent["x-raw"] == raw.decode("latin-1")
+
+
+class Answers503:
+    """A replica that answers every request with one 503 and counts them: a
+    draining watchdog's (its own error object's head and body), or a
+    function's own."""
+
+    def __init__(self, draining: bool) -> None:
+        if draining:
+            error = watchdog_errors.draining()
+            headers, body = error.headers(), error.body(None)
+        else:
+            headers, body = [("Content-Type", "text/plain"), ("X-Own", "yes")], b"busy\n"
+        head = "".join(f"{n}: {v}\r\n" for n, v in headers)
+        self.answer = (f"HTTP/1.1 503 Service Unavailable\r\n{head}"
+                       f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                       ).encode() + body
+        self.requests = 0
+
+    async def start(self, port: int) -> asyncio.Server:
+        return await asyncio.start_server(self._serve, "127.0.0.1", port)
+
+    async def _serve(self, reader, writer) -> None:
+        with contextlib.suppress(Exception):
+            await reader.readuntil(b"\r\n\r\n")  # answered at the head, as the watchdog
+            self.requests += 1
+            writer.write(self.answer)
+            await writer.drain()
+        writer.close()
+
+
+# A fork-mode function that writes a line per run to $TMPDIR/runs; /slow runs 5 s.
+RECORDING = ("sh -c 'echo \"$Http_Path\" >> \"$TMPDIR/runs\"; "
+             "if [ \"$Http_Path\" = /slow ]; then sleep 5; fi; echo ran'")
+
+
+@contextlib.contextmanager
+def watchdogs(tmp_path, count):
+    """``count`` real watchdogs (one worker each) running RECORDING:
+    (process, port, its runs file) each."""
+    procs, started = [], []
+    try:
+        for i in range(count):
+            tmp = tmp_path / f"wd{i}"
+            tmp.mkdir()
+            port = free_port()
+            proc = subprocess.Popen(watchdog_argv(), env=watchdog_env(
+                tmp, port=str(port), fprocess=RECORDING, workers="1"))
+            procs.append(proc)
+            assert wait_for(lambda: proc.poll() is None and port_answers(port), 10)  # noqa: B023
+            started.append((proc, port, tmp / "runs"))
+        yield started
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def runs(path):
+    return path.read_text().split() if path.exists() else []
+
+
+async def test_a_call_to_a_draining_watchdog_goes_to_another_replica_once(sidecar, tmp_path):
+    """Discovery lags: the table still lists a watchdog that drains (SIGTERM,
+    a call in flight keeps it draining). Its 503 replica_draining never reaches
+    a client: each call runs once, on the other replica, and the draining one
+    leaves the rotation after its first such answer."""
+    with watchdogs(tmp_path, 2) as ((leaving, leaving_port, leaving_runs),
+                                    (_, staying_port, staying_runs)):
+        sidecar.tables.publish(table(spec("wd", [leaving_port, staying_port]), generation=2))
+        slow = asyncio.create_task(asyncio.to_thread(
+            _get, leaving_port, "/slow"))  # straight to it, not through the sidecar
+        assert await asyncio.to_thread(wait_for, lambda: runs(leaving_runs) == ["/slow"], 5)
+        leaving.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.3)  # healthcheck_interval 0: draining now
+        answers = [await sidecar.post(f"/function/wd/call{i}", content=b"x") for i in range(6)]
+        answers += await asyncio.gather(*(sidecar.post(f"/function/wd/many{i}", content=b"y")
+                                          for i in range(6)))
+        assert [(a.status_code, a.text) for a in answers] == [(200, "ran\n")] * 12
+        assert all("x-swarmfaas-draining" not in a.headers for a in answers)
+        assert sorted(runs(staying_runs)) == sorted(
+            [f"/call{i}" for i in range(6)] + [f"/many{i}" for i in range(6)])
+        text = (await sidecar.get("/metrics")).text
+        assert metric(text, 'swarmfaas_proxy_retries_total{function_name="wd"}') == 1
+        assert metric(text, "swarmfaas_proxy_replicas_out ") == 1
+        # Only the draining one left, and an upload streamed to it (over
+        # BUFFER_LIMIT: not held, so not sent again): the sidecar's 503.
+        sidecar.tables.publish(table(spec("wd", [leaving_port]), generation=3))
+        big = await sidecar.post("/function/wd/big", content=b"z" * (3 << 20))
+        assert (big.status_code, big.headers["x-swarmfaas-internal"]) == (503, "sidecar")
+        assert big.json()["error"] == "no_ready_replica"
+        assert runs(leaving_runs) == ["/slow"]  # nothing else ran there
+        assert await slow == 200  # the call in flight when it drained finished
+
+
+def _get(port, path):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path)
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+async def test_a_draining_answer_with_no_other_replica_is_the_sidecars_503(sidecar):
+    draining = Answers503(draining=True)
+    server = await draining.start(ANSWERS_503)
+    try:
+        sidecar.tables.publish(table(spec("leaving", [ANSWERS_503]), generation=2))
+        started = asyncio.get_running_loop().time()
+        response = await sidecar.post("/function/leaving", content=b"x")
+        waited = asyncio.get_running_loop().time() - started
+    finally:
+        server.close()
+    # Tried again after pauses (doubling from 20 ms) within the call's bound
+    # for a replica (HOLD_TIMEOUT, 1 s), as after refused connects; then
+    # answered as no replica ready: the sidecar's 503, not the watchdog's.
+    assert response.status_code == 503
+    assert response.headers["x-swarmfaas-internal"] == "sidecar"
+    assert "x-swarmfaas-draining" not in response.headers
+    assert response.json()["error"] == "no_ready_replica"
+    assert 0.5 <= waited < 1.5, waited
+    assert draining.requests > 1
+
+
+async def test_a_functions_own_503_reaches_the_client_unchanged(sidecar):
+    own = Answers503(draining=False)
+    server = await own.start(ANSWERS_503)
+    try:
+        sidecar.tables.publish(table(spec("own", [ANSWERS_503, LIVE]), generation=2))
+        answers = [await sidecar.post("/function/own", content=b"x") for _ in range(4)]
+    finally:
+        server.close()
+    mine = [a for a in answers if a.status_code == 503]
+    assert len(mine) == own.requests >= 1  # each went to the client, none was resent
+    for answer in mine:
+        assert (answer.text, answer.headers["x-own"]) == ("busy\n", "yes")
+        assert "x-swarmfaas-internal" not in answer.headers
+    text = (await sidecar.get("/metrics")).text
+    assert metric(text, 'swarmfaas_proxy_retries_total{function_name="own"}') == 0
+    assert metric(text, "swarmfaas_proxy_replicas_out ") == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fwatchdog.config import Config, ConfigError, parse_duration, parse_size
+from fwatchdog.pool import longest_stop
 
 
 @pytest.mark.parametrize(("text", "seconds"), [
@@ -130,3 +131,17 @@ def test_config_is_frozen():
 ])
 def test_worker_count(env, cpus, workers):
     assert Config.from_env({"fprocess": "cat", **env}).worker_count(cpus) == workers
+
+
+@pytest.mark.parametrize(("env", "linger", "longest"), [
+    # drain_linger: healthcheck_interval again, at most 5 s; the pool's kill
+    # bound covers it and write_timeout, whichever is longer (pool.longest_stop)
+    ({}, 0.0, 0 + 10 + 2 + 2 + 5),
+    ({"healthcheck_interval": "1s"}, 1.0, 1 + 10 + 2 + 2 + 5),
+    ({"healthcheck_interval": "1m"}, 5.0, 60 + 10 + 2 + 2 + 5),
+    ({"healthcheck_interval": "4s", "write_timeout": "1s"}, 4.0, 4 + 4 + 2 + 2 + 5),
+])
+def test_the_drain_linger_and_the_longest_stop(env, linger, longest):
+    config = Config.from_env({"fprocess": "cat", **env})
+    assert config.drain_linger == linger
+    assert longest_stop(config) == longest

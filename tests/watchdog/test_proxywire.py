@@ -81,6 +81,9 @@ SANIC = ("HTTP/1.1 200 OK\ncontent-length: 13\nconnection: keep-alive\n"
      0, False, "HTTP/1.1 404 Not Found\nContent-Length: 0\nX-Call-Id: c", (True, False)),
     ("HTTP/1.1 201 \nX-Duration-Seconds: 9\nContent-Length: 2\nKeep-Alive: timeout=5",
      b"POST", 201, 2, True, "HTTP/1.1 201 \nContent-Length: 2", (False, False)),
+    # a function's own draining marker is cut: only the watchdog makes one
+    ("HTTP/1.1 503 \nX-Swarmfaas-Draining: 1\nContent-Length: 2", b"GET", 503, 2, True,
+     "HTTP/1.1 503 \nContent-Length: 2", (False, False)),
 ])
 def test_scan_response_fits(raw, method, status, length, keep_alive, kept, ids):
     data = raw.replace("\n", "\r\n").encode()

@@ -94,6 +94,8 @@ def test_upstream_request_headers_drop_hop_by_hop():
       ("X-Duration-Seconds", "0.001000")]),
     ([("X-Call-Id", "up"), ("X-Duration-Seconds", "9")], "", "GET / HTTP/1.1\nX-Call-Id: z",
      [("X-Call-Id", "up"), ("X-Duration-Seconds", "0.001000")]),
+    ([("X-Swarmfaas-Draining", "1"), ("X-A", "1")], "", "GET / HTTP/1.1",  # only ours marks
+     [("X-A", "1"), ("X-Duration-Seconds", "0.001000")]),
 ])
 def test_proxied_response_headers(upstream, configured, raw, expected):
     assert proxied_response_headers(upstream, configured, head(raw), 0.001) == expected

@@ -2,8 +2,11 @@
 
 Start: listen first (so /_/health answers 503 while starting), start the
 runner, then mark ready and write the lock file. SIGTERM: remove the lock,
-keep serving for healthcheck_interval (routers notice), stop accepting, let
-in-flight requests finish (bounded by write_timeout), stop the runner, exit 0.
+keep serving for healthcheck_interval (routers notice), then drain: let
+in-flight requests finish (bounded by write_timeout) while every new request
+gets 503 replica_draining (a sidecar that still routes here sends it to
+another replica), for at least `drain_linger`; then stop accepting, let the
+connections closing after such an answer end, stop the runner, exit 0.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from .config import Config, ConfigError
 from .lockfile import lock_path
 from .proxy import ProxyConnection
 from .runners import make_runner
-from .server import HttpConnection, Server
+from .server import LINGER_CLOSE, HttpConnection, Server
 
 log = logging.getLogger("fwatchdog")
 SWEEP_INTERVAL = 0.5
@@ -119,13 +122,18 @@ async def serve(config: Config, env: Mapping[str, str], sock: socket.socket, pat
         if config.healthcheck_interval:
             await asyncio.sleep(config.healthcheck_interval)
         log.info("draining: worker=%d inflight=%d", worker, server.inflight)
-        listener.close()
         server.begin_drain()
+        linger_until = loop.time() + config.drain_linger
         if server.inflight:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(config.write_timeout):
                     await server.idle_event.wait()
+        await asyncio.sleep(max(linger_until - loop.time(), 0.0))
+        listener.close()
         server.cancel_all("shutdown")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(LINGER_CLOSE):
+                await server.lingered.wait()
         await asyncio.sleep(0)
         await runner.stop()
         return 0

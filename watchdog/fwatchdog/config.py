@@ -30,6 +30,12 @@ _SIZE_UNITS = {
 }
 
 
+# The longest a draining watchdog keeps answering replica_draining before its
+# port closes (Config.drain_linger): it adds to the stop time that the
+# service's stop_grace_period must cover.
+DRAIN_LINGER_MAX = 5.0
+
+
 class ConfigError(ValueError):
     """A setting has a value the watchdog cannot use; the message names it."""
 
@@ -117,6 +123,14 @@ class Config:
             no_new_privileges=_bool(env, "no_new_privileges", True),
             workers=workers,
         )
+
+    @property
+    def drain_linger(self) -> float:
+        """How long from the drain's start new requests still get 503
+        replica_draining (the port open) even when nothing is in flight:
+        healthcheck_interval again, for routers that had not noticed the stop
+        within the first one, at most DRAIN_LINGER_MAX."""
+        return min(self.healthcheck_interval, DRAIN_LINGER_MAX)
 
     def worker_count(self, cpus: int) -> int:
         """`workers` if set, else default_workers() for this mode and CPU count."""

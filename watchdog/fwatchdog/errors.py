@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 COMPONENT = "watchdog"
 INTERNAL_HEADER = "X-Swarmfaas-Internal"
+# On a 503: the watchdog is draining and never started the function, so the
+# sidecar sends the call to another replica. The watchdog cuts this field from
+# a function's own answers (headers.py, proxywire.py): only it makes one.
+DRAINING_HEADER = "X-Swarmfaas-Draining"
 
 
 @dataclass(frozen=True)
@@ -15,6 +19,7 @@ class PlatformError(Exception):
     error: str  # stable snake_case code
     reason: str  # one human sentence
     retry_after: int | None = None
+    draining: bool = False  # marked with DRAINING_HEADER
 
     def body(self, call_id: str | None) -> bytes:
         doc = {"error": self.error, "reason": self.reason, "status": self.status,
@@ -27,6 +32,8 @@ class PlatformError(Exception):
         headers = [("Content-Type", "application/json"), (INTERNAL_HEADER, COMPONENT)]
         if self.retry_after is not None:
             headers.append(("Retry-After", str(self.retry_after)))
+        if self.draining:
+            headers.append((DRAINING_HEADER, "1"))
         return headers
 
 
@@ -70,6 +77,12 @@ def upstream_unavailable(reason: str) -> PlatformError:
 
 def not_ready(reason: str) -> PlatformError:
     return PlatformError(503, "not_ready", reason, 1)
+
+
+def draining() -> PlatformError:
+    return PlatformError(503, "replica_draining",
+                         "the replica is shutting down and did not run the function",
+                         1, draining=True)
 
 
 def cannot_start(reason: str) -> PlatformError:

@@ -75,8 +75,10 @@ def upstream_request_headers(head: RequestHead) -> list[tuple[str, str]]:
 def proxied_response_headers(
     upstream: list[tuple[str, str]], configured_type: str, head: RequestHead, duration: float
 ) -> list[tuple[str, str]]:
-    """The upstream's end-to-end headers plus the watchdog's own."""
-    drop = HOP_BY_HOP | {"content-length", "x-duration-seconds", "x-swarmfaas-cpu"}
+    """The upstream's end-to-end headers plus the watchdog's own (a function's
+    X-Swarmfaas-Draining is cut: only the watchdog marks a draining answer)."""
+    drop = HOP_BY_HOP | {"content-length", "x-duration-seconds", "x-swarmfaas-cpu",
+                         "x-swarmfaas-draining"}
     for name, value in upstream:
         if name.lower() == "connection":
             drop = drop | {t.strip().lower() for t in value.split(",")}

@@ -15,7 +15,8 @@ them one by one with sigtimedwait, which keeps it small and PID 1-safe. It
   starting) and kills the process groups its dead worker left behind;
 - writes the lock file once every worker is ready, removes it on SIGTERM,
   forwards SIGTERM to every worker (each drains itself) and exits 0 when all
-  have exited, SIGKILLing any still there after the longest drain allowed.
+  have exited, SIGKILLing any still there after the longest stop allowed
+  (``longest_stop``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from pathlib import Path
 from . import procs
 from .config import Config
 from .metrics import STATE_READY, STATE_STOPPING, SharedArea
+from .server import LINGER_CLOSE
 
 log = logging.getLogger("fwatchdog")
 _SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}
@@ -121,9 +123,7 @@ class Pool:
         self.own.set_state(STATE_STOPPING)
         self._unlock()
         c = self.config
-        # each worker: healthcheck_interval, then its drain (write_timeout), then kills
-        self.deadline = (time.monotonic() + c.healthcheck_interval + c.write_timeout
-                         + c.kill_grace + 5.0)
+        self.deadline = time.monotonic() + longest_stop(c)
         for sock in self.socks:  # only the workers' copies keep the port open now
             sock.close()
         log.info("pool: stopping %d workers", len(self.pids))
@@ -204,6 +204,16 @@ class Pool:
             if not killed:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+
+
+def longest_stop(c: Config) -> float:
+    """The longest a worker may take from SIGTERM to exit (app.serve):
+    healthcheck_interval, its drain (in-flight bounded by write_timeout, and
+    answering replica_draining for at least drain_linger), the connections
+    closing after such an answer (LINGER_CLOSE), killing what still runs; 5 s
+    of slack."""
+    return (c.healthcheck_interval + max(c.write_timeout, c.drain_linger) + LINGER_CLOSE
+            + c.kill_grace + 5.0)
 
 
 def _worker_main(config: Config, env: Mapping[str, str], sock: socket.socket, path: str,

@@ -75,6 +75,9 @@ class ProxyConnection(HttpConnection):
                         if request is not None:
                             stop = end + 4 + request.content_length
                             if len(buf) < stop:
+                                if self.server.state == "draining":  # answer at the head
+                                    self.refuse_draining(request.call_id.decode("latin-1"),
+                                                         request.method.decode("latin-1"))
                                 return  # the body is still coming
                             data = cut(buf, 0, stop, request.cuts)
                             del buf[:stop]

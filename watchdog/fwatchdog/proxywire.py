@@ -27,10 +27,10 @@ _REQUEST_HEAD = re.compile(
 _HOP = (rb"connection|keep-alive|proxy-connection|proxy-authenticate|proxy-authorization"
         rb"|te|trailer|transfer-encoding|upgrade")
 # Fields that need a decision beyond "keep": hop-by-hop ones (cut out, and
-# Connection read), Expect (general path), and in responses our own header.
+# Connection read), Expect (general path), and in responses our own headers.
 _REQUEST_SPECIAL = re.compile(rb"\r\n(expect|%s):([^\r]*)" % _HOP)
-_RESPONSE_SPECIAL = re.compile(rb"\r\n(x-duration-seconds|x-swarmfaas-cpu|%s):([^\r]*)"
-                               % _HOP)
+_RESPONSE_SPECIAL = re.compile(
+    rb"\r\n(x-duration-seconds|x-swarmfaas-cpu|x-swarmfaas-draining|%s):([^\r]*)" % _HOP)
 _CONNECTION_TOKENS = frozenset({b"close", b"keep-alive", b""})
 _WS = b" \t"
 
@@ -156,7 +156,8 @@ def scan_response(head: bytes | bytearray, end: int, method: bytes) -> FastRespo
                 if tokens is None:
                     return None
                 keep_alive = keep_alive and not tokens[0]
-            # hop-by-hop, or our X-Duration-Seconds / X-Swarmfaas-Cpu, which we replace
+            # hop-by-hop, or our X-Duration-Seconds / X-Swarmfaas-Cpu, which we replace,
+            # or X-Swarmfaas-Draining, which only the watchdog may send (errors.py)
             spans.append(m.span())
         kept = cut(head, 0, end, tuple(spans))
     return FastResponse(int(code), 0 if method == b"HEAD" else length, keep_alive, kept,

@@ -43,6 +43,11 @@ from .runners import (
 )
 
 IDLE_TIMEOUT = 60.0  # idle keep-alive connections close after this
+# A connection closed after its answer with request bytes unread (a draining
+# or an early error answer) is read and dropped for at most this long: closing
+# at once would make the kernel reset it, and a reset can destroy the answer
+# before the client reads it. The client closes when it has the answer.
+LINGER_CLOSE = 2.0
 SMALL_BODY = 65536  # bodies up to this size go out in the same write as the head
 READ_PAUSE = 262144  # stop reading a busy connection past this much buffered input
 RESERVED_PREFIX = "/_/"
@@ -60,10 +65,14 @@ class Server:
         self.base_env = dict(base_env)
         self.worker = worker
         # starting -> ready -> stopping (SIGTERM: unhealthy, still serving for
-        # healthcheck_interval) -> draining (not accepting, finishing in-flight)
+        # healthcheck_interval) -> draining (finishing in-flight; each new
+        # request is answered 503 replica_draining, the function never started)
         self.state = "starting"
         self.inflight = 0
         self.connections: set[HttpConnection] = set()
+        self.lingering: set[_Lingering] = set()
+        self.lingered = asyncio.Event()  # set while no connection lingers
+        self.lingered.set()
         self.idle_event = asyncio.Event()
         # The wiring (app.py) picks it per mode: http mode relays (proxy.py).
         self.connection_class = connection_class or HttpConnection
@@ -85,9 +94,19 @@ class Server:
         self.runner.sweep()
 
     def begin_drain(self) -> None:
+        """From now on every new request, on a new connection or a kept-alive
+        one, gets 503 replica_draining: a sidecar whose routing table still
+        has this replica sends it to another one (docs/watchdog.md)."""
         self.state = "draining"
-        for conn in list(self.connections):
-            conn.close_when_idle()
+
+    def linger(self, conn: _Lingering) -> None:
+        self.lingering.add(conn)
+        self.lingered.clear()
+
+    def lingered_out(self, conn: _Lingering) -> None:
+        self.lingering.discard(conn)
+        if not self.lingering:
+            self.lingered.set()
 
     def cancel_all(self, why: str) -> None:
         for conn in list(self.connections):
@@ -150,8 +169,6 @@ class HttpConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.server.connections.add(self)
-        if self.server.state == "draining":
-            self.close_when_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
@@ -215,6 +232,9 @@ class HttpConnection(asyncio.Protocol):
                 return None
             head = parse_head(raw, self.server.config.request_limit)
             self.head = head
+            if self.server.state == "draining" and not head.path.startswith(RESERVED_PREFIX):
+                self.refuse_draining(head.header("x-call-id"), head.method)
+                return None  # answered at its head: the body is never read
             if head.chunked:
                 self.chunks = ChunkedDecoder(self.server.config.request_limit)
             if head.expect_continue and head.content_length != 0:
@@ -250,20 +270,28 @@ class HttpConnection(asyncio.Protocol):
 
     def _admit(self, call_id: str, method: str, keep_alive: bool) -> bool:
         """The one admission path of every mode: count the request in, or answer
-        it here (503 while not ready or stopping, 429 at max_inflight)."""
+        it here (503 while not ready or draining, 429 at max_inflight)."""
         server = self.server
-        close = False
+        if server.state == "draining":
+            self.refuse_draining(call_id, method)
+            return False
         if server.state not in ("ready", "stopping"):
             error = errors.not_ready(f"the watchdog is {server.state}")
-            close = server.state == "draining"
         elif not server.runner.ready():
             error = errors.not_ready("the function is not ready")
         elif not server.try_start():
             error = errors.overloaded(server.config.max_inflight)
         else:
             return True
-        self._send_error(error, call_id or None, head=Asked(method, keep_alive), close=close)
+        self._send_error(error, call_id or None, head=Asked(method, keep_alive))
         return False
+
+    def refuse_draining(self, call_id: str, method: str) -> None:
+        """A new request while draining: 503 replica_draining (marked, so the
+        sidecar sends it elsewhere) and close, without starting the function
+        or waiting for the body."""
+        self._send_error(errors.draining(), call_id or None, head=Asked(method, False),
+                         close=True)
 
     def _begin(self, request: Request, call_id: str | None) -> None:
         """Carry out an admitted request: fork and stream run the runner."""
@@ -382,7 +410,20 @@ class HttpConnection(asyncio.Protocol):
         self.request_began = time.monotonic() if self.buf else 0.0
         if close:
             self.closing = True
-            self.transport.close()
+            if self.buf or self.head is not None:  # request bytes unread, more may come
+                self._linger()
+            else:
+                self.transport.close()
+
+    def _linger(self) -> None:
+        """Close after the answer without a reset: _Lingering reads on and drops."""
+        transport = self.transport
+        self.server.connections.discard(self)
+        self.buf.clear()
+        if self.read_paused:
+            self.read_paused = False
+            transport.resume_reading()
+        transport.set_protocol(_Lingering(self.server, transport))
 
     def _send_error(self, exc: errors.PlatformError, call_id: str | None,
                     head: RequestHead | Asked | None = None, close: bool = False) -> None:
@@ -420,17 +461,38 @@ class HttpConnection(asyncio.Protocol):
             self.closing = True
             self.transport.close()
 
-    def close_when_idle(self) -> None:
-        if self.task is None and not self.buf and self.head is None and self.transport:
-            self.closing = True
-            self.transport.close()
-
     def abort(self, why: str) -> None:
         self.closing = True
         if self.task is not None and not self.task.done():
             self.task.cancel(why)
         if self.transport is not None:
             self.transport.abort()
+
+
+class _Lingering(asyncio.Protocol):
+    """A closing connection whose client may still be sending the request we
+    answered: our side is shut once the answer is out (FIN, no reset), what
+    comes is dropped, and it closes at the client's close or after LINGER_CLOSE."""
+
+    def __init__(self, server: Server, transport: asyncio.Transport) -> None:
+        self.server = server
+        self.transport = transport
+        server.linger(self)
+        self.timer = asyncio.get_running_loop().call_later(LINGER_CLOSE, transport.close)
+        if transport.can_write_eof():
+            transport.write_eof()
+        else:
+            transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        pass  # the rest of a request already answered
+
+    def eof_received(self) -> bool:
+        return False  # the client has the answer: close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.timer.cancel()
+        self.server.lingered_out(self)
 
 
 class _ResponseSink:
