@@ -52,8 +52,16 @@ def service_labels(deployment: Deployment) -> dict[str, str]:
     return labels
 
 
+# The watchdog's healthcheck_interval for a function deployed here, as stack.yml
+# sets it for the stack's: after SIGTERM the watchdog serves on that long, while
+# the sidecars take the task out of rotation, then answers replica_draining
+# (which a sidecar sends to another replica) as long again (docs/watchdog.md).
+# The watchdog's own default, 0, closes its port at once. envVars can set it.
+DRAIN_ENV = {"healthcheck_interval": "1s"}
+
+
 def service_env(deployment: Deployment) -> list[str]:
-    env = {k: v for k, v in deployment.env_vars.items()}
+    env = {**DRAIN_ENV, **deployment.env_vars}
     if deployment.env_process is not None:
         env["fprocess"] = deployment.env_process
     return [f"{key}={value}" for key, value in sorted(env.items())]

@@ -42,7 +42,9 @@ def test_minimal_deployment_becomes_a_dnsrr_function_service_on_the_network():
     assert kwargs["endpoint_spec"] == {"Mode": "dnsrr"}
     assert kwargs["mode"] == {"replicated": {"Replicas": 1}}
     assert kwargs["update_config"]["Order"] == "start-first"
-    assert kwargs["env"] == [] and kwargs["constraints"] == [] and kwargs["secrets"] == []
+    # the drain the stack's functions have (service_spec.DRAIN_ENV)
+    assert kwargs["env"] == ["healthcheck_interval=1s"]
+    assert kwargs["constraints"] == [] and kwargs["secrets"] == []
     # Contained by default: a read-only root, 1 CPU and 512 MiB, no capabilities,
     # a tmpfs for /tmp.
     assert kwargs["read_only"] is True
@@ -58,10 +60,13 @@ def test_minimal_deployment_becomes_a_dnsrr_function_service_on_the_network():
 
 
 @pytest.mark.parametrize(("deployment", "key", "expected"), [
-    (dep(env_process="cat"), "env", ["fprocess=cat"]),
-    (dep(env_vars={"B": "2", "A": "1"}), "env", ["A=1", "B=2"]),
+    (dep(env_process="cat"), "env", ["fprocess=cat", "healthcheck_interval=1s"]),
+    (dep(env_vars={"B": "2", "A": "1"}), "env", ["A=1", "B=2", "healthcheck_interval=1s"]),
     # envProcess wins over an fprocess in envVars
-    (dep(env_process="cat", env_vars={"fprocess": "sh"}), "env", ["fprocess=cat"]),
+    (dep(env_process="cat", env_vars={"fprocess": "sh"}), "env",
+     ["fprocess=cat", "healthcheck_interval=1s"]),
+    # envVars set the drain's interval (0: none)
+    (dep(env_vars={"healthcheck_interval": "0"}), "env", ["healthcheck_interval=0"]),
     (dep(labels={"team": "a", "swarmfaas.timeout": "5"}), "labels",
      {"team": "a", "swarmfaas.timeout": "5", "swarmfaas.function": "true",
       "swarmfaas.name": "hello"}),
@@ -125,7 +130,7 @@ def test_kwargs_are_accepted_by_docker_py():
         dep(env_process="cat", limits=Resources(2**27, 10**9), constraints=("a==b",)),
     ))
     spec = body["task_template"]
-    assert spec["ContainerSpec"]["Env"] == ["fprocess=cat"]
+    assert spec["ContainerSpec"]["Env"] == ["fprocess=cat", "healthcheck_interval=1s"]
     assert spec["Placement"]["Constraints"] == ["a==b"]
     assert spec["Networks"] == [{"Target": "faas_functions"}]
     assert body["endpoint_spec"] == {"Mode": "dnsrr"}

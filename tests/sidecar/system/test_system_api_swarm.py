@@ -174,7 +174,8 @@ async def test_deploy_list_scale_update_delete_on_the_real_swarm(swarm, secret_f
         network_id = swarm.networks.get(NETWORK).id
         assert [n["Target"] for n in spec["TaskTemplate"]["Networks"]] == [network_id]
         container = spec["TaskTemplate"]["ContainerSpec"]
-        assert sorted(container["Env"]) == ["MODE=test", "fprocess=cat"]
+        assert sorted(container["Env"]) == ["MODE=test", "fprocess=cat",
+                                            "healthcheck_interval=1s"]
         # the image's own check (none here), run every 2 s (SYSTEM_HEALTH_INTERVAL)
         assert container["Healthcheck"] == {"Interval": 2_000_000_000}
         assert spec["TaskTemplate"]["Resources"]["Limits"] == {
@@ -231,7 +232,8 @@ async def test_deploy_list_scale_update_delete_on_the_real_swarm(swarm, secret_f
         assert_matches_openapi(OPENAPI, "/system/functions", "PUT", response)
         spec = swarm.services.get(service_name).attrs["Spec"]
         assert spec["TaskTemplate"]["ContainerSpec"]["Image"].startswith(IMAGE2)
-        assert spec["TaskTemplate"]["ContainerSpec"]["Env"] == ["fprocess=cat -n"]
+        assert spec["TaskTemplate"]["ContainerSpec"]["Env"] == [
+            "fprocess=cat -n", "healthcheck_interval=1s"]
         assert spec["Labels"] == {"team": "sys2", "swarmfaas.function": "true",
                                   "swarmfaas.name": name}
         assert spec["Mode"] == {"Replicated": {"Replicas": 2}}
