@@ -337,3 +337,52 @@ def served_serial(port: int, ctx: ssl.SSLContext, server_name: str) -> int:
         ctx.wrap_socket(sock, server_hostname=server_name) as tls,
     ):
         return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)).serial_number
+
+
+@dataclass
+class Supervised:
+    """A supervisor's nginx whose sidecar DNS answers are ``answers[0]`` (the one
+    narrow fake: the real swarm DNS is exercised by the image test)."""
+
+    supervisor: object
+    base: Path
+    answers: list = field(default_factory=lambda: [()])
+
+    def sidecars(self, *addresses: str) -> None:
+        """Docker's DNS now answers ``addresses``; the supervisor writes them."""
+        self.answers[0] = addresses
+        assert self.supervisor.check_once() is True  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        self.supervisor.stop()  # type: ignore[attr-defined]
+        self.supervisor.process.wait(10)  # type: ignore[attr-defined]
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def start_supervised(monkeypatch: pytest.MonkeyPatch, dev_ca: Path, prefix: str,
+                     https_port: int, http_port: int, **env: str) -> Supervised:
+    """The supervisor, as the image runs it, on loopback ports with the
+    development certificate, and ``env`` on top of its settings."""
+    from swarmfaas_nginx import upstream as upstream_mod
+    from swarmfaas_nginx.settings import load_settings
+    from swarmfaas_nginx.supervisor import Supervisor
+
+    base = world_readable_dir(prefix)
+    settings = load_settings({
+        "DOMAIN": "localhost",
+        "SIDECAR_UPSTREAM": "sidecar:8080",
+        "NGINX_STATE_DIR": str(base / "state"),
+        "ACME_WEBROOT": str(base / "www"),
+        "LETSENCRYPT_DIR": str(base / "le"),
+        "TLS_CERT_FILE": str(dev_ca / "cert.pem"),
+        "TLS_KEY_FILE": str(dev_ca / "key.pem"),
+        "LISTEN_HTTPS_PORT": str(https_port),
+        "LISTEN_HTTP_PORT": str(http_port),
+        "NGINX_BIND": "loopback",
+        "NGINX_ACCESS_LOG": "off",
+        **env,
+    })
+    supervised = Supervised(Supervisor(settings), base)
+    monkeypatch.setattr(upstream_mod, "resolve", lambda host, port: supervised.answers[0])
+    supervised.supervisor.start()  # type: ignore[attr-defined]
+    return supervised

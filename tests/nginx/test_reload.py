@@ -21,11 +21,11 @@ from ng_harness import (
     SteadyLoop,
     need_binary,
     served_serial,
+    start_supervised,
     tls_context,
     world_readable_dir,
 )
 
-from swarmfaas_nginx import upstream as upstream_mod
 from swarmfaas_nginx.settings import load_settings
 from swarmfaas_nginx.supervisor import Supervisor
 
@@ -38,27 +38,8 @@ def test_sidecars_are_picked_up_without_a_reload_or_a_closed_connection(
     monkeypatch, dev_ca, upstream, start_front
 ):
     start_front  # noqa: B018 - needs nginx (skips without it)
-    answers: list[tuple[str, ...]] = [()]
-    # The one narrow fake: DNS (the real swarm DNS is exercised by the image test).
-    monkeypatch.setattr(upstream_mod, "resolve", lambda host, port: answers[0])
-    base = world_readable_dir("ng-late-")
-    settings = load_settings(
-        {
-            "DOMAIN": "localhost",
-            "SIDECAR_UPSTREAM": "sidecar:8080",
-            "NGINX_STATE_DIR": str(base / "state"),
-            "ACME_WEBROOT": str(base / "www"),
-            "LETSENCRYPT_DIR": str(base / "le"),
-            "TLS_CERT_FILE": str(dev_ca / "cert.pem"),
-            "TLS_KEY_FILE": str(dev_ca / "key.pem"),
-            "LISTEN_HTTPS_PORT": "18525",
-            "LISTEN_HTTP_PORT": "18526",
-            "NGINX_BIND": "loopback",
-            "NGINX_ACCESS_LOG": "off",
-        }
-    )
-    sup = Supervisor(settings)
-    sup.start()
+    front = start_supervised(monkeypatch, dev_ca, "ng-late-", 18525, 18526)
+    sup, base = front.supervisor, front.base
     # One kept-alive client connection through every change: a reload would
     # close it while idle (http.client then raises RemoteDisconnected).
     conn = http.client.HTTPSConnection("localhost", 18525, timeout=10,
@@ -70,8 +51,7 @@ def test_sidecars_are_picked_up_without_a_reload_or_a_closed_connection(
         return response.status, json.loads(response.read())
 
     def changed_to(addresses: tuple[str, ...], status: int) -> None:
-        answers[0] = addresses
-        assert sup.check_once() is True
+        front.sidecars(*addresses)
         deadline = time.monotonic() + 5  # the workers read the list every 0.25 s
         while call()[0] != status:
             assert time.monotonic() < deadline, f"still not {status} with {addresses}"
@@ -95,7 +75,7 @@ def test_sidecars_are_picked_up_without_a_reload_or_a_closed_connection(
         assert call()[1]["error"] == "sidecar_unreachable"
         changed_to(("127.0.0.1:18503",), 200)
 
-        answers[0] = ()  # the name vanished for a moment: keep the last addresses
+        front.answers[0] = ()  # the name vanished for a moment: keep the last addresses
         assert sup.check_once() is False
         assert call()[0] == 200
         assert sup.sidecar_changes == 4
@@ -104,9 +84,7 @@ def test_sidecars_are_picked_up_without_a_reload_or_a_closed_connection(
         assert sup.process.poll() is None
     finally:
         conn.close()
-        sup.stop()
-        sup.process.wait(10)
-        shutil.rmtree(base, ignore_errors=True)
+        front.stop()
 
 
 def worker_pids(master: int) -> set[int]:
