@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import docker
 import docker.errors
 import httptools
+import msgspec
 import requests.exceptions
 
 from . import errors
@@ -34,8 +35,10 @@ API_VERSION = "1.41"
 DEFAULT_URL = "unix:///var/run/docker.sock"
 # What "the Engine did not answer" looks like from docker-py: its own errors,
 # the transport's (requests, the socket), and a garbled JSON answer.
+# A garbled answer counts too: docker-py's json, or listing.py's msgspec (a
+# listing of another shape is a ValidationError, a DecodeError).
 _UNREACHABLE = (docker.errors.DockerException, requests.exceptions.RequestException, OSError,
-                json.JSONDecodeError)
+                json.JSONDecodeError, msgspec.DecodeError)
 # Actions on one function found by name first: a 404 means it went away meanwhile.
 _ON_A_FOUND_FUNCTION = frozenset({"scale", "update", "remove"})
 

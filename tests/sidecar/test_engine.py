@@ -8,6 +8,7 @@ import docker.errors
 import pytest
 import requests
 
+from faas_sidecar import listing
 from faas_sidecar.engine import Engine, EngineError
 
 
@@ -132,3 +133,15 @@ def test_a_function_with_a_ready_task_needs_no_second_listing() -> None:
     api = StubAPI([[WANTS]], [[RUNNING]])
     assert engine_with(api).list_functions() == ([WANTS], [RUNNING])
     assert len(api.task_filters) == 1
+
+
+class GarbledListings(StubAPI):
+    def services(self, filters: dict) -> list[dict]:
+        return listing.DISCOVERY_SERVICES.decode(b'[{"ID": "a", "Spec": []}]')
+
+
+def test_a_listing_of_another_shape_is_an_engine_error() -> None:
+    """So discovery keeps its last table (it catches EngineError), rather than
+    its re-list loop dying of msgspec's error."""
+    with pytest.raises(EngineError, match=r"listing services and tasks: .*\$\[0\]\.Spec"):
+        engine_with(GarbledListings([], [])).list_functions()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import docker.errors
+import msgspec
 import pytest
 import requests
 
@@ -83,6 +84,9 @@ def test_a_url_docker_cannot_use_is_an_engine_error(make):
     (FileNotFoundError(2, "no such file"), None, "FileNotFoundError"),
     (ConnectionResetError(104, "reset"), None, "ConnectionResetError"),
     (json.JSONDecodeError("garbled", "{", 0), None, "JSONDecodeError"),  # a garbled answer
+    (msgspec.DecodeError("truncated"), None, "DecodeError"),  # listing.py's decode
+    (msgspec.ValidationError("Expected `object`, got `array` - at `$[0].Spec`"), None,
+     "ValidationError"),  # a listing of another shape
 ])
 def test_engine_error_keeps_the_status_and_the_detail(exc, status, detail):
     err = engine_error(exc, "listing")
