@@ -20,11 +20,15 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "nginx"), str(REPO / "certs"), str(REPO / "certs" / "certbot")]
+
+if TYPE_CHECKING:
+    from swarmfaas_nginx.supervisor import Supervisor
 
 
 def need_binary(name: str) -> str:
@@ -344,18 +348,18 @@ class Supervised:
     """A supervisor's nginx whose sidecar DNS answers are ``answers[0]`` (the one
     narrow fake: the real swarm DNS is exercised by the image test)."""
 
-    supervisor: object
+    supervisor: Supervisor
     base: Path
     answers: list = field(default_factory=lambda: [()])
 
     def sidecars(self, *addresses: str) -> None:
         """Docker's DNS now answers ``addresses``; the supervisor writes them."""
         self.answers[0] = addresses
-        assert self.supervisor.check_once() is True  # type: ignore[attr-defined]
+        assert self.supervisor.check_once() is True
 
     def stop(self) -> None:
-        self.supervisor.stop()  # type: ignore[attr-defined]
-        self.supervisor.process.wait(10)  # type: ignore[attr-defined]
+        self.supervisor.stop()
+        self.supervisor.process.wait(10)
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -384,5 +388,5 @@ def start_supervised(monkeypatch: pytest.MonkeyPatch, dev_ca: Path, prefix: str,
     })
     supervised = Supervised(Supervisor(settings), base)
     monkeypatch.setattr(upstream_mod, "resolve", lambda host, port: supervised.answers[0])
-    supervised.supervisor.start()  # type: ignore[attr-defined]
+    supervised.supervisor.start()
     return supervised
